@@ -1,0 +1,27 @@
+"""attune ops: the dashboard. ``create_app`` is imported lazily (it needs the ``ops`` extra)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from attune.ops.config import Config, ConfigError, build_config
+
+if TYPE_CHECKING:
+    from attune.ops.server import create_app
+
+__all__ = ["Config", "ConfigError", "build_config", "cmd_ops", "create_app"]
+
+
+def cmd_ops(argv: Any = None) -> int:
+    """Run ``attune ops …``; see :func:`attune.ops.cli.cmd_ops`."""
+    from attune.ops.cli import cmd_ops as _cmd_ops
+
+    return _cmd_ops(argv)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from attune.ops.server import create_app
+
+        return create_app
+    raise AttributeError(f"module 'attune.ops' has no attribute {name!r}")

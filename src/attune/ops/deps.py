@@ -1,0 +1,56 @@
+"""What every route can ask for, as ``Annotated`` dependency aliases.
+
+``AppServices`` is built once by ``create_app`` and hung on ``app.state``; routes take the piece
+they need (``StoreDep``, ``ConfigDep`` …) and stay thin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+
+from attune.ops.config import Config
+from attune.ops.store import Store
+
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
+
+__all__ = ["AppServices", "ConfigDep", "ServicesDep", "StoreDep", "get_services"]
+
+
+@dataclass
+class AppServices:
+    """Everything one app owns; ``start``/``stop`` run in the app's lifespan."""
+
+    config: Config
+    store: Store
+    token: str
+    version: str
+    templates: Jinja2Templates
+
+    async def start(self) -> None:
+        """Start background work (called once the event loop runs)."""
+
+    async def stop(self) -> None:
+        """Stop background work and close the store; safe to call twice."""
+        self.store.close()
+
+
+def get_services(request: Request) -> AppServices:
+    services: AppServices = request.app.state.services
+    return services
+
+
+def get_config(request: Request) -> Config:
+    return get_services(request).config
+
+
+def get_store(request: Request) -> Store:
+    return get_services(request).store
+
+
+ServicesDep = Annotated[AppServices, Depends(get_services)]
+ConfigDep = Annotated[Config, Depends(get_config)]
+StoreDep = Annotated[Store, Depends(get_store)]

@@ -1,0 +1,1 @@
+"""One ``APIRouter`` per resource; handlers are thin and named verb_noun."""

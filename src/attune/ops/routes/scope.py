@@ -1,0 +1,7 @@
+"""Routes for scope (arrives with its own issue)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["scope"])

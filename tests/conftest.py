@@ -1,0 +1,254 @@
+"""Shared fixtures: real configs on tmp_path, in-process apps, real server processes, Chromium.
+
+Every process a test starts runs in its own session and is killed as a group at teardown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from attune.ops.config import Config, build_config
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every ``async def`` test runs on asyncio through anyio's plugin."""
+    import inspect
+
+    for item in items:
+        func = getattr(item, "function", None)
+        if func is not None and inspect.iscoroutinefunction(func):
+            item.add_marker(pytest.mark.anyio)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's real home, key or Anthropic endpoint."""
+    monkeypatch.setenv("ATTUNE_HOME", str(tmp_path / "attune-home"))
+    for name in ("ANTHROPIC_ADMIN_API_KEY", "ANTHROPIC_BASE_URL", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def attune_home(tmp_path: Path) -> Path:
+    return tmp_path / "attune-home"
+
+
+@pytest.fixture
+def make_config(project: Path, attune_home: Path) -> Callable[..., Config]:
+    def make(**overrides: Any) -> Config:
+        overrides.setdefault("attune_home", attune_home)
+        return build_config(overrides.pop("project_root", project), **overrides)
+
+    return make
+
+
+@pytest.fixture
+def config(make_config: Callable[..., Config]) -> Config:
+    return make_config()
+
+
+@pytest.fixture
+def make_app() -> Iterator[Callable[[Config], Any]]:
+    """Build apps with ``create_app``; their services are stopped at teardown."""
+    from attune.ops.server import create_app
+
+    apps: list[Any] = []
+
+    def make(cfg: Config) -> Any:
+        app = create_app(cfg)
+        apps.append(app)
+        return app
+
+    yield make
+    import anyio
+
+    for app in apps:
+        anyio.run(app.state.services.stop)
+
+
+@pytest.fixture
+def app(make_app: Callable[[Config], Any], config: Config) -> Any:
+    return make_app(config)
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client with the app's token preset on state-changing requests."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://127.0.0.1:8765",
+        headers={"X-Attune-Token": app.state.services.token},
+    ) as c:
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """A real ``attune ops`` process on a loopback port."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    home: Path
+    project: Path
+    log_path: Path
+    token: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+
+
+def start_server(
+    project: Path,
+    home: Path,
+    log_path: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    wait: bool = True,
+) -> ServerProcess:
+    """Start ``python -m attune ops`` in its own session and wait until /healthz answers."""
+    port = port or free_port()
+    full_env = {**os.environ, "ATTUNE_HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})}
+    log = log_path.open("ab")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "attune",
+            "ops",
+            "--project",
+            str(project),
+            "--port",
+            str(port),
+            "--no-browser",
+            *args,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=full_env,
+        start_new_session=True,
+    )
+    log.close()
+    server = ServerProcess(proc, port, home, project, log_path, env=full_env)
+    if not wait:
+        return server
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.output()}")
+        try:
+            r = httpx.get(f"{server.url}/api/session", timeout=1)
+            if r.status_code == 200:
+                server.token = r.json()["token"]
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    server.kill()
+    raise RuntimeError(f"server did not answer within 30 s:\n{server.output()}")
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start real servers; every one is killed (whole process group) at teardown."""
+    servers: list[ServerProcess] = []
+
+    def start(
+        project: Path | None = None, *args: str, home: Path | None = None, **kw: Any
+    ) -> ServerProcess:
+        proj = project or tmp_path / "project"
+        proj.mkdir(exist_ok=True)
+        srv = start_server(
+            proj,
+            home or tmp_path / "attune-home",
+            tmp_path / f"server-{len(servers)}.log",
+            *args,
+            **kw,
+        )
+        servers.append(srv)
+        return srv
+
+    yield start
+    for srv in servers:
+        srv.kill()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page_errors() -> list[str]:
+    """Collects console errors and page errors; attach with :func:`watch_page`."""
+    return []
+
+
+def watch_page(page: Any, errors: list[str]) -> None:
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
