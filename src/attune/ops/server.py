@@ -52,7 +52,7 @@ def create_app(config: Config) -> FastAPI:
     from attune.ops.deps import AppServices
     from attune.ops.errors_http import install_error_handlers
     from attune.ops.rendering import make_templates, mount_static
-    from attune.ops.routes import cost, health, home, runs, scope, specs, workflows
+    from attune.ops.routes import cost, health, home, run_pages, runs, scope, specs, workflows
     from attune.ops.security import SecurityMiddleware, new_token
     from attune.ops.store import Store
 
@@ -84,7 +84,7 @@ def create_app(config: Config) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     mount_static(app)
-    for module in (health, home, workflows, scope, runs, cost, specs):
+    for module in (health, home, workflows, scope, runs, run_pages, cost, specs):
         app.include_router(module.router)
     app.add_middleware(SecurityMiddleware, config=config, token=token)
     return app

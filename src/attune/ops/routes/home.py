@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from attune.ops.rendering import render_page
-from attune.ops.routes import cost, runs, specs
+from attune.ops.routes import cost, run_pages, specs
 
 router = APIRouter(tags=["pages"])
 
@@ -20,7 +20,7 @@ async def show_home(request: Request) -> HTMLResponse:
         "active": "home",
         "title": "Home",
         "spend": await cost.home_panel(request),
-        "runs": await runs.home_panel(request),
+        "runs": await run_pages.home_panel(request),
         "specs": await specs.home_panel(request),
     }
     return render_page(request, "home.html", context)
