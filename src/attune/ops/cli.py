@@ -213,6 +213,13 @@ def serve(config: Config, *, open_browser: bool) -> int:
     """Bind, build the app, print the banner, open the browser, serve until Ctrl-C."""
     from attune.ops.server import WebStackMissing
 
+    if not is_loopback_host(config.host) and not config.trusted_hosts:
+        print(
+            f"attune ops: warning: --host {config.host} is reachable from other machines and "
+            "anyone who can reach it can run workflows; browsers must use a --trusted-host "
+            "name (none given).",
+            file=sys.stderr,
+        )
     try:
         sock = bind_socket(config.host, config.port)
     except OSError as exc:
@@ -277,12 +284,5 @@ def _print_banner(config: Config, url: str, app: Any) -> None:
     moved = app.state.services.store.moved_aside
     if moved is not None:
         lines.append(f"  note     the old database could not be read; it was moved to {moved}")
-    if not is_loopback_host(config.host) and not config.trusted_hosts:
-        print(
-            f"attune ops: warning: --host {config.host} is reachable from other machines and "
-            "anyone who can reach it can run workflows; browsers must use a --trusted-host "
-            "name (none given).",
-            file=sys.stderr,
-        )
     lines.append("Press Ctrl-C to stop.")
     print("\n".join(lines), flush=True)
