@@ -44,7 +44,8 @@ def test_help_does_not_import_the_web_stack(args: list[str]) -> None:
             main({args!r})
         except SystemExit:
             pass
-        heavy = [m for m in ("fastapi", "uvicorn", "jinja2", "httpx", "starlette") if m in sys.modules]
+        web = ("fastapi", "uvicorn", "jinja2", "httpx", "starlette")
+        heavy = [m for m in web if m in sys.modules]
         print("HEAVY", heavy)
         """
     )
