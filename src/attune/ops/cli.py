@@ -152,15 +152,15 @@ def cmd_ops(argv: Sequence[str] | None = None) -> int:
         from attune.ops.billing_cli import cmd_setup_billing
 
         return cmd_setup_billing(args)
+    if args.action == "doctor":
+        from attune.ops.doctor import cmd_doctor
+
+        return cmd_doctor(args, config_from_args)
     try:
         config = config_from_args(args)
     except ConfigError as exc:
         print(f"attune ops: {exc}", file=sys.stderr)
         return 2
-    if args.action == "doctor":
-        from attune.ops.doctor import cmd_doctor
-
-        return cmd_doctor(config, args)
     return serve(config, open_browser=not args.no_browser)
 
 

@@ -1,0 +1,159 @@
+"""``attune ops doctor`` and the Health page: each diagnosis with its verdict and fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from attune.ops.config import build_config
+from attune.ops.doctor import CheckStatus, port_holder, run_checks
+from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic, fake_anthropic  # noqa: F401
+
+
+def doctor(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, dict[str, str]]]:
+    out = subprocess.run(
+        [sys.executable, "-m", "attune", "ops", "doctor", "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+    body = json.loads(out.stdout)
+    assert body["ok"] is (out.returncode == 0)
+    return out.returncode, {c["name"]: c for c in body["checks"]}
+
+
+def test_healthy_setup_passes(project: Path) -> None:
+    (project / "docs" / "specs").mkdir(parents=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    code, checks = doctor("--project", str(project), "--port", str(free))
+    assert code == 0
+    for name in ("web extra", "listen", "project root", "attune home", "workflows", "store"):
+        assert checks[name]["status"] == "pass", checks[name]
+    assert checks["admin key"]["status"] == "warn"
+    assert checks["admin key"]["fix"] == "attune ops setup-billing"
+    assert checks["specs roots"] == {
+        "name": "specs roots",
+        "status": "pass",
+        "summary": "docs/specs",
+        "fix": None,
+    }
+    assert "cost report" not in checks  # nothing to ask without a key
+
+
+def test_busy_port_names_the_holder(project: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        code, checks = doctor("--project", str(project), "--port", str(port))
+        assert port_holder(port) == (os.getpid(), port_holder(port)[1])  # type: ignore[index]
+    assert code == 1
+    listen = checks["listen"]
+    assert listen["status"] == "fail"
+    assert f"cannot listen on 127.0.0.1:{port}: in use by pid {os.getpid()}" in listen["summary"]
+    assert listen["fix"] == f"stop the other server, or run: attune ops --port {port + 1}"
+
+
+def test_missing_project_fails_with_the_fix(tmp_path: Path) -> None:
+    code, checks = doctor("--project", str(tmp_path / "gone"))
+    assert code == 1
+    assert checks["configuration"]["status"] == "fail"
+    assert "gone does not exist" in checks["configuration"]["summary"]
+    assert checks["configuration"]["fix"] == "run attune ops in your project, or pass --project DIR"
+
+
+def test_broken_attune_toml_names_file_and_line(project: Path) -> None:
+    (project / "attune.toml").write_text('[workflows.ok]\ncommand = ["true"]\n\n[workflows.bad\n')
+    code, checks = doctor("--project", str(project), "--port", "0")
+    assert code == 1
+    wf = checks["workflows"]
+    assert wf["status"] == "fail"
+    assert wf["summary"].startswith("attune.toml:4")
+    assert wf["fix"] == f"edit {project / 'attune.toml'} at line 4"
+
+
+def test_specs_off_and_bad_roots(project: Path) -> None:
+    code, checks = doctor(
+        "--project", str(project), "--port", "0", "--specs-root", "nope", "--no-specs-candidates"
+    )
+    assert code == 1
+    assert checks["specs roots"]["status"] == "fail"
+    assert checks["spec candidates"]["status"] == "warn"
+
+
+def test_loose_key_file_and_rejected_key(
+    project: Path,
+    attune_home: Path,
+    fake_anthropic: FakeAnthropic,  # noqa: F811
+) -> None:
+    attune_home.mkdir(parents=True, exist_ok=True)
+    key_file = attune_home / "anthropic-admin.env"
+    key_file.write_text(f"ANTHROPIC_ADMIN_API_KEY={ADMIN_KEY}\n")
+    key_file.chmod(0o644)
+    fake_anthropic.mode = "401"
+    code, checks = doctor("--project", str(project), "--port", "0")
+    assert code == 1
+    assert checks["admin key"]["status"] == "warn"
+    assert checks["admin key"]["fix"] == f"chmod 600 {key_file}"
+    cost = checks["cost report"]
+    assert cost["status"] == "fail"
+    assert cost["summary"].startswith("fetch_summary() failed: auth_failed")
+    assert "setup-billing" in cost["fix"]
+    assert ADMIN_KEY not in json.dumps(checks)
+
+
+def test_working_key_reports_live_figures(
+    project: Path,
+    fake_anthropic: FakeAnthropic,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_anthropic.add(datetime.now(UTC).date(), "12345", model="claude-x")
+    monkeypatch.setenv("ANTHROPIC_ADMIN_API_KEY", ADMIN_KEY)
+    found = {c.name: c for c in run_checks(build_config(project, port=0))}
+    assert found["admin key"].status is CheckStatus.PASS
+    assert found["admin key"].summary == "found in $ANTHROPIC_ADMIN_API_KEY"
+    assert found["cost report"].status is CheckStatus.PASS
+    assert "today $123.45" in found["cost report"].summary
+    assert len(fake_anthropic.report_requests()) == 1
+
+
+def test_human_output_has_fixes(project: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "attune", "ops", "doctor", "--project", str(project), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0
+    assert f"attune ops doctor — {project}" in out.stdout
+    assert "WARN  admin key" in out.stdout
+    assert "fix: attune ops setup-billing" in out.stdout
+    assert "\x1b[" not in out.stdout  # no colour codes when not a terminal
+
+
+async def test_health_page_and_api(client: httpx.AsyncClient) -> None:
+    api = (await client.get("/api/health")).json()
+    names = [c["name"] for c in api["checks"]]
+    assert names[:3] == ["web extra", "listen", "project root"]
+    assert api["checks"][1]["summary"].startswith("serving on 127.0.0.1:")
+    page = await client.get("/health")
+    assert page.status_code == 200
+    assert "attune ops doctor" in page.text
+    assert "attune ops setup-billing" in page.text
+
+
+@pytest.mark.parametrize("status", ["pass", "warn", "fail"])
+def test_status_values_are_stable(status: str) -> None:
+    assert CheckStatus(status).value == status
