@@ -1,0 +1,124 @@
+// attune ops: ANSI SGR colours to HTML, safely.
+// HTML is escaped FIRST; only then are SGR sequences (ESC [ … m) turned into <span class="…">.
+// Every other escape sequence (cursor moves, OSC titles and links, charset switches) is dropped.
+"use strict";
+
+const attuneAnsi = (() => {
+  // CSI … final byte | OSC … BEL/ST | two-byte escapes | stray ESC and C0 controls (not \t).
+  const ESCAPES = /\x1b\[([0-9;:?<=>]*)[ -\/]*([@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -\/]*[0-~]?|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]/g;
+  const HTML_CHARS = /[&<>"']/g;
+  const HTML_ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+  function escapeHtml(text) {
+    return text.replace(HTML_CHARS, (c) => HTML_ENTITIES[c]);
+  }
+
+  // A carriage return overwrites the terminal line: keep what would be visible last.
+  function lastCarriageSegment(text) {
+    if (text.indexOf("\r") < 0) return text;
+    const parts = text.split("\r");
+    for (let i = parts.length - 1; i >= 0; i--) if (parts[i] !== "") return parts[i];
+    return "";
+  }
+
+  /** The text a user sees, with every escape sequence removed (for search and copy). */
+  function strip(text) {
+    return lastCarriageSegment(text).replace(ESCAPES, "");
+  }
+
+  function newState() {
+    return { fg: null, bg: null, bold: false, dim: false, italic: false, underline: false };
+  }
+
+  // Colour 0-15 of a 256-colour index; the 6x6x6 cube and greys map to the nearest basic one.
+  function basicOf256(n) {
+    if (n < 16) return n;
+    if (n >= 232) return n < 244 ? 8 : 7;
+    const c = n - 16, r = Math.floor(c / 36), g = Math.floor(c / 6) % 6, b = c % 6;
+    const bright = Math.max(r, g, b) > 3 ? 8 : 0;
+    return bright + (r > 2 ? 1 : 0) + (g > 2 ? 2 : 0) + (b > 2 ? 4 : 0);
+  }
+
+  function basicOfRgb(r, g, b) {
+    const max = Math.max(r, g, b);
+    if (max < 48) return 0;
+    const bit = (v) => (v >= max * 0.6 ? 1 : 0);
+    const code = bit(r) + bit(g) * 2 + bit(b) * 4;
+    return (max > 170 ? 8 : 0) + (code || 7);
+  }
+
+  // Extended colour (38/48 ; 5 ; n or 38/48 ; 2 ; r ; g ; b): returns [colour, params consumed].
+  function extendedColour(params, i) {
+    if (params[i + 1] === 5 && params.length > i + 2) return [basicOf256(params[i + 2] & 255), 2];
+    if (params[i + 1] === 2 && params.length > i + 4) {
+      return [basicOfRgb(params[i + 2], params[i + 3], params[i + 4]), 4];
+    }
+    return [null, params.length - i];
+  }
+
+  function applySgr(state, raw) {
+    const params = raw === "" ? [0] : raw.split(/[;:]/).map((p) => (p === "" ? 0 : Number(p)));
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i];
+      if (p === 0) Object.assign(state, newState());
+      else if (p === 1) state.bold = true;
+      else if (p === 2) state.dim = true;
+      else if (p === 3) state.italic = true;
+      else if (p === 4) state.underline = true;
+      else if (p === 22) { state.bold = false; state.dim = false; }
+      else if (p === 23) state.italic = false;
+      else if (p === 24) state.underline = false;
+      else if (p >= 30 && p <= 37) state.fg = p - 30;
+      else if (p >= 90 && p <= 97) state.fg = p - 90 + 8;
+      else if (p === 39) state.fg = null;
+      else if (p >= 40 && p <= 47) state.bg = p - 40;
+      else if (p >= 100 && p <= 107) state.bg = p - 100 + 8;
+      else if (p === 49) state.bg = null;
+      else if (p === 38 || p === 48) {
+        const [colour, used] = extendedColour(params, i);
+        if (p === 38) state.fg = colour; else state.bg = colour;
+        i += used;
+      }
+    }
+  }
+
+  function classesOf(state) {
+    const out = [];
+    if (state.fg !== null) out.push(`ansi-fg${state.fg}`);
+    if (state.bg !== null) out.push(`ansi-bg${state.bg}`);
+    if (state.bold) out.push("ansi-bold");
+    if (state.dim) out.push("ansi-dim");
+    if (state.italic) out.push("ansi-italic");
+    if (state.underline) out.push("ansi-underline");
+    return out.join(" ");
+  }
+
+  /**
+   * One log line to safe HTML. `state` carries SGR attributes from line to line (as a terminal
+   * does) and is updated in place; pass `newState()` for the first line.
+   */
+  function toHtml(line, state) {
+    const text = escapeHtml(lastCarriageSegment(line));
+    if (text.indexOf("\x1b") < 0 && !classesOf(state)) return text.replace(ESCAPES, "");
+    let html = "", open = false, last = 0, m;
+    const start = () => {
+      const cls = classesOf(state);
+      if (cls) { html += `<span class="${cls}">`; open = true; }
+    };
+    start();
+    ESCAPES.lastIndex = 0;
+    while ((m = ESCAPES.exec(text)) !== null) {
+      html += text.slice(last, m.index);
+      last = ESCAPES.lastIndex;
+      if (m[2] !== "m" || m[0][1] !== "[") continue;
+      if (open) { html += "</span>"; open = false; }
+      applySgr(state, m[1]);
+      start();
+    }
+    html += text.slice(last);
+    if (open) html += "</span>";
+    return html;
+  }
+
+  return { escapeHtml, strip, toHtml, newState };
+})();
