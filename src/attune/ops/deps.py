@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 
 from attune.ops.config import Config
+from attune.ops.cost_service import CostService
 from attune.ops.store import Store
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class AppServices:
     token: str
     version: str
     templates: Jinja2Templates
+    cost: CostService | None = None
 
     async def start(self) -> None:
         """Start background work (called once the event loop runs)."""
@@ -54,3 +56,12 @@ def get_store(request: Request) -> Store:
 ServicesDep = Annotated[AppServices, Depends(get_services)]
 ConfigDep = Annotated[Config, Depends(get_config)]
 StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def get_cost(request: Request) -> CostService:
+    cost = get_services(request).cost
+    assert cost is not None, "create_app builds the cost service"
+    return cost
+
+
+CostDep = Annotated[CostService, Depends(get_cost)]

@@ -49,6 +49,7 @@ def create_app(config: Config) -> FastAPI:
     fastapi = _import_fastapi()
 
     from attune import __version__
+    from attune.ops.cost_service import CostService
     from attune.ops.deps import AppServices
     from attune.ops.errors_http import install_error_handlers
     from attune.ops.rendering import make_templates, mount_static
@@ -65,6 +66,7 @@ def create_app(config: Config) -> FastAPI:
         version=__version__,
         templates=make_templates(config, token=token),
     )
+    services.cost = CostService(config, store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

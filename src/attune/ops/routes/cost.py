@@ -1,14 +1,35 @@
-"""Routes for cost (arrives with its own issue)."""
+"""Spend: ``GET /api/cost`` and the home page's spend panel, both from the same ``CostResult``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
+from markupsafe import Markup
+
+from attune.ops.cost_service import CostService
+from attune.ops.deps import CostDep, get_cost
+from attune.ops.spend_panel import build_panel
 
 router = APIRouter(tags=["cost"])
 
 
+@router.get("/api/cost")
+async def get_cost_summary(cost: CostDep, refresh: bool = False) -> dict[str, Any]:
+    """``{"summary", "error", "budget"}`` (DESIGN §5); ``?refresh=1`` asks Anthropic now."""
+    result = await cost.current(refresh=refresh)
+    body = result.to_json()
+    body["key_file_warning"] = cost.key_file_warning()
+    return body
+
+
 async def home_panel(request: Request) -> dict[str, Any] | None:
-    """The data of the home page's cost panel; None until the feature lands."""
-    return None
+    """The home page's spend panel; ``/?refresh=1`` (the Refresh button) asks Anthropic now."""
+    cost: CostService = get_cost(request)
+    refresh = request.query_params.get("refresh", "") in ("1", "true")
+    result = await cost.current(refresh=refresh)
+    panel = build_panel(result, key_warning=cost.key_file_warning())
+    if "chart_svg" in panel:
+        # Built by spend_chart with every text escaped; safe to embed as markup.
+        panel["chart_svg"] = Markup(panel["chart_svg"])  # noqa: S704
+    return panel

@@ -1,0 +1,267 @@
+"""``GET /api/cost`` and the home page's spend panel, in-process, against the fake Admin API."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from attune.ops.config import Config
+from attune.ops.cost_cache import cache_path
+from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic, running_fake
+
+
+@pytest.fixture
+def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
+    with running_fake(monkeypatch) as fake:
+        yield fake
+
+
+@pytest.fixture
+def keyed(monkeypatch: pytest.MonkeyPatch, fake_anthropic: FakeAnthropic) -> FakeAnthropic:
+    """The fake, with the admin key in the environment and some spend over the month."""
+    monkeypatch.setenv("ANTHROPIC_ADMIN_API_KEY", ADMIN_KEY)
+    today = datetime.now(UTC).date()
+    fake_anthropic.add(today, "1234.5", model="claude-sonnet-4-5")
+    fake_anthropic.add(today - timedelta(days=3), "300", model="claude-opus-4-1")
+    fake_anthropic.add(today - timedelta(days=20), "66", model=None, cost_type="web_search")
+    return fake_anthropic
+
+
+async def home(client: httpx.AsyncClient, query: str = "") -> str:
+    response = await client.get("/" + query)
+    assert response.status_code == 200
+    html = response.text
+    assert ADMIN_KEY not in html
+    return html
+
+
+def state_of(html: str) -> str:
+    match = re.search(r'class="spend" data-state="([a-z_]+)"', html)
+    assert match, "the spend panel is on the page"
+    return match.group(1)
+
+
+async def test_no_key_explains_how_to_connect_billing(
+    client: httpx.AsyncClient, fake_anthropic: FakeAnthropic
+) -> None:
+    html = await home(client)
+    assert state_of(html) == "no_key"
+    assert "attune ops setup-billing" in html and "sk-ant-admin" in html
+    body = (await client.get("/api/cost")).json()
+    assert body == {
+        "summary": None,
+        "error": {"kind": "no_key", "message": body["error"]["message"]},
+        "budget": None,
+        "key_file_warning": None,
+    }
+    assert fake_anthropic.requests == []
+
+
+async def test_live_figures_tiles_chart_and_breakdowns(
+    client: httpx.AsyncClient, keyed: FakeAnthropic
+) -> None:
+    html = await home(client)
+    assert state_of(html) == "ok"
+    assert ">live</span>" in html
+    tiles = dict(
+        re.findall(r'data-tile="(\w+)">\s*<span[^>]*>[^<]*</span>\s*<span[^>]*>([^<]*)<', html)
+    )
+    assert tiles["today"] == "$12.35"
+    assert tiles["30d"] == "$16.01"
+    assert tiles["7d"] == "$15.35"
+    svg = html[
+        html.index('<svg class="spend-chart"') : html.index("</svg>", html.index("spend-chart"))
+    ]
+    assert svg.count("<title>") == 30  # one hover title per day
+    assert '<title id="spend-chart-title">' in svg
+    assert 'role="img"' in svg and "<desc" in svg
+    assert f"{datetime.now(UTC):%a %d %b %Y}: $12.35" in svg
+    assert "claude-sonnet-4-5" in html and "(other)" in html and "web_search" in html
+    assert re.search(
+        r"claude-sonnet-4-5</th>\s*<td class=\"num\">\$12.35</td>\s*<td class=\"num muted\">77%",
+        html,
+    )
+    assert 'href="/?refresh=1"' in html
+    assert "style=" not in html
+    assert len(keyed.report_requests()) == 1
+
+
+async def test_second_load_is_served_from_the_cache(
+    client: httpx.AsyncClient, keyed: FakeAnthropic
+) -> None:
+    await home(client)
+    html = await home(client)
+    assert ">cached just now</span>" in html
+    assert len(keyed.report_requests()) == 1
+    html = await home(client, "?refresh=1")
+    assert ">live</span>" in html
+    assert len(keyed.report_requests()) == 2
+
+
+async def test_api_cost_json_twin(client: httpx.AsyncClient, keyed: FakeAnthropic) -> None:
+    body = (await client.get("/api/cost")).json()
+    assert body["error"] is None and body["budget"] is None
+    summary = body["summary"]
+    assert summary["source"] == "live"
+    assert summary["today_usd"] == "12.345"
+    assert len(summary["by_day"]) == 30
+    assert summary["by_day"][-1] == [datetime.now(UTC).date().isoformat(), "12.345"]
+    assert summary["by_model"][0] == ["claude-sonnet-4-5", "12.345"]
+    assert (await client.get("/api/cost?refresh=0")).json()["summary"]["source"] == "cache"
+    assert (await client.get("/api/cost?refresh=1")).json()["summary"]["source"] == "live"
+    assert len(keyed.report_requests()) == 2
+    bad = await client.get("/api/cost?refresh=maybe")
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
+
+
+async def test_rejected_key_says_so(client: httpx.AsyncClient, keyed: FakeAnthropic) -> None:
+    keyed.mode = "401"
+    html = await home(client)
+    assert state_of(html) == "auth_failed"
+    assert "rejected the admin key" in html and "attune ops setup-billing" in html
+    assert (await client.get("/api/cost")).json()["error"]["kind"] == "auth_failed"
+
+
+@pytest.mark.parametrize(
+    ("mode", "label", "notice"),
+    [
+        ("429", "stale: rate limited", "retry after 42 s"),
+        ("500", "stale: API error", "HTTP 500"),
+        ("not-json", "stale: unexpected answer", "not JSON"),
+    ],
+)
+async def test_failures_after_a_success_show_stale_figures(
+    client: httpx.AsyncClient, keyed: FakeAnthropic, mode: str, label: str, notice: str
+) -> None:
+    await home(client)
+    keyed.mode = mode
+    html = await home(client, "?refresh=1")
+    assert state_of(html) == "stale"
+    assert f">{label}</span>" in html
+    assert notice in html and 'class="notice spend-stale muted"' in html
+    assert "$12.35" in html  # the last known figures stay on the page
+    body = (await client.get("/api/cost?refresh=1")).json()
+    assert body["summary"]["source"] == "stale" and body["error"]["message"]
+
+
+async def test_server_gone_shows_last_figures_as_stale(
+    client: httpx.AsyncClient, keyed: FakeAnthropic
+) -> None:
+    from tests.fake_anthropic import stop_fake
+
+    await home(client)
+    stop_fake(keyed)
+    html = await home(client, "?refresh=1")
+    assert state_of(html) == "stale" and ">stale: offline</span>" in html
+    assert "cannot connect" in html and "$12.35" in html
+
+
+@pytest.mark.parametrize(("mode", "kind"), [("500", "http_error"), ("wrong-shape", "bad_response")])
+async def test_failures_without_figures_are_unavailable(
+    client: httpx.AsyncClient, keyed: FakeAnthropic, mode: str, kind: str
+) -> None:
+    keyed.mode = mode
+    html = await home(client)
+    assert state_of(html) == "unavailable"
+    assert f'<span class="badge badge-warn">{kind}</span>' in html
+    assert "No spend figures yet" in html
+
+
+async def test_corrupt_cache_with_a_failing_api_is_cache_invalid(
+    client: httpx.AsyncClient, keyed: FakeAnthropic, config: Config
+) -> None:
+    cache_path(config.attune_home).write_text("{oops", encoding="utf-8")
+    keyed.mode = "500"
+    html = await home(client)
+    assert state_of(html) == "unavailable" and "cache_invalid" in html
+    assert str(cache_path(config.attune_home)) in html
+
+
+async def test_key_file_readable_by_others_warns_on_the_page(
+    client: httpx.AsyncClient, fake_anthropic: FakeAnthropic, config: Config
+) -> None:
+    key_file = config.attune_home / "anthropic-admin.env"
+    key_file.write_text(f"ANTHROPIC_ADMIN_API_KEY={ADMIN_KEY}\n")
+    key_file.chmod(0o644)
+    html = await home(client)
+    assert state_of(html) == "ok"
+    assert "spend-key-warning" in html and "chmod 600" in html
+    body = (await client.get("/api/cost")).json()
+    assert "readable by other users" in body["key_file_warning"]
+    assert ADMIN_KEY not in str(body)
+
+
+async def test_concurrent_page_loads_make_one_request(
+    client: httpx.AsyncClient, keyed: FakeAnthropic
+) -> None:
+    keyed.delay = 0.3
+    pages = await asyncio.gather(*(client.get("/") for _ in range(6)))
+    assert all(p.status_code == 200 and "$12.35" in p.text for p in pages)
+    assert len(keyed.report_requests()) == 1
+
+
+async def test_concurrent_refreshes_make_one_request(
+    client: httpx.AsyncClient, keyed: FakeAnthropic
+) -> None:
+    await client.get("/api/cost")
+    keyed.delay = 0.3
+    answers = await asyncio.gather(*(client.get("/api/cost?refresh=1") for _ in range(5)))
+    assert {a.json()["summary"]["source"] for a in answers} == {"live"}
+    assert len(keyed.report_requests()) == 2
+
+
+async def test_event_loop_stays_responsive_during_a_slow_fetch(
+    client: httpx.AsyncClient, keyed: FakeAnthropic
+) -> None:
+    keyed.delay = 0.5
+    slow = asyncio.ensure_future(client.get("/api/cost"))
+    await asyncio.sleep(0.1)
+    health = await client.get("/healthz")
+    assert health.status_code == 200 and not slow.done()
+    assert (await slow).json()["summary"]["source"] == "live"
+
+
+async def test_budget_gauge_and_projection(
+    make_config: Callable[..., Config], make_app: Callable[[Config], Any], keyed: FakeAnthropic
+) -> None:
+    app = make_app(make_config(monthly_budget_usd=Decimal("20")))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8765"
+    ) as c:
+        budget = (await c.get("/api/cost")).json()["budget"]
+        html = await home(c)
+    assert budget["monthly_budget_usd"] == "20"
+    assert budget["level"] in ("ok", "warn", "over")
+    assert Decimal(budget["projected_usd"]) >= Decimal(budget["month_to_date_usd"])
+    assert "Monthly budget" in html and '<meter class="spend-budget-meter"' in html
+    assert f'data-level="{budget["level"]}"' in html
+
+
+async def test_budget_is_remembered_across_starts(
+    make_config: Callable[..., Config], make_app: Callable[[Config], Any], keyed: FakeAnthropic
+) -> None:
+    make_app(make_config(monthly_budget_usd=Decimal("250")))
+    app = make_app(make_config())  # a later start without --monthly-budget
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8765"
+    ) as c:
+        budget = (await c.get("/api/cost")).json()["budget"]
+    assert budget["monthly_budget_usd"] == "250"
+
+
+def test_panel_and_chart_are_csp_clean(tmp_path: Path) -> None:
+    """No inline style or script in the template: CSP forbids both."""
+    from attune.ops.rendering import TEMPLATES_DIR
+
+    template = (TEMPLATES_DIR / "_home_spend.html").read_text()
+    assert "style=" not in template
+    assert re.search(r"\son[a-z]+=", template) is None
+    assert re.findall(r"<script(?![^>]*\bsrc=)", template) == []
