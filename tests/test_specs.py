@@ -1,0 +1,396 @@
+"""Spec discovery, status and task reading on real trees under tmp_path."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from attune.ops.config import Config
+from attune.ops.spec_files import SpecLayout
+from attune.ops.spec_status import SpecStatus, normalise_status, parse_front_matter
+from attune.ops.spec_tasks import TaskState, count_tasks, parse_tasks
+from attune.ops.specs import Spec, SpecIndex, SpecNotFound
+from tests.spec_trees import age_tree, docs_spec, kiro_spec, speckit_spec, write
+
+
+def listing_of(config: Config) -> dict[str, Spec]:
+    return {spec.path: spec for spec in SpecIndex(config).listing().specs}
+
+
+# -- task marks --------------------------------------------------------------------------------
+
+
+def test_every_task_mark_is_read_right() -> None:
+    text = (
+        "# Tasks\n"
+        "- [x] done lower\n"
+        "- [X] done upper\n"
+        "- [ ] open\n"
+        "- [-] in progress dash\n"
+        "- [~] in progress tilde\n"
+        "- [!] blocked\n"
+        "- [ ]* 2.3 optional open (Kiro)\n"
+        "- [x]* 2.4 optional done\n"
+        "* [x] star bullet\n"
+        "1. [ ] ordered item\n"
+    )
+    tasks = parse_tasks(text)
+    states = [t.state for t in tasks]
+    assert states == [
+        TaskState.DONE,
+        TaskState.DONE,
+        TaskState.OPEN,
+        TaskState.IN_PROGRESS,
+        TaskState.IN_PROGRESS,
+        TaskState.BLOCKED,
+        TaskState.OPEN,
+        TaskState.DONE,
+        TaskState.DONE,
+        TaskState.OPEN,
+    ]
+    counts = count_tasks(tasks)
+    assert (counts.total, counts.done, counts.in_progress, counts.blocked) == (8, 3, 2, 1)
+    assert (counts.optional_total, counts.optional_done) == (2, 1)
+    assert counts.open == 5
+    assert not counts.all_done
+
+
+def test_optional_tasks_never_block_completion() -> None:
+    counts = count_tasks(parse_tasks("- [x] 1. Build\n- [ ]* 1.1 Write extra tests\n"))
+    assert counts.all_done
+    assert (counts.total, counts.done, counts.optional_total) == (1, 1, 1)
+
+
+def test_only_optional_tasks_is_not_all_done() -> None:
+    assert not count_tasks(parse_tasks("- [x]* optional only\n")).all_done
+
+
+def test_spec_kit_ids_and_tags_are_tasks_but_the_legend_is_not() -> None:
+    text = (
+        "## Format: `[ID] [P?] [Story] Description`\n"
+        "- [P] tasks = different files, no dependencies\n"
+        "- **[P]**: Can run in parallel\n"
+        "- [X] T012 [P] [US1] Create model in src/models/user.py\n"
+        "- [ ] T013 [US1] Implement service\n"
+        "- [ ] = not started\n"
+    )
+    tasks = parse_tasks(text)
+    assert [t.text for t in tasks] == [
+        "T012 [P] [US1] Create model in src/models/user.py",
+        "T013 [US1] Implement service",
+    ]
+    assert tasks[0].done
+
+
+def test_nested_items_count_and_fenced_or_commented_ones_do_not() -> None:
+    text = (
+        "- [x] 1. Parent\n"
+        "  - [x] 1.1 Child\n"
+        "    - [ ] 1.1.1 Grandchild\n"
+        "\t- [x] tab-indented child\n"
+        "```markdown\n"
+        "- [ ] example in a fence\n"
+        "```\n"
+        "   ~~~~\n"
+        "   - [ ] tilde fence\n"
+        "   ~~~~\n"
+        "- [ ] 2. After the fences\n"
+        "<!--\n"
+        "- [ ] commented out\n"
+        "-->\n"
+        "  ```\n"
+        "  - [x] fence inside a list item\n"
+        "  ```\n"
+    )
+    tasks = parse_tasks(text)
+    assert [t.depth for t in tasks] == [0, 1, 2, 2, 0]
+    counts = count_tasks(tasks)
+    assert (counts.total, counts.done) == (5, 3)
+
+
+def test_crlf_line_endings_and_unclosed_fence() -> None:
+    text = "- [x] one\r\n- [ ] two\r\n```\r\n- [ ] hidden forever\r\n"
+    tasks = parse_tasks(text)
+    assert [(t.text, t.done) for t in tasks] == [("one", True), ("two", False)]
+
+
+def test_lines_that_only_look_like_tasks() -> None:
+    text = "[x] no bullet\n-[x] no space\n- [xx] two marks\n- [y] unknown mark\n> - [x] quoted\n"
+    assert parse_tasks(text) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_task_counter_never_crashes_on_any_text(text: str) -> None:
+    tasks = parse_tasks(text)
+    counts = count_tasks(tasks)
+    assert 0 <= counts.done <= counts.total
+    assert counts.total + counts.optional_total == len(tasks)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["- [x] a", "- [ ] b", "  - [X] c", "```", "~~~", "<!--", "-->", "text", ""]),
+        max_size=30,
+    )
+)
+def test_task_counter_on_markdown_like_lines(lines: list[str]) -> None:
+    counts = count_tasks(parse_tasks("\n".join(lines)))
+    assert counts.total <= sum(1 for line in lines if "[" in line)
+
+
+# -- status ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("✅ Complete", SpecStatus.COMPLETE),
+        ("🔄 In Progress", SpecStatus.IN_PROGRESS),
+        ("Requirements Phase", SpecStatus.IN_PROGRESS),
+        ("Design Phase — approved", SpecStatus.IN_PROGRESS),
+        ("Implementation Complete", SpecStatus.COMPLETE),
+        ("in-progress", SpecStatus.IN_PROGRESS),
+        ("in_progress", SpecStatus.IN_PROGRESS),
+        ("Completed", SpecStatus.COMPLETE),
+        ("done", SpecStatus.COMPLETE),
+        ("Shipped in v2", SpecStatus.COMPLETE),
+        ("Superseded by 004-auth", SpecStatus.SUPERSEDED),
+        ("archived", SpecStatus.ARCHIVED),
+        ("Draft", SpecStatus.DRAFT),
+        ("Not started", SpecStatus.PLANNED),
+        ("Blocked on API", SpecStatus.BLOCKED),
+        ("In review", SpecStatus.IN_REVIEW),
+        ("In progress (phase 1 complete)", SpecStatus.IN_PROGRESS),
+        ("🚧", SpecStatus.IN_PROGRESS),
+        ("Zorblax", SpecStatus.UNKNOWN),
+        ("", SpecStatus.NONE),
+        (None, SpecStatus.NONE),
+    ],
+)
+def test_status_normalisation(raw: str | None, expected: SpecStatus) -> None:
+    assert normalise_status(raw) is expected
+
+
+def test_front_matter_values_quotes_comments_and_bom() -> None:
+    text = '\ufeff---\ntitle: "Auth"\nstatus: "in-progress"  # keep\nowner: ann\n---\n# Body\n'
+    front = parse_front_matter(text)
+    assert front.present and front.problem is None
+    assert front.values == {"title": "Auth", "status": "in-progress", "owner": "ann"}
+    spot = front.spots["status"]
+    assert text[spot.start : spot.end] == "in-progress"
+    assert text[front.body_start :] == "# Body\n"
+
+
+def test_front_matter_unclosed_and_odd_lines_are_problems_not_crashes() -> None:
+    assert parse_front_matter("---\nstatus: x\nno end\n").problem is not None
+    odd = parse_front_matter("---\nthis is not yaml\nstatus: done\n---\n")
+    assert odd.values["status"] == "done"
+    assert odd.problem is not None and "line 2" in odd.problem
+    assert not parse_front_matter("# no front matter\n").present
+
+
+def test_every_status_syntax(project: Path, make_config: Callable[..., Config]) -> None:
+    root = project / "docs" / "specs"
+    write(root / "a" / "requirements.md", "# A\n\n**Status:** Draft\n")
+    write(root / "b" / "requirements.md", "# B\n**Status**: ✅ Complete\n")
+    write(root / "c" / "design.md", "---\nstatus: in-progress\n---\n# C\n**Status:** Done\n")
+    write(root / "d" / "requirements.md", "# D\n- **Status:** Blocked | **Owner:** Ann\n")
+    write(root / "e" / "requirements.md", "# E\n```\n**Status:** Complete\n```\n")
+    write(root / "f" / "requirements.md", "# F\n> **Status:** Requirements Phase\n")
+    write(root / "g" / "tasks.md", "- [ ] x\n")
+    write(root / "g" / "requirements.md", "**Status:** Planned\n")
+    write(root / "g" / "decisions.md", "---\nstatus: superseded\n---\n")
+    specs = listing_of(make_config())
+    got = {p.rsplit("/", 1)[1]: (s.status, s.reading.status_raw) for p, s in specs.items()}
+    assert got == {
+        "a": (SpecStatus.DRAFT, "Draft"),
+        "b": (SpecStatus.COMPLETE, "✅ Complete"),
+        "c": (SpecStatus.IN_PROGRESS, "in-progress"),
+        "d": (SpecStatus.BLOCKED, "Blocked"),
+        "e": (SpecStatus.NONE, None),
+        "f": (SpecStatus.IN_PROGRESS, "Requirements Phase"),
+        "g": (SpecStatus.SUPERSEDED, "superseded"),
+    }
+    assert specs["docs/specs/c"].reading.status_source == "front matter of design.md"
+    assert specs["docs/specs/a"].reading.status_source == "requirements.md line 3"
+
+
+# -- discovery ---------------------------------------------------------------------------------
+
+
+def test_three_layouts_are_discovered(project: Path, make_config: Callable[..., Config]) -> None:
+    docs_spec(project, "billing", tasks="- [x] a\n  - [ ] b\n")
+    kiro_spec(project, "login-flow", tasks="# Implementation Plan\n\n- [x] 1. a\n- [ ]* 2. b\n")
+    write(project / ".kiro" / "specs" / "crash-fix" / "bugfix.md", "# Bugfix\n")
+    speckit_spec(project, "001-chat", tasks="- [X] T001 Setup\n- [ ] T002 [P] Model\n")
+    write(project / "docs" / "specs" / "notes" / "README.md", "not a spec\n")
+    write(project / "docs" / "specs" / "loose.md", "a file, not a folder\n")
+    specs = listing_of(make_config())
+    assert set(specs) == {
+        "docs/specs/billing",
+        ".kiro/specs/login-flow",
+        ".kiro/specs/crash-fix",
+        "specs/001-chat",
+    }
+    billing, login = specs["docs/specs/billing"], specs[".kiro/specs/login-flow"]
+    chat = specs["specs/001-chat"]
+    assert (billing.layout, login.layout, chat.layout) == (
+        SpecLayout.DOCS,
+        SpecLayout.KIRO,
+        SpecLayout.SPEC_KIT,
+    )
+    assert billing.reading.phase_files == ("requirements.md", "design.md", "tasks.md")
+    assert specs[".kiro/specs/crash-fix"].reading.phase_files == ("bugfix.md",)
+    assert (billing.tasks.total, billing.tasks.done) == (2, 1)
+    assert (login.tasks.total, login.tasks.done, login.tasks.optional_total) == (1, 1, 1)
+    assert (chat.status, chat.tasks.total, chat.tasks.done) == (SpecStatus.DRAFT, 2, 1)
+    assert billing.root == "docs/specs" and billing.last_modified is not None
+
+
+def test_archive_folders_list_archived_specs(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    docs_spec(project, "live")
+    write(project / "docs" / "specs" / "_archived" / "old" / "tasks.md", "- [x] a\n")
+    write(project / "docs" / "specs" / "archive" / "older" / "requirements.md", "# x\n")
+    specs = listing_of(make_config())
+    assert set(specs) == {
+        "docs/specs/live",
+        "docs/specs/_archived/old",
+        "docs/specs/archive/older",
+    }
+    old = specs["docs/specs/_archived/old"]
+    assert old.archived and old.status is SpecStatus.ARCHIVED
+    assert not specs["docs/specs/live"].archived
+
+
+def test_case_insensitive_phase_file_names(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    write(project / "docs" / "specs" / "x" / "TASKS.md", "- [x] done\n")
+    spec = listing_of(make_config())["docs/specs/x"]
+    assert spec.reading.phase_files == ("TASKS.md",)
+    assert spec.tasks.done == 1
+
+
+def test_listing_find_and_colliding_names(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    docs_spec(project, "auth")
+    kiro_spec(project, "auth", tasks="- [ ] a\n")
+    docs_spec(project, "solo")
+    listing = SpecIndex(make_config()).listing()
+    first = listing.find("auth")
+    assert first.path == "docs/specs/auth"
+    assert listing.find("auth", ".kiro/specs/auth").layout is SpecLayout.KIRO
+    assert listing.is_ambiguous(first)
+    assert not listing.is_ambiguous(listing.find("solo"))
+    with pytest.raises(SpecNotFound):
+        listing.find("nope")
+    with pytest.raises(SpecNotFound):
+        listing.find("auth", "specs/auth")
+
+
+def test_missing_root_is_reported(tmp_path: Path, make_config: Callable[..., Config]) -> None:
+    config = make_config(specs_roots=[tmp_path / "nowhere"])
+    listing = SpecIndex(config).listing()
+    assert listing.specs == ()
+    assert not listing.roots[0].exists
+    assert "does not exist" in (listing.roots[0].problem or "")
+
+
+# -- broken files never break the listing ------------------------------------------------------
+
+
+def test_broken_files_show_problems_and_the_rest_still_lists(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    root = project / "docs" / "specs"
+    docs_spec(project, "healthy", tasks="- [x] a\n")
+    write(root / "latin1" / "tasks.md", "- [x] caf\xe9\n".encode("latin-1"))
+    write(root / "huge" / "requirements.md", "**Status:** Draft\n")
+    write(root / "huge" / "tasks.md", "- [ ] x\n" * 300_000)
+    write(root / "badfm" / "requirements.md", "---\nstatus: done\nno closing line\n")
+    write(root / "badfm" / "tasks.md", "- [x] a\n")
+    (root / "loop").mkdir()
+    (root / "loop" / "tasks.md").symlink_to("tasks.md")
+    write(root / "loop" / "design.md", "# still readable\n")
+    (root / "dangling").mkdir()
+    (root / "dangling" / "tasks.md").symlink_to(root / "missing.md")
+    (root / "fifo").mkdir()
+    os.mkfifo(root / "fifo" / "tasks.md")
+    (root / "dirloop").symlink_to(root / "dirloop")
+    (root / "isdir" / "tasks.md").mkdir(parents=True)
+
+    specs = listing_of(make_config())
+    assert specs["docs/specs/healthy"].problems == ()
+    latin = specs["docs/specs/latin1"]
+    assert "not valid UTF-8" in latin.problems[0] and latin.tasks.done == 1
+    huge = specs["docs/specs/huge"]
+    assert "over the 2 MB limit" in huge.problems[0]
+    assert huge.tasks.total == 0 and huge.status is SpecStatus.DRAFT
+    badfm = specs["docs/specs/badfm"]
+    assert "never closed" in badfm.problems[0] and badfm.status is SpecStatus.NONE
+    assert "symbolic link loop" in specs["docs/specs/loop"].problems[0]
+    assert "broken symbolic link" in specs["docs/specs/dangling"].problems[0]
+    assert "not a regular file" in specs["docs/specs/fifo"].problems[0]
+    assert "symbolic link loop" in specs["docs/specs/dirloop"].problems[0]
+    assert "not a regular file" in specs["docs/specs/isdir"].problems[0]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file_is_a_problem(project: Path, make_config: Callable[..., Config]) -> None:
+    folder = docs_spec(project, "locked")
+    (folder / "tasks.md").chmod(0)
+    try:
+        spec = listing_of(make_config())["docs/specs/locked"]
+    finally:
+        (folder / "tasks.md").chmod(0o644)
+    assert "permission denied" in spec.problems[0]
+
+
+# -- the cache ---------------------------------------------------------------------------------
+
+
+def test_warm_listing_is_reused_and_changes_invalidate_it(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    folder = docs_spec(project, "auth", tasks="- [ ] a\n")
+    docs_spec(project, "other")
+    age_tree(project / "docs")
+    index = SpecIndex(make_config())
+    first = index.listing()
+    assert index.listing() is first
+
+    # Same size, same second: only content changes. Must still be seen.
+    (folder / "tasks.md").write_text("- [x] a\n")
+    second = index.listing()
+    assert second is not first and second.generation > first.generation
+    assert second.find("auth").tasks.done == 1
+
+    write(folder / "bugfix.md", "# new phase file\n")
+    assert "bugfix.md" in index.listing().find("auth").reading.phase_files
+
+    docs_spec(project, "brand-new")
+    assert {s.name for s in index.listing().specs} == {"auth", "other", "brand-new"}
+
+    (folder / "bugfix.md").unlink()
+    (folder / "design.md").unlink()
+    assert index.listing().find("auth").reading.phase_files == ("requirements.md", "tasks.md")
+
+
+def test_recently_touched_spec_is_reread_but_listing_kept_when_unchanged(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    docs_spec(project, "fresh")
+    index = SpecIndex(make_config())
+    first = index.listing()
+    # Files written just now are inside the racy window: re-read, yet unchanged → same listing.
+    assert index.listing() is first
