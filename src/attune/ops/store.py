@@ -16,7 +16,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["APPLICATION_ID", "MIGRATIONS", "Store", "utc_now"]
+from attune.ops.run_log import Run, RunLogMixin
+
+__all__ = ["APPLICATION_ID", "MIGRATIONS", "Run", "Store", "utc_now"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,22 @@ MIGRATIONS: tuple[str, ...] = (
         dismissed_at TEXT NOT NULL
     );
     """,
+    # 2: run recommendations, and a full-text index of finished runs' output (external content:
+    # the text lives once, in run_chunks; a run is indexed when it finishes).
+    """
+    CREATE TABLE run_recommendations (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        PRIMARY KEY (run_id, idx)
+    );
+    ALTER TABLE runs ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN server_pid INTEGER;
+    CREATE INDEX runs_unindexed ON runs (indexed) WHERE indexed = 0;
+    CREATE VIRTUAL TABLE run_chunks_fts USING fts5 (
+        text, content = 'run_chunks', content_rowid = 'id'
+    );
+    """,
 )
 
 
@@ -75,8 +93,12 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-class Store:
-    """The SQLite database of one attune home. Thread-safe; cheap to share."""
+class Store(RunLogMixin):
+    """The SQLite database of one attune home. Thread-safe; cheap to share.
+
+    The run methods (``create_run``, ``get_run``, ``list_runs``, ``read_lines`` …) come from
+    :class:`attune.ops.run_log.RunLogMixin`.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -215,6 +237,18 @@ class Store:
             conn.close()
         with self._write_lock:
             self._writer.close()
+
+    def free_ratio(self) -> float:
+        """The share of the database file's pages that are free (after deletions)."""
+        with self.read() as conn:
+            free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            total = conn.execute("PRAGMA page_count").fetchone()[0]
+        return float(free) / total if total else 0.0
+
+    def vacuum(self) -> None:
+        """Rebuild the file to give freed pages back to the disk (takes the writer lock)."""
+        with self._write_lock:
+            self._writer.execute("VACUUM")
 
     # -- settings ------------------------------------------------------------------------------
 

@@ -1,7 +1,24 @@
-"""Routes for scope (arrives with its own issue)."""
+"""The scope API: one level of the project tree for the scope picker."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from fastapi import APIRouter
 
+from attune.ops.deps import ConfigDep
+from attune.ops.scope import list_scope, normalize_rel
+
 router = APIRouter(tags=["scope"])
+
+
+@router.get("/api/scope")
+async def show_scope(config: ConfigDep, path: str = "", hidden: int = 0) -> dict[str, Any]:
+    """``{"path", "entries": [{"name", "path", "kind"}]}``; ``?hidden=1`` adds hidden entries
+    (``.git``, ``node_modules``, ``.gitignore`` matches …) flagged ``"hidden": true``."""
+    rel = normalize_rel(path)
+    entries = await asyncio.to_thread(
+        list_scope, config.project_root, rel, include_hidden=bool(hidden)
+    )
+    return {"path": rel, "entries": [e.to_json(with_hidden=bool(hidden)) for e in entries]}

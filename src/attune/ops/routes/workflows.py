@@ -1,7 +1,17 @@
-"""Routes for workflows (arrives with its own issue)."""
+"""The workflows API: built-ins plus the project's own, with the errors of a broken file."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
+from attune.ops.deps import RunnerDep
+
 router = APIRouter(tags=["workflows"])
+
+
+@router.get("/api/workflows")
+async def list_workflows(runner: RunnerDep) -> dict[str, Any]:
+    """``{"workflows": [...], "errors": [{"file", "line", "key", "message"}]}``."""
+    return runner.registry.load().to_json()

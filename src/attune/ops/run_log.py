@@ -1,0 +1,381 @@
+"""Runs and their output in the store: the :class:`Run` value and the run half of ``Store``.
+
+A run's output is kept as chunks of consecutive lines (``first_seq..last_seq`` joined by
+``\\n``), one row per batch the runner flushes, each batch one transaction that also bumps the
+run's ``line_count``: what a client was sent is already on disk. Finished runs are added to a
+full-text index (FTS5) so ``q=`` finds the run that printed an error; runs still running are
+searched with ``LIKE`` until they are indexed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["FINISHED", "Run", "RunLogMixin", "RunStatus"]
+
+MAX_LIMIT = 200
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    INTERRUPTED = "interrupted"
+
+
+FINISHED = frozenset(s for s in RunStatus if s is not RunStatus.RUNNING)
+
+_RUN_COLUMNS = (
+    "id, workflow, path, status, exit_code, command, started_at, finished_at, duration_s, "
+    "line_count, trigger, pid, error, server_pid"
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a workflow, as stored."""
+
+    id: int
+    workflow: str
+    path: str | None
+    status: str
+    exit_code: int | None
+    command: tuple[str, ...]
+    started_at: str
+    finished_at: str | None
+    duration_s: float | None
+    line_count: int
+    trigger: str
+    pid: int | None = None
+    error: str | None = None
+    server_pid: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status != RunStatus.RUNNING
+
+    def to_json(self) -> dict[str, Any]:
+        """The DESIGN §5 run object (plus ``error`` when the run failed to start or store)."""
+        data: dict[str, Any] = {
+            "id": self.id,
+            "workflow": self.workflow,
+            "path": self.path,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "command": list(self.command),
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_s": self.duration_s,
+            "line_count": self.line_count,
+            "trigger": self.trigger,
+        }
+        if self.error:
+            data["error"] = self.error
+        return data
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row | Sequence[Any]) -> Run:
+        return cls(
+            id=int(row[0]),
+            workflow=row[1],
+            path=row[2],
+            status=row[3],
+            exit_code=row[4],
+            command=tuple(json.loads(row[5])),
+            started_at=row[6],
+            finished_at=row[7],
+            duration_s=row[8],
+            line_count=int(row[9]),
+            trigger=row[10],
+            pid=row[11],
+            error=row[12],
+            server_pid=row[13],
+        )
+
+
+def fts_phrase(q: str) -> str:
+    """``q`` as one FTS5 phrase query (quotes doubled), so user text is never FTS syntax."""
+    return '"' + q.replace('"', '""') + '"'
+
+
+class RunLogMixin:
+    """The run methods of :class:`attune.ops.store.Store` (mixed in; uses its connections)."""
+
+    def read(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
+        raise NotImplementedError
+
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
+        raise NotImplementedError
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def create_run(
+        self, workflow: str, path: str | None, command: Sequence[str], trigger: str = "web"
+    ) -> Run:
+        """Insert a new ``running`` run and return it."""
+        with self.write() as conn:
+            cur = conn.execute(
+                "INSERT INTO runs (workflow, path, status, command, started_at, trigger, "
+                "server_pid) VALUES (?, ?, 'running', ?, ?, ?, ?)",
+                (workflow, path, json.dumps(list(command)), _now(), trigger, os.getpid()),
+            )
+            run_id = int(cur.lastrowid or 0)
+        run = self.get_run(run_id)
+        assert run is not None
+        return run
+
+    def set_run_pid(self, run_id: int, pid: int) -> None:
+        with self.write() as conn:
+            conn.execute("UPDATE runs SET pid = ? WHERE id = ?", (pid, run_id))
+
+    def append_lines(self, run_id: int, first_seq: int, lines: Sequence[str]) -> None:
+        """Store ``lines`` (seq ``first_seq``…) as one chunk, in one transaction."""
+        if not lines:
+            return
+        last_seq = first_seq + len(lines) - 1
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO run_chunks (run_id, first_seq, last_seq, text) VALUES (?, ?, ?, ?)",
+                (run_id, first_seq, last_seq, "\n".join(lines)),
+            )
+            conn.execute("UPDATE runs SET line_count = ? WHERE id = ?", (last_seq, run_id))
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        exit_code: int | None,
+        duration_s: float | None,
+        error: str | None = None,
+    ) -> Run:
+        """Record how a run ended; returns the finished run."""
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, exit_code = ?, finished_at = ?, duration_s = ?, "
+                "error = coalesce(?, error) WHERE id = ?",
+                (status, exit_code, _now(), duration_s, error, run_id),
+            )
+        run = self.get_run(run_id)
+        assert run is not None
+        return run
+
+    def index_run(self, run_id: int) -> None:
+        """Add a finished run's output to the full-text index (idempotent)."""
+        with self.write() as conn:
+            row = conn.execute("SELECT indexed FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None or row[0]:
+                return
+            conn.execute(
+                "INSERT INTO run_chunks_fts (rowid, text) "
+                "SELECT id, text FROM run_chunks WHERE run_id = ?",
+                (run_id,),
+            )
+            conn.execute("UPDATE runs SET indexed = 1 WHERE id = ?", (run_id,))
+
+    def unindexed_finished_runs(self) -> list[int]:
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT id FROM runs WHERE indexed = 0 AND status != 'running' ORDER BY id"
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def add_recommendation(self, run_id: int, index: int, payload: dict[str, Any]) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO run_recommendations (run_id, idx, payload) VALUES (?, ?, ?)",
+                (run_id, index, json.dumps(payload)),
+            )
+
+    def mark_interrupted(self, message: str, is_orphan: Callable[[Run], bool]) -> list[Run]:
+        """Runs left ``running`` by a server that is gone become ``interrupted``.
+
+        ``is_orphan`` tells whether a running run's server has gone (another dashboard on the
+        same home may be serving its own run). A final log line (``message``) is appended to
+        each; returns them as they were (with their ``pid``) to deal with leftover processes.
+        """
+        with self.write() as conn:
+            rows = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE status = 'running'"  # noqa: S608
+            ).fetchall()
+            left = [run for run in map(Run.from_row, rows) if is_orphan(run)]
+            for run in left:
+                conn.execute(
+                    "INSERT INTO run_chunks (run_id, first_seq, last_seq, text) "
+                    "VALUES (?, ?, ?, ?)",
+                    (run.id, run.line_count + 1, run.line_count + 1, message),
+                )
+                conn.execute(
+                    "UPDATE runs SET status = 'interrupted', finished_at = ?, "
+                    "line_count = line_count + 1 WHERE id = ?",
+                    (_now(), run.id),
+                )
+        return left
+
+    def append_note(self, run_id: int, text: str) -> None:
+        """Append one line to a (finished) run's log, e.g. what happened to its process."""
+        with self.write() as conn:
+            row = conn.execute("SELECT line_count FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                return
+            seq = int(row[0]) + 1
+            conn.execute(
+                "INSERT INTO run_chunks (run_id, first_seq, last_seq, text) VALUES (?, ?, ?, ?)",
+                (run_id, seq, seq, text),
+            )
+            conn.execute("UPDATE runs SET line_count = ? WHERE id = ?", (seq, run_id))
+
+    def delete_runs_before(self, cutoff: datetime) -> int:
+        """Delete finished runs started before ``cutoff`` with their output; returns how many."""
+        stamp = cutoff.astimezone(UTC).isoformat(timespec="milliseconds")
+        with self.write() as conn:
+            ids = [
+                int(r[0])
+                for r in conn.execute(
+                    "SELECT id FROM runs WHERE started_at < ? AND status != 'running'", (stamp,)
+                )
+            ]
+            for run_id in ids:
+                conn.execute(
+                    "INSERT INTO run_chunks_fts (run_chunks_fts, rowid, text) "
+                    "SELECT 'delete', c.id, c.text FROM run_chunks c JOIN runs r "
+                    "ON r.id = c.run_id WHERE c.run_id = ? AND r.indexed = 1",
+                    (run_id,),
+                )
+                conn.execute("DELETE FROM run_chunks WHERE run_id = ?", (run_id,))
+                conn.execute("DELETE FROM run_recommendations WHERE run_id = ?", (run_id,))
+                conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        return len(ids)
+
+    def delete_runs_older_than(self, days: int) -> int:
+        """Apply a retention of ``days`` (0 keeps everything); returns the runs deleted."""
+        if days <= 0:
+            return 0
+        return self.delete_runs_before(datetime.now(UTC) - timedelta(days=days))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get_run(self, run_id: int) -> Run | None:
+        with self.read() as conn:
+            sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?"  # noqa: S608
+            row = conn.execute(sql, (run_id,)).fetchone()
+        return None if row is None else Run.from_row(row)
+
+    def list_runs(
+        self,
+        workflow: str | None = None,
+        statuses: Sequence[str] = (),
+        q: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+        since: str | None = None,
+    ) -> tuple[list[Run], int | None]:
+        """Runs newest first and the cursor of the next page (``None`` on the last page).
+
+        The cursor is a run id: ids only grow, so pages stay stable while new runs arrive.
+        """
+        limit = max(1, min(int(limit), MAX_LIMIT))
+        where: list[str] = []
+        args: list[Any] = []
+        if workflow:
+            where.append("workflow = ?")
+            args.append(workflow)
+        if statuses:
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+            args.extend(statuses)
+        if before is not None:
+            where.append("id < ?")
+            args.append(before)
+        if since:
+            where.append("started_at >= ?")
+            args.append(since)
+        if q:
+            where.append(
+                "(id IN (SELECT c.run_id FROM run_chunks c WHERE c.id IN "
+                "(SELECT rowid FROM run_chunks_fts WHERE run_chunks_fts MATCH ?)) "
+                "OR (indexed = 0 AND id IN (SELECT run_id FROM run_chunks "
+                "WHERE run_id IN (SELECT id FROM runs WHERE indexed = 0) AND instr(text, ?) > 0)))"
+            )
+            args.extend([fts_phrase(q), q])
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs"  # noqa: S608 - placeholders carry the values
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit + 1)
+        with self.read() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        runs = [Run.from_row(r) for r in rows[:limit]]
+        return runs, (runs[-1].id if len(rows) > limit else None)
+
+    def read_lines(
+        self, run_id: int, after_seq: int = 0, limit: int | None = None
+    ) -> list[tuple[int, str]]:
+        """Lines ``(seq, text)`` of a run with ``seq > after_seq``, at most ``limit`` of them."""
+        out: list[tuple[int, str]] = []
+        for first, texts in self.iter_chunks(run_id, after_seq):
+            for offset, text in enumerate(texts):
+                out.append((first + offset, text))
+                if limit is not None and len(out) >= limit:
+                    return out
+        return out
+
+    def iter_chunks(
+        self, run_id: int, after_seq: int = 0, max_chunks: int = 64
+    ) -> Iterator[tuple[int, list[str]]]:
+        """``(first_seq, lines)`` batches with ``seq > after_seq``, read a few chunks at a time."""
+        cursor = after_seq
+        while True:
+            with self.read() as conn:
+                rows = conn.execute(
+                    "SELECT first_seq, last_seq, text FROM run_chunks "
+                    "WHERE run_id = ? AND last_seq > ? ORDER BY last_seq LIMIT ?",
+                    (run_id, cursor, max_chunks),
+                ).fetchall()
+            if not rows:
+                return
+            for first, last, text in rows:
+                lines = text.split("\n")
+                if first <= cursor:
+                    lines = lines[cursor - first + 1 :]
+                    first = cursor + 1
+                yield first, lines
+                cursor = last
+            if len(rows) < max_chunks:
+                return
+
+    def recommendations(self, run_id: int) -> list[tuple[int, dict[str, Any]]]:
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT idx, payload FROM run_recommendations WHERE run_id = ? ORDER BY idx",
+                (run_id,),
+            ).fetchall()
+        return [(int(r[0]), json.loads(r[1])) for r in rows]
+
+    def workflow_stats(self, workflow: str, last: int = 10) -> dict[str, Any]:
+        """The last ``last`` finished runs' durations and the success rate of a workflow."""
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT id, status, duration_s FROM runs WHERE workflow = ? AND status != "
+                "'running' ORDER BY id DESC LIMIT ?",
+                (workflow, last),
+            ).fetchall()
+        done = [r for r in rows if r[1] in ("succeeded", "failed")]
+        ok = sum(1 for r in done if r[1] == "succeeded")
+        return {
+            "workflow": workflow,
+            "recent": [{"id": r[0], "status": r[1], "duration_s": r[2]} for r in reversed(rows)],
+            "success_rate": (ok / len(done)) if done else None,
+        }

@@ -1,0 +1,213 @@
+"""The scope a workflow runs on: a path inside the project root, checked on its real path.
+
+:func:`resolve_scope` turns a user-supplied relative path into a real path that is guaranteed
+to be inside the project root; everything else is :class:`InvalidPath` (400 ``invalid_path``).
+:func:`list_scope` lists one directory level for the tree picker, flagging what is hidden by
+default (``.git``, ``.venv``, ``node_modules``, ``__pycache__`` and ``.gitignore`` matches).
+
+The ``.gitignore`` support is deliberately simple: the root's ``.gitignore`` and the one of the
+listed directory are read; each pattern is matched with :func:`fnmatch` against the entry's name
+and its path relative to the root; a trailing ``/`` limits a pattern to directories, a leading
+``/`` anchors it to the root. Negations (``!pattern``) un-hide an entry. Nested ``.gitignore``
+files in intermediate directories and ``**`` semantics beyond fnmatch's are not interpreted.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from attune.ops.config import Config
+from attune.ops.errors import AttuneError, NotFound
+
+__all__ = [
+    "ALWAYS_HIDDEN",
+    "InvalidPath",
+    "ScopeEntry",
+    "ScopeNotFound",
+    "list_scope",
+    "normalize_rel",
+    "resolve_scope",
+]
+
+ALWAYS_HIDDEN = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__"})
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
+MAX_ENTRIES = 5000
+
+
+class InvalidPath(AttuneError):
+    code = "invalid_path"
+    status = 400
+
+
+class ScopeNotFound(NotFound):
+    code = "not_found"
+    status = 404
+
+
+@dataclass(frozen=True)
+class ScopeEntry:
+    name: str
+    path: str
+    kind: str  # "dir" | "file"
+    hidden: bool
+
+    def to_json(self, *, with_hidden: bool) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "path": self.path, "kind": self.kind}
+        if with_hidden:
+            data["hidden"] = self.hidden
+        return data
+
+
+def normalize_rel(rel: str | None) -> str:
+    """Validate the *text* of a relative path and return it in canonical ``a/b`` form.
+
+    ``""``, ``"."`` and ``None`` mean the root. Raises :class:`InvalidPath` for absolute paths,
+    ``..`` components, NUL bytes, backslashes, drive letters and over-long paths.
+    """
+    if rel is None:
+        return ""
+    if "\x00" in rel:
+        raise InvalidPath("the path contains a NUL byte")
+    if "\\" in rel:
+        raise InvalidPath("use '/' to separate folders; backslashes are not accepted")
+    if len(rel.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        raise InvalidPath(f"the path is longer than {MAX_PATH_BYTES} bytes")
+    if rel.startswith("/") or rel.startswith("~") or (len(rel) > 1 and rel[1] == ":"):
+        raise InvalidPath("the path must be relative to the project root", path=rel)
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    for part in parts:
+        if part == "..":
+            raise InvalidPath("the path must not leave the project root ('..')", path=rel)
+        if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+            raise InvalidPath(f"a path component is longer than {MAX_NAME_BYTES} bytes")
+        if any(ord(c) < 32 for c in part):
+            raise InvalidPath("the path contains control characters")
+    return "/".join(parts)
+
+
+def resolve_scope(root: Path | Config, rel: str | None, *, must_exist: bool = True) -> Path:
+    """The real path of ``rel`` under ``root``; it is guaranteed to stay inside ``root``.
+
+    Raises :class:`InvalidPath` (400) for hostile paths, including symlinks whose target leaves
+    the root, and :class:`ScopeNotFound` (404) when nothing exists there.
+    Example: ``resolve_scope(config.project_root, "src/app")``.
+    """
+    canonical = normalize_rel(rel)
+    real_root = _root_of(root)
+    candidate = real_root / canonical if canonical else real_root
+    try:
+        real = Path(os.path.realpath(candidate))
+    except (OSError, ValueError) as exc:
+        raise InvalidPath(f"the path cannot be resolved: {exc}") from exc
+    if real != real_root and real_root not in real.parents:
+        raise InvalidPath("the path leads outside the project root", path=canonical)
+    if must_exist and not os.path.lexists(real):
+        raise ScopeNotFound(f"nothing at {canonical or '.'} in the project", path=canonical)
+    return real
+
+
+def _root_of(where: Path | Config) -> Path:
+    return (where.project_root if isinstance(where, Config) else where).resolve()
+
+
+def list_scope(
+    root: Path | Config, rel: str | None, *, include_hidden: bool = False
+) -> list[ScopeEntry]:
+    """One directory level under ``root``: dirs first, then files, each sorted by name."""
+    directory = resolve_scope(root, rel)
+    if not directory.is_dir():
+        raise InvalidPath("the path is a file, not a folder", path=normalize_rel(rel))
+    real_root = _root_of(root)
+    base = directory.relative_to(real_root).as_posix()
+    base = "" if base == "." else base
+    rules = _ignore_rules(real_root, directory)
+    entries: list[ScopeEntry] = []
+    try:
+        with os.scandir(directory) as it:
+            for item in it:
+                entry = _entry(item, base, rules, real_root)
+                if entry is not None and (include_hidden or not entry.hidden):
+                    entries.append(entry)
+                if len(entries) >= MAX_ENTRIES:
+                    break
+    except PermissionError as exc:
+        raise InvalidPath("the folder cannot be read: permission denied") from exc
+    entries.sort(key=lambda e: (e.kind != "dir", e.name.lower(), e.name))
+    return entries
+
+
+def _entry(item: os.DirEntry[str], base: str, rules: list[_Rule], root: Path) -> ScopeEntry | None:
+    path = f"{base}/{item.name}" if base else item.name
+    try:
+        if item.is_symlink():
+            target = Path(os.path.realpath(item.path))
+            if target != root and root not in target.parents:
+                return None  # a link out of the project cannot be picked; do not offer it
+        is_dir = item.is_dir()
+    except OSError:
+        return None
+    hidden = item.name in ALWAYS_HIDDEN or _ignored(rules, path, item.name, is_dir)
+    return ScopeEntry(item.name, path, "dir" if is_dir else "file", hidden)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    pattern: str
+    anchored: bool
+    dir_only: bool
+    negate: bool
+    base: str  # the directory (relative to root) of the .gitignore the rule came from
+
+
+def _ignore_rules(root: Path, directory: Path) -> list[_Rule]:
+    files = [root / ".gitignore"]
+    if directory != root:
+        files.append(directory / ".gitignore")
+    rules: list[_Rule] = []
+    for file in files:
+        try:
+            text = file.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        base = file.parent.relative_to(root).as_posix()
+        rules.extend(_parse_gitignore(text, "" if base == "." else base))
+    return rules
+
+
+def _parse_gitignore(text: str, base: str) -> list[_Rule]:
+    rules = []
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        line = line[1:] if negate else line
+        dir_only = line.endswith("/")
+        line = line.rstrip("/")
+        anchored = "/" in line
+        line = line.lstrip("/").removeprefix("**/")
+        if line:
+            rules.append(_Rule(line, anchored, dir_only, negate, base))
+    return rules
+
+
+def _ignored(rules: list[_Rule], path: str, name: str, is_dir: bool) -> bool:
+    ignored = False
+    for rule in rules:
+        if rule.dir_only and not is_dir:
+            continue
+        if rule.base and not path.startswith(rule.base + "/"):
+            continue
+        local = path[len(rule.base) + 1 :] if rule.base else path
+        if rule.anchored:
+            hit = fnmatch.fnmatchcase(local, rule.pattern)
+        else:
+            hit = fnmatch.fnmatchcase(name, rule.pattern)
+        if hit:
+            ignored = not rule.negate
+    return ignored

@@ -1,0 +1,133 @@
+"""The scope API and path containment: listing, hidden entries, hostile paths."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from attune.ops.scope import InvalidPath, ScopeNotFound, list_scope, resolve_scope
+
+
+@pytest.fixture
+def tree(project: Path, tmp_path: Path) -> Path:
+    (project / "src" / "app").mkdir(parents=True)
+    (project / "src" / "app" / "main.py").write_text("print()\n")
+    (project / "docs").mkdir()
+    (project / "README.md").write_text("hi\n")
+    (project / "b.txt").write_text("b\n")
+    for hidden in (".git", ".venv", "node_modules", "__pycache__", "build"):
+        (project / hidden).mkdir()
+    (project / "debug.log").write_text("x\n")
+    (project / ".gitignore").write_text("# comment\n*.log\nbuild/\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("s\n")
+    (project / "escape").symlink_to(outside)
+    (project / "inside-link").symlink_to(project / "src")
+    return project
+
+
+async def test_lists_one_level_dirs_first(client: httpx.AsyncClient, tree: Path) -> None:
+    r = await client.get("/api/scope", params={"path": ""})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["path"] == ""
+    assert body["entries"] == [
+        {"name": "docs", "path": "docs", "kind": "dir"},
+        {"name": "inside-link", "path": "inside-link", "kind": "dir"},
+        {"name": "src", "path": "src", "kind": "dir"},
+        {"name": ".gitignore", "path": ".gitignore", "kind": "file"},
+        {"name": "b.txt", "path": "b.txt", "kind": "file"},
+        {"name": "README.md", "path": "README.md", "kind": "file"},
+    ]
+    r = await client.get("/api/scope", params={"path": "src/app"})
+    assert r.json() == {
+        "path": "src/app",
+        "entries": [{"name": "main.py", "path": "src/app/main.py", "kind": "file"}],
+    }
+
+
+async def test_hidden_entries_on_request(client: httpx.AsyncClient, tree: Path) -> None:
+    r = await client.get("/api/scope", params={"hidden": 1})
+    entries = {e["name"]: e for e in r.json()["entries"]}
+    for name in (".git", ".venv", "node_modules", "__pycache__", "build", "debug.log"):
+        assert entries[name]["hidden"] is True, name
+    assert entries["src"]["hidden"] is False
+    assert "escape" not in entries  # a link out of the project is never offered
+
+
+def test_gitignore_negation_and_anchors(project: Path) -> None:
+    (project / ".gitignore").write_text("*.tmp\n!keep.tmp\n/top-only\n")
+    (project / "a.tmp").write_text("")
+    (project / "keep.tmp").write_text("")
+    (project / "top-only").mkdir()
+    (project / "sub").mkdir()
+    (project / "sub" / "top-only").mkdir()
+    root = {e.name: e.hidden for e in list_scope(project, "", include_hidden=True)}
+    assert root["a.tmp"] and not root["keep.tmp"] and root["top-only"]
+    sub = {e.name: e.hidden for e in list_scope(project, "sub", include_hidden=True)}
+    assert sub["top-only"] is False
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/etc",
+        "../",
+        "src/../../x",
+        "..",
+        "escape",
+        "escape/secret.txt",
+        "a\x00b",
+        "src\\..\\..",
+        "C:/Windows",
+        "~/x",
+        "a/" * 2100,
+        "x" * 300,
+        "src/app/main.py",  # a file is not a folder to list
+    ],
+)
+async def test_hostile_paths_are_400(client: httpx.AsyncClient, tree: Path, path: str) -> None:
+    r = await client.get("/api/scope", params={"path": path})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "invalid_path"
+
+
+async def test_missing_folder_is_404(client: httpx.AsyncClient, tree: Path) -> None:
+    r = await client.get("/api/scope", params={"path": "nope/deeper"})
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
+
+
+def test_resolve_accepts_links_inside(tree: Path) -> None:
+    assert resolve_scope(tree, "inside-link/app") == (tree / "src" / "app").resolve()
+    assert resolve_scope(tree, "./src//app/") == (tree / "src" / "app").resolve()
+    assert resolve_scope(tree, None) == tree.resolve()
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["..", ".", "", "src", "escape", "inside-link", "app", "/", "\\", "~"]),
+            st.text(max_size=12),
+        ),
+        max_size=8,
+    ).map("/".join)
+)
+def test_containment_property(tree: Path, rel: str) -> None:
+    """Whatever the text, the result is inside the root or a clean InvalidPath / 404."""
+    try:
+        real = resolve_scope(tree, rel)
+    except (InvalidPath, ScopeNotFound):
+        return
+    root = tree.resolve()
+    assert real == root or root in real.parents
+    assert os.path.realpath(real) == str(real)

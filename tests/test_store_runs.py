@@ -1,0 +1,126 @@
+"""Runs in the store: chunks and seqs, filters, cursor pages, full-text search, recovery."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from attune.ops.store import Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "ops.db")
+    yield s
+    s.close()
+
+
+def _finished(store: Store, workflow: str, status: str, lines: list[str]) -> int:
+    run = store.create_run(workflow, None, [workflow])
+    store.append_lines(run.id, 1, lines)
+    store.finish_run(run.id, status, 0 if status == "succeeded" else 1, 0.5)
+    store.index_run(run.id)
+    return run.id
+
+
+def test_schema_has_the_run_migrations(store: Store) -> None:
+    assert store.schema_version >= 2
+
+
+def test_lines_keep_their_seq_across_chunks(store: Store) -> None:
+    run = store.create_run("w", "src", ["python", "x"], trigger="cli")
+    store.append_lines(run.id, 1, ["a", "b", "c"])
+    store.append_lines(run.id, 4, ["d", ""])
+    store.append_lines(run.id, 6, ["f"])
+    assert store.read_lines(run.id) == [(1, "a"), (2, "b"), (3, "c"), (4, "d"), (5, ""), (6, "f")]
+    assert store.read_lines(run.id, after_seq=2, limit=2) == [(3, "c"), (4, "d")]
+    assert store.read_lines(run.id, after_seq=6) == []
+    got = store.get_run(run.id)
+    assert got is not None and got.line_count == 6 and got.status == "running"
+    body = got.to_json()
+    assert body["command"] == ["python", "x"] and body["trigger"] == "cli" and body["path"] == "src"
+    assert datetime.fromisoformat(body["started_at"]).tzinfo is not None
+
+
+def test_finish_records_status_and_times(store: Store) -> None:
+    run = store.create_run("w", None, ["w"])
+    done = store.finish_run(run.id, "failed", 3, 1.25)
+    assert (done.status, done.exit_code, done.duration_s) == ("failed", 3, 1.25)
+    assert done.finished_at is not None and done.finished_at >= done.started_at
+
+
+def test_filters_and_stable_cursor(store: Store) -> None:
+    ids = [
+        _finished(store, f"w{i % 2}", ("succeeded", "failed")[i % 3 == 0], ["x"]) for i in range(7)
+    ]
+    page, cursor = store.list_runs(limit=3)
+    assert [r.id for r in page] == ids[::-1][:3] and cursor == ids[4]
+    _finished(store, "w0", "succeeded", ["new"])  # a new run does not shift the next page
+    page2, cursor2 = store.list_runs(limit=3, before=cursor)
+    assert [r.id for r in page2] == ids[::-1][3:6]
+    page3, cursor3 = store.list_runs(limit=3, before=cursor2)
+    assert [r.id for r in page3] == [ids[0]] and cursor3 is None
+    w1, _ = store.list_runs(workflow="w1")
+    assert {r.workflow for r in w1} == {"w1"} and len(w1) == 3
+    failed, _ = store.list_runs(statuses=["failed"])
+    assert {r.id for r in failed} == {ids[0], ids[3], ids[6]}
+    both, _ = store.list_runs(statuses=["failed", "succeeded"], workflow="w0")
+    assert len(both) == 5
+
+
+def test_full_text_search_finds_the_run(store: Store) -> None:
+    a = _finished(store, "t", "failed", ["starting", "ERROR: database is locked", "bye"])
+    _finished(store, "t", "succeeded", ["all good"])
+    live = store.create_run("t", None, ["t"])
+    store.append_lines(live.id, 1, ["ERROR: database is locked, again"])
+    hits, _ = store.list_runs(q="database is locked")
+    assert [r.id for r in hits] == [live.id, a]  # the running (unindexed) run is found too
+    assert store.list_runs(q='say "hi" OR )(')[0] == []  # user text is never FTS syntax
+    assert [r.id for r in store.list_runs(q="locked", statuses=["failed"])[0]] == [a]
+
+
+def test_mark_interrupted_spares_live_servers(store: Store) -> None:
+    mine = store.create_run("w", None, ["w"])
+    store.append_lines(mine.id, 1, ["one", "two"])
+    left = store.mark_interrupted("[attune] interrupted", lambda run: run.server_pid == os.getpid())
+    assert [r.id for r in left] == [mine.id]
+    run = store.get_run(mine.id)
+    assert run is not None and run.status == "interrupted" and run.finished_at
+    assert store.read_lines(mine.id)[-1] == (3, "[attune] interrupted")
+    other = store.create_run("w", None, ["w"])
+    assert store.mark_interrupted("x", lambda run: False) == []
+    assert store.get_run(other.id).status == "running"  # type: ignore[union-attr]
+
+
+def test_retention_deletes_old_finished_runs(store: Store) -> None:
+    old = _finished(store, "w", "succeeded", ["old text"])
+    new = _finished(store, "w", "succeeded", ["new text"])
+    running = store.create_run("w", None, ["w"])
+    with store.write() as conn:
+        past = (datetime.now(UTC) - timedelta(days=40)).isoformat()
+        conn.execute("UPDATE runs SET started_at = ? WHERE id IN (?, ?)", (past, old, running.id))
+    assert store.delete_runs_older_than(0) == 0
+    assert store.delete_runs_older_than(30) == 1
+    assert store.get_run(old) is None and store.read_lines(old) == []
+    assert store.get_run(new) is not None and store.get_run(running.id) is not None
+    assert [r.id for r in store.list_runs(q="text")[0]] == [new]  # the index forgot it too
+    with store.read() as conn:
+        assert conn.execute("INSERT INTO run_chunks_fts(run_chunks_fts) VALUES('integrity-check')")
+
+
+def test_recommendations_are_kept_in_order(store: Store) -> None:
+    run = store.create_run("w", None, ["w"])
+    store.add_recommendation(run.id, 0, {"kind": "open-url", "url": "https://a"})
+    store.add_recommendation(run.id, 1, {"kind": "open-url", "url": "https://b"})
+    assert [p["url"] for _, p in store.recommendations(run.id)] == ["https://a", "https://b"]
+
+
+def test_workflow_stats(store: Store) -> None:
+    for status in ("succeeded", "failed", "succeeded", "succeeded"):
+        _finished(store, "w", status, ["x"])
+    stats = store.workflow_stats("w", last=3)
+    assert [r["status"] for r in stats["recent"]] == ["failed", "succeeded", "succeeded"]
+    assert stats["success_rate"] == pytest.approx(2 / 3)
