@@ -216,3 +216,10 @@ def running_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
         yield fake
     finally:
         stop_fake(fake)
+
+
+@pytest.fixture
+def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
+    """A running fake; import it into a test module to use it as a fixture."""
+    with running_fake(monkeypatch) as fake:
+        yield fake
