@@ -6,6 +6,7 @@ they need (``StoreDep``, ``ConfigDep`` …) and stay thin.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +14,7 @@ from fastapi import Depends, Request
 
 from attune.ops.config import Config
 from attune.ops.cost_service import CostService
+from attune.ops.runner import Runner
 from attune.ops.store import Store
 
 if TYPE_CHECKING:
@@ -31,12 +33,17 @@ class AppServices:
     version: str
     templates: Jinja2Templates
     cost: CostService | None = None
+    runner: Runner | None = None
 
     async def start(self) -> None:
         """Start background work (called once the event loop runs)."""
+        if self.runner is not None:
+            self.runner.start_background(self.token)
 
     async def stop(self) -> None:
         """Stop background work and close the store; safe to call twice."""
+        if self.runner is not None:
+            await asyncio.to_thread(self.runner.stop)
         self.store.close()
 
 
@@ -65,3 +72,12 @@ def get_cost(request: Request) -> CostService:
 
 
 CostDep = Annotated[CostService, Depends(get_cost)]
+
+
+def get_runner(request: Request) -> Runner:
+    runner = get_services(request).runner
+    assert runner is not None, "create_app builds the runner"
+    return runner
+
+
+RunnerDep = Annotated[Runner, Depends(get_runner)]

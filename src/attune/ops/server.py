@@ -54,6 +54,7 @@ def create_app(config: Config) -> FastAPI:
     from attune.ops.errors_http import install_error_handlers
     from attune.ops.rendering import make_templates, mount_static
     from attune.ops.routes import cost, health, home, run_pages, runs, scope, specs, workflows
+    from attune.ops.runner import Runner
     from attune.ops.security import SecurityMiddleware, new_token
     from attune.ops.store import Store
 
@@ -67,6 +68,8 @@ def create_app(config: Config) -> FastAPI:
         templates=make_templates(config, token=token),
     )
     services.cost = CostService(config, store)
+    services.runner = Runner(config, store)
+    services.runner.recover()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
