@@ -136,7 +136,9 @@ def test_task_counter_never_crashes_on_any_text(text: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
-        st.sampled_from(["- [x] a", "- [ ] b", "  - [X] c", "```", "~~~", "<!--", "-->", "text", ""]),
+        st.sampled_from(
+            ["- [x] a", "- [ ] b", "  - [X] c", "```", "~~~", "<!--", "-->", "text", ""]
+        ),
         max_size=30,
     )
 )

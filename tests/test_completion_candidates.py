@@ -1,0 +1,305 @@
+"""Completion candidates, their evidence and dismissals; the in-place status rewrite."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from attune.ops.completion_candidates import (
+    candidates_off_reason,
+    detect_candidates,
+    snapshot_hash,
+)
+from attune.ops.config import Config
+from attune.ops.spec_edit import (
+    InvalidSpecPath,
+    InvalidStatusValue,
+    StatusNotRewritable,
+    resolve_spec_path,
+    set_spec_status,
+)
+from attune.ops.spec_status import SpecStatus
+from attune.ops.specs import SpecIndex
+from attune.ops.store import Store
+from tests.spec_trees import age, age_tree, docs_spec, kiro_spec, speckit_spec, write
+
+ALL_DONE = "# Tasks\n\n- [x] 1. One\n  - [x] 1.1 Nested\n- [x] 2. Two\n- [ ]* 3. Optional\n"
+
+
+@pytest.fixture
+def tree(project: Path) -> Path:
+    """One spec of each kind the rule must tell apart."""
+    docs_spec(project, "ready", status="🔄 In Progress", tasks=ALL_DONE)
+    docs_spec(project, "closed", status="✅ Complete", tasks=ALL_DONE)
+    docs_spec(project, "shipped", status="Shipped", tasks=ALL_DONE)
+    docs_spec(project, "superseded", status="Superseded by x", tasks=ALL_DONE)
+    docs_spec(project, "half", status="In Progress", tasks="- [x] a\n- [ ] b\n")
+    docs_spec(project, "blocked-task", status="In Progress", tasks="- [x] a\n- [!] b\n")
+    docs_spec(project, "no-tasks", status="In Progress", tasks="# Tasks\n\nNone yet.\n")
+    kiro_spec(project, "kiro-done", tasks=ALL_DONE)
+    speckit_spec(project, "002-api", status="Draft", tasks="- [X] T001 [P] [US1] a\n")
+    write(project / "docs" / "specs" / "_archived" / "old" / "tasks.md", "- [x] a\n")
+    age_tree(project / "docs", 3 * 86400 + 60)
+    return project
+
+
+def test_candidate_rule_and_evidence(tree: Path, make_config: Callable[..., Config]) -> None:
+    found = {c.path: c for c in detect_candidates(make_config())}
+    assert set(found) == {"docs/specs/ready", ".kiro/specs/kiro-done", "specs/002-api"}
+    ready = found["docs/specs/ready"]
+    assert ready.evidence == (
+        "3/3 tasks done",
+        "1 optional task open",
+        'status: in-progress ("🔄 In Progress")',
+        "last change 3 days ago",
+    )
+    assert ready.status == "in-progress" and ready.tasks_done == ready.tasks_total == 3
+    assert "no status written" in found[".kiro/specs/kiro-done"].evidence
+    assert found["specs/002-api"].evidence[1] == "status: draft"
+    assert len(ready.snapshot_hash) == 20
+    assert ready.to_json()["evidence"] == list(ready.evidence)
+
+
+def test_no_candidates_when_off_or_without_roots(
+    tree: Path, tmp_path: Path, make_config: Callable[..., Config]
+) -> None:
+    off = make_config(specs_candidates_enabled=False)
+    assert detect_candidates(off) == []
+    assert "--no-specs-candidates" in (candidates_off_reason(off) or "")
+
+    empty = tmp_path / "empty-project"
+    empty.mkdir()
+    no_roots = make_config(project_root=empty)
+    assert no_roots.specs_roots == ()
+    assert detect_candidates(no_roots) == []
+    assert "--specs-root" in (candidates_off_reason(no_roots) or "")
+
+    gone = make_config(specs_roots=[tmp_path / "gone"])
+    assert detect_candidates(gone) == []
+    assert "None of the specs roots exists" in (candidates_off_reason(gone) or "")
+    assert candidates_off_reason(make_config()) is None
+
+
+def test_dismissal_hides_until_the_evidence_changes(
+    tree: Path, make_config: Callable[..., Config]
+) -> None:
+    config = make_config()
+    store = Store(config.db_path)
+    try:
+        index = SpecIndex(config)
+        ready = next(c for c in detect_candidates(config, index=index) if c.name == "ready")
+        store.dismiss_spec(ready.path, ready.snapshot_hash)
+
+        # With the store and without it (read-only straight from the database file).
+        assert "ready" not in {c.name for c in detect_candidates(config, store=store)}
+        assert "ready" not in {c.name for c in detect_candidates(config)}
+
+        tasks = tree / "docs" / "specs" / "ready" / "tasks.md"
+        tasks.write_text(ALL_DONE + "- [x] 4. One more, also done\n")
+        back = {c.name: c for c in detect_candidates(config, index=index, store=store)}
+        assert "ready" in back
+        assert back["ready"].snapshot_hash != ready.snapshot_hash
+        assert back["ready"].evidence[0] == "4/4 tasks done"
+    finally:
+        store.close()
+
+
+def test_touching_a_file_changes_the_snapshot_hash(
+    tree: Path, make_config: Callable[..., Config]
+) -> None:
+    config = make_config()
+    before = snapshot_hash(SpecIndex(config).listing().find("ready"))
+    age(tree / "docs" / "specs" / "ready" / "design.md", 10)
+    assert snapshot_hash(SpecIndex(config).listing().find("ready")) != before
+
+
+def test_unreadable_dismissals_do_not_break_detection(
+    tree: Path, make_config: Callable[..., Config]
+) -> None:
+    config = make_config()
+    config.db_path.parent.mkdir(parents=True, exist_ok=True)
+    config.db_path.write_bytes(b"this is not a database")
+    assert {c.name for c in detect_candidates(config)} == {"ready", "kiro-done", "002-api"}
+
+
+# -- mark complete: the in-place rewrite ----------------------------------------------------------
+
+
+def test_status_line_rewrite_keeps_every_other_byte(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    folder = project / "docs" / "specs" / "auth"
+    original = (
+        "# Auth\r\n\r\n**Status:** 🔄 In Progress  \r\n**Owner**: Ann\r\n\r\n"
+        "```\r\n**Status:** example\r\n```\r\ncafé ✓\r\n"
+    ).encode()
+    req = write(folder / "requirements.md", original)
+    write(folder / "tasks.md", ALL_DONE)
+    req.chmod(0o640)
+    change = set_spec_status(make_config(), "docs/specs/auth", "complete")
+    assert (change.file, change.previous, change.inserted) == (
+        "requirements.md",
+        "🔄 In Progress",
+        False,
+    )
+    assert req.read_bytes() == original.replace("🔄 In Progress".encode(), "✅ Complete".encode())
+    assert stat.S_IMODE(req.stat().st_mode) == 0o640
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temp file left
+    spec = SpecIndex(make_config()).listing().find("auth")
+    assert spec.status is SpecStatus.COMPLETE
+
+
+def test_front_matter_rewrite_keeps_quotes_and_comment(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    folder = project / "docs" / "specs" / "fm"
+    text = '---\ntitle: FM\nstatus: "in-progress" # set by hand\n---\n**Status:** Draft\n'
+    write(folder / "design.md", text)
+    write(folder / "tasks.md", "---\nstatus: in-progress\n---\n- [x] a\n")
+    change = set_spec_status(make_config(), "docs/specs/fm", "complete")
+    assert change.previous == "in-progress"
+    assert (folder / "design.md").read_text() == text.replace('"in-progress"', '"complete"')
+    assert (folder / "tasks.md").read_text() == "---\nstatus: complete\n---\n- [x] a\n"
+
+
+def test_pipe_separated_status_line_only_changes_the_status(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    folder = project / "docs" / "specs" / "pipe"
+    write(folder / "requirements.md", "**Status:** draft | **Owner:** Ann\n")
+    set_spec_status(make_config(), "docs/specs/pipe", "complete")
+    assert (folder / "requirements.md").read_text() == "**Status:** complete | **Owner:** Ann\n"
+
+
+def test_spec_without_status_gets_one_inserted(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    kiro = kiro_spec(project, "k", tasks=ALL_DONE)
+    before = (kiro / "requirements.md").read_text()
+    change = set_spec_status(make_config(), ".kiro/specs/k", "complete")
+    assert change.inserted and change.file == "requirements.md"
+    after = (kiro / "requirements.md").read_text()
+    assert after == before.replace(
+        "# Requirements Document\n", "# Requirements Document\n\n**Status:** Complete\n", 1
+    )
+    assert (kiro / "tasks.md").read_text() == ALL_DONE
+
+    folder = project / "docs" / "specs" / "with-fm"
+    write(folder / "requirements.md", "---\ntitle: T\n---\nBody\n")
+    set_spec_status(make_config(), "docs/specs/with-fm", "complete")
+    assert (
+        folder / "requirements.md"
+    ).read_text() == "---\ntitle: T\nstatus: complete\n---\nBody\n"
+
+    bare = project / "docs" / "specs" / "bare"
+    write(bare / "tasks.md", "- [x] a\n")
+    set_spec_status(make_config(), "docs/specs/bare", "complete")
+    assert (bare / "tasks.md").read_text() == "**Status:** Complete\n\n- [x] a\n"
+    assert SpecIndex(make_config()).listing().find("bare").status is SpecStatus.COMPLETE
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"requirements.md": "**Status:** Draft\n\n**Status:** Done\n"}, "conflicting"),
+        (
+            {
+                "requirements.md": "---\nstatus: draft\n---\n",
+                "tasks.md": "---\nstatus: done\n---\n",
+            },
+            "disagree",
+        ),
+        ({"requirements.md": b"**Status:** Draft caf\xe9\n"}, "UTF-8"),
+        ({"requirements.md": b"# caf\xe9\n"}, "UTF-8"),
+    ],
+)
+def test_status_rewrite_refuses_when_unsafe(
+    project: Path,
+    make_config: Callable[..., Config],
+    files: dict[str, str | bytes],
+    message: str,
+) -> None:
+    folder = project / "docs" / "specs" / "unsafe"
+    for name, content in files.items():
+        write(folder / name, content)
+    before = {name: (folder / name).read_bytes() for name in files}
+    with pytest.raises(StatusNotRewritable, match=message) as caught:
+        set_spec_status(make_config(), "docs/specs/unsafe", "complete")
+    assert caught.value.status == 409 and caught.value.code == "status_not_rewritable"
+    assert {name: (folder / name).read_bytes() for name in files} == before
+
+
+def test_symlinked_phase_file_is_not_replaced(
+    project: Path, tmp_path: Path, make_config: Callable[..., Config]
+) -> None:
+    target = write(tmp_path / "elsewhere.md", "**Status:** Draft\n")
+    folder = project / "docs" / "specs" / "linked"
+    folder.mkdir(parents=True)
+    (folder / "requirements.md").symlink_to(target)
+    with pytest.raises(StatusNotRewritable, match="symbolic link"):
+        set_spec_status(make_config(), "docs/specs/linked", "complete")
+    assert (folder / "requirements.md").is_symlink()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        "../..",
+        "/etc",
+        "docs/specs",
+        "docs/specs/_archived",
+        "docs/specs/auth/../../..",
+        "docs/specs/nope",
+        "docs/specs/auth/tasks.md",
+        "docs/specs/escape",
+        "a\x00b",
+        "docs",
+    ],
+)
+def test_paths_outside_the_roots_are_refused(
+    project: Path, tmp_path: Path, make_config: Callable[..., Config], path: str
+) -> None:
+    docs_spec(project, "auth")
+    outside = tmp_path / "outside"
+    write(outside / "requirements.md", "**Status:** Draft\n")
+    (project / "docs" / "specs" / "escape").symlink_to(outside)
+    with pytest.raises(InvalidSpecPath) as caught:
+        set_spec_status(make_config(), path, "complete")
+    assert caught.value.code == "invalid_path" and caught.value.status == 400
+    assert (outside / "requirements.md").read_text() == "**Status:** Draft\n"
+
+
+def test_archived_and_absolute_paths_resolve(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    folder = write(project / "docs" / "specs" / "_archived" / "old" / "tasks.md", "x\n").parent
+    config = make_config()
+    assert resolve_spec_path(config, str(folder)) == (folder.resolve(), "docs/specs/_archived/old")
+    assert resolve_spec_path(config, "docs/specs/../specs/_archived/old")[1] == (
+        "docs/specs/_archived/old"
+    )
+
+
+@pytest.mark.parametrize("value", ["", "   ", "done\nstatus: x", "a: b", '"q"', "#x", "x" * 81])
+def test_bad_status_values_are_refused(
+    project: Path, make_config: Callable[..., Config], value: str
+) -> None:
+    docs_spec(project, "auth")
+    with pytest.raises(InvalidStatusValue):
+        set_spec_status(make_config(), "docs/specs/auth", value)
+
+
+def test_file_mode_and_owner_survive(project: Path, make_config: Callable[..., Config]) -> None:
+    folder = docs_spec(project, "modes")
+    req = folder / "requirements.md"
+    req.chmod(0o600)
+    uid, gid = req.stat().st_uid, req.stat().st_gid
+    set_spec_status(make_config(), "docs/specs/modes", "Complete")
+    st = os.stat(req)
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o600, uid, gid)
+    assert "**Status:** Complete\n" in req.read_text()

@@ -1,0 +1,313 @@
+"""The specs API and pages, in process (real app, real files, real SQLite)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from attune.ops.config import Config
+from tests.spec_trees import age_tree, docs_spec, kiro_spec, speckit_spec, write
+
+ALL_DONE = "# Tasks\n\n- [x] 1. One\n  - [x] 1.1 Nested\n- [ ]* 2. Optional\n"
+
+
+@pytest.fixture
+def specs_project(project: Path) -> Path:
+    docs_spec(project, "ready", status="🔄 In Progress", tasks=ALL_DONE)
+    docs_spec(project, "half", status="In Progress", tasks="- [x] a\n- [ ] b\n- [-] c\n")
+    kiro_spec(project, "ready", tasks="- [ ] 1. Not yet\n")  # same name, another root
+    speckit_spec(project, "003-search", status="Complete", tasks="- [X] T001 a\n")
+    write(project / "docs" / "specs" / "_archived" / "old" / "tasks.md", "- [x] a\n")
+    age_tree(project, 86400 * 2)
+    return project
+
+
+@pytest.fixture
+async def spec_client(
+    specs_project: Path, make_config: Callable[..., Config], make_app: Callable[[Config], Any]
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = make_app(make_config())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://127.0.0.1:8765",
+        headers={"X-Attune-Token": app.state.services.token},
+    ) as c:
+        yield c
+
+
+async def client_for(make_app: Callable[[Config], Any], config: Config) -> httpx.AsyncClient:
+    app = make_app(config)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://127.0.0.1:8765",
+        headers={"X-Attune-Token": app.state.services.token},
+    )
+
+
+# -- JSON API ------------------------------------------------------------------------------------
+
+
+async def test_list_specs(spec_client: httpx.AsyncClient) -> None:
+    r = await spec_client.get("/api/specs")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    assert body["roots"] == ["docs/specs", ".kiro/specs", "specs"]
+    assert all(d["exists"] for d in body["root_details"])
+    by_path = {s["path"]: s for s in body["specs"]}
+    assert set(by_path) == {
+        "docs/specs/ready",
+        "docs/specs/half",
+        ".kiro/specs/ready",
+        "specs/003-search",
+        "docs/specs/_archived/old",
+    }
+    half = by_path["docs/specs/half"]
+    for key in ("name", "root", "path", "layout", "status", "tasks_total", "tasks_done"):
+        assert key in half
+    assert (half["status"], half["tasks_total"], half["tasks_done"]) == ("in-progress", 3, 1)
+    assert half["tasks_in_progress"] == 1 and half["layout"] == "docs"
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$", half["last_modified"])
+    assert by_path["docs/specs/_archived/old"]["status"] == "archived"
+    # Colliding names get a ?path= link; a unique one does not.
+    assert by_path[".kiro/specs/ready"]["url"] == "/specs/ready?path=.kiro/specs/ready"
+    assert by_path["docs/specs/half"]["url"] == "/specs/half"
+
+    again = await spec_client.get("/api/specs")
+    assert again.content == r.content
+
+    filtered = (await spec_client.get("/api/specs", params={"status": "complete"})).json()
+    assert [s["path"] for s in filtered["specs"]] == ["specs/003-search"]
+    searched = (await spec_client.get("/api/specs", params={"q": "HALF"})).json()
+    assert [s["name"] for s in searched["specs"]] == ["half"]
+
+
+async def test_listing_follows_changes_on_disk(
+    spec_client: httpx.AsyncClient, specs_project: Path
+) -> None:
+    await spec_client.get("/api/specs")
+    (specs_project / "docs" / "specs" / "half" / "tasks.md").write_text("- [x] a\n- [x] b\n")
+    body = (await spec_client.get("/api/specs")).json()
+    half = next(s for s in body["specs"] if s["path"] == "docs/specs/half")
+    assert (half["tasks_done"], half["tasks_total"]) == (2, 2)
+
+
+async def test_candidates_dismiss_and_return(
+    spec_client: httpx.AsyncClient, specs_project: Path
+) -> None:
+    body = (await spec_client.get("/api/specs/candidates")).json()
+    assert body["enabled"] is True and body["reason"] is None
+    (cand,) = body["candidates"]
+    assert cand["path"] == "docs/specs/ready" and cand["status"] == "in-progress"
+    assert cand["evidence"][0] == "2/2 tasks done"
+    assert "last change 2 days ago" in cand["evidence"]
+
+    r = await spec_client.post(
+        "/api/specs/candidates/dismiss",
+        json={"path": cand["path"], "snapshot_hash": cand["snapshot_hash"]},
+    )
+    assert r.status_code == 200 and r.json()["dismissed"] is True
+    assert (await spec_client.get("/api/specs/candidates")).json()["candidates"] == []
+
+    tasks = specs_project / "docs" / "specs" / "ready" / "tasks.md"
+    tasks.write_text(ALL_DONE + "- [x] 3. Late addition\n")
+    back = (await spec_client.get("/api/specs/candidates")).json()["candidates"]
+    assert [c["path"] for c in back] == ["docs/specs/ready"]
+    assert back[0]["snapshot_hash"] != cand["snapshot_hash"]
+
+
+async def test_dismiss_rejects_bad_input(spec_client: httpx.AsyncClient) -> None:
+    bad_hash = await spec_client.post(
+        "/api/specs/candidates/dismiss", json={"path": "docs/specs/ready", "snapshot_hash": "zz"}
+    )
+    assert bad_hash.status_code == 400 and bad_hash.json()["error"]["code"] == "invalid_body"
+    outside = await spec_client.post(
+        "/api/specs/candidates/dismiss", json={"path": "../../etc", "snapshot_hash": "ab" * 10}
+    )
+    assert outside.status_code == 400 and outside.json()["error"]["code"] == "invalid_path"
+    missing = await spec_client.post("/api/specs/candidates/dismiss", json={"path": "x"})
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "invalid_body"
+    no_token = await spec_client.post(
+        "/api/specs/candidates/dismiss",
+        json={"path": "docs/specs/ready", "snapshot_hash": "ab" * 10},
+        headers={"X-Attune-Token": "wrong"},
+    )
+    assert no_token.status_code == 403
+
+
+async def test_candidates_explain_why_they_are_off(
+    specs_project: Path, tmp_path: Path, make_config: Callable[..., Config], make_app: Any
+) -> None:
+    async with await client_for(make_app, make_config(specs_candidates_enabled=False)) as c:
+        body = (await c.get("/api/specs/candidates")).json()
+        assert body["enabled"] is False and body["candidates"] == []
+        assert "--no-specs-candidates" in body["reason"]
+        page = (await c.get("/specs")).text
+        assert "--no-specs-candidates" in page
+    empty = tmp_path / "bare"
+    empty.mkdir()
+    async with await client_for(make_app, make_config(project_root=empty)) as c:
+        body = (await c.get("/api/specs/candidates")).json()
+        assert body["enabled"] is False and "--specs-root" in body["reason"]
+        assert (await c.get("/api/specs")).json() == {"roots": [], "root_details": [], "specs": []}
+        page = await c.get("/specs")
+        assert page.status_code == 200 and "No specs found" in page.text
+
+
+async def test_mark_complete(spec_client: httpx.AsyncClient, specs_project: Path) -> None:
+    req = specs_project / "docs" / "specs" / "ready" / "requirements.md"
+    before = req.read_bytes()
+    r = await spec_client.post(
+        "/api/specs/status", json={"path": "docs/specs/ready", "status": "complete"}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["file"], body["previous"], body["normalised"]) == (
+        "requirements.md",
+        "🔄 In Progress",
+        "complete",
+    )
+    assert body["spec"]["status"] == "complete" and body["spec"]["status_label"] == "Complete"
+    assert req.read_bytes() == before.replace("🔄 In Progress".encode(), "✅ Complete".encode())
+    assert (await spec_client.get("/api/specs/candidates")).json()["candidates"] == []
+
+
+async def test_mark_complete_errors(spec_client: httpx.AsyncClient, specs_project: Path) -> None:
+    write(
+        specs_project / "docs" / "specs" / "half" / "design.md",
+        "**Status:** Draft\n**Status:** Approved\n",
+    )
+    write(specs_project / "docs" / "specs" / "half" / "requirements.md", "# no status\n")
+    conflict = await spec_client.post(
+        "/api/specs/status", json={"path": "docs/specs/half", "status": "complete"}
+    )
+    assert conflict.status_code == 409
+    error = conflict.json()["error"]
+    assert error["code"] == "status_not_rewritable" and "design.md" in error["message"]
+    for path in ("/etc", "../..", "docs/specs"):
+        r = await spec_client.post("/api/specs/status", json={"path": path, "status": "complete"})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_path"
+    bad = await spec_client.post(
+        "/api/specs/status", json={"path": "docs/specs/ready", "status": "a\nb"}
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_status"
+
+
+async def test_read_only_never_rewrites(
+    specs_project: Path, make_config: Callable[..., Config], make_app: Any
+) -> None:
+    req = specs_project / "docs" / "specs" / "ready" / "requirements.md"
+    before = req.read_bytes()
+    async with await client_for(make_app, make_config(allow_run=False)) as c:
+        r = await c.post("/api/specs/status", json={"path": "docs/specs/ready", "status": "done"})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "read_only"
+        assert "Mark complete" not in (await c.get("/specs")).text
+    assert req.read_bytes() == before
+
+
+async def test_spec_detail_json(spec_client: httpx.AsyncClient) -> None:
+    r = await spec_client.get("/api/specs/half")
+    assert r.status_code == 200
+    body = r.json()
+    assert [f["name"] for f in body["files"]] == ["requirements.md", "design.md", "tasks.md"]
+    assert [(t["state"], t["text"]) for t in body["tasks"]] == [
+        ("done", "a"),
+        ("open", "b"),
+        ("in-progress", "c"),
+    ]
+    assert body["workflow_url"] == "/workflows?path=docs/specs/half"
+    kiro = (await spec_client.get("/api/specs/ready", params={"path": ".kiro/specs/ready"})).json()
+    assert kiro["layout"] == "kiro"
+    missing = await spec_client.get("/api/specs/nope")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "spec_not_found"
+
+
+# -- pages ---------------------------------------------------------------------------------------
+
+
+async def test_specs_page(spec_client: httpx.AsyncClient) -> None:
+    r = await spec_client.get("/specs")
+    assert r.status_code == 200
+    html = r.text
+    assert "Ready to close?" in html
+    assert 'data-path="docs/specs/ready"' in html and "Mark complete" in html and "Dismiss" in html
+    assert '<progress max="3" value="1"' in html
+    assert 'id="spec-status-filter"' in html and 'id="spec-search"' in html
+    assert "/static/specs.js" in html
+    assert 'href="/specs/ready?path=.kiro/specs/ready"' in html
+    assert "style=" not in html and "onclick" not in html
+    filtered = await spec_client.get("/specs", params={"status": "complete", "q": "search"})
+    assert '<option value="complete" selected>' in filtered.text
+    assert 'value="search"' in filtered.text
+
+
+async def test_spec_detail_page(spec_client: httpx.AsyncClient) -> None:
+    r = await spec_client.get("/specs/half")
+    assert r.status_code == 200
+    html = r.text
+    assert '<h2 id="file-requirements-h">requirements.md</h2>' in html
+    assert 'href="/workflows?path=docs/specs/half"' in html
+    assert 'type="checkbox" disabled checked' in html
+    assert "in progress</span>" in html
+    assert "style=" not in html
+    missing = await spec_client.get("/specs/nope")
+    assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
+    assert "spec_not_found" in missing.text
+
+
+async def test_home_panel(spec_client: httpx.AsyncClient) -> None:
+    html = (await spec_client.get("/")).text
+    assert "Specs in progress" in html
+    assert '<a href="/specs/half">half</a>' in html
+    assert "1 ready to close" in html
+
+
+async def test_problem_badge_on_page_and_api(
+    spec_client: httpx.AsyncClient, specs_project: Path
+) -> None:
+    write(specs_project / "docs" / "specs" / "broken" / "tasks.md", b"- [x] \xff\xfe\n")
+    (specs_project / "docs" / "specs" / "looped").mkdir()
+    (specs_project / "docs" / "specs" / "looped" / "tasks.md").symlink_to("tasks.md")
+    body = (await spec_client.get("/api/specs")).json()
+    problems = {s["name"]: s["problems"] for s in body["specs"]}
+    assert "not valid UTF-8" in problems["broken"][0]
+    assert "symbolic link loop" in problems["looped"][0]
+    page = (await spec_client.get("/specs")).text
+    assert page.count("problem-badge") == 2
+    detail = (await spec_client.get("/specs/looped")).text
+    assert "Problems reading this spec" in detail
+
+
+async def test_user_content_renders_inert(
+    project: Path, make_config: Callable[..., Config], make_app: Any
+) -> None:
+    evil_name = '<img src=x onerror=alert(1)>"'
+    folder = project / "docs" / "specs" / evil_name
+    write(
+        folder / "requirements.md",
+        "**Status:** <script>alert('status')</script> In Progress\n\n"
+        "<script>alert('md')</script>\n\n<img src=x onerror=alert(2)>\n\n"
+        "[click](javascript:alert(3))\n",
+    )
+    write(folder / "tasks.md", "- [x] <b onmouseover=alert(4)>task</b>\n")
+    async with await client_for(make_app, make_config()) as c:
+        pages = [
+            (await c.get("/specs")).text,
+            (await c.get("/")).text,
+            (await c.get(f"/specs/{evil_name}")).text,
+        ]
+        api = (await c.get("/api/specs")).json()
+        assert api["specs"][0]["name"] == evil_name
+    for html in pages:
+        assert "<script>alert" not in html
+        assert "<img src=x" not in html
+        assert "<b onmouseover" not in html
+        assert 'href="javascript:' not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in pages[0]
+    assert "&lt;script&gt;alert(&#39;md&#39;)&lt;/script&gt;" in pages[2] or (
+        "&lt;script&gt;alert('md')&lt;/script&gt;" in pages[2]
+    )
