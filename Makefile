@@ -45,8 +45,16 @@ pytest: $(VENV)/.installed-dev chromium
 
 test: lint typecheck pytest
 
+# Side by side with the reference (PyPI attune-ai 16.4.0, in its own venv under .bench/).
+# GNU time gives each command's peak RSS; install Debian's package only when it is missing.
 bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/compare.py
+	@if [ ! -x /usr/bin/time ]; then \
+	  echo "installing GNU time for the benchmark's peak RSS figures"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq time >/dev/null; \
+	fi
+	$(BIN)/python bench/compare.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
