@@ -156,7 +156,8 @@ async def test_run_page_shows_status_scope_exit_code_and_inert_log_data(
     assert 'class="badge status-failed"' in html
     assert 'id="run-exit" class="num">3<' in html
     assert "<code>src</code>" in html
-    assert f'href="/api/runs/{run_id}/log"' in html and f"/api/runs/{run_id}/log?ansi=0" in html
+    assert f"/api/runs/{run_id}/log?download=1" in html
+    assert f"/api/runs/{run_id}/log?ansi=0&amp;download=1" in html
     # the log is fetched by the script, never pasted into the page
     assert HOSTILE not in html
     data = re.search(r'<script type="application/json" id="run-data">(.*?)</script>', html, re.S)

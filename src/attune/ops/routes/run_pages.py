@@ -7,6 +7,7 @@ APIs and to the run's SSE stream.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from attune.ops.deps import AppServices
 from attune.ops.errors import AttuneError
 from attune.ops.rendering import render_page
 from attune.ops.run_log import Run, RunStatus
@@ -64,12 +66,11 @@ def _store(request: Request) -> Store:
 
 
 def _workflow_set(request: Request) -> WorkflowSet:
-    """The registry's current workflows (the runner's registry when the app has one)."""
-    services = request.app.state.services
-    registry = getattr(getattr(services, "runner", None), "registry", None)
-    if not isinstance(registry, WorkflowRegistry):
-        registry = WorkflowRegistry(services.config.project_root)
-    return registry.load()
+    """The registry's current workflows: the runner's, so the pages and the API agree."""
+    services: AppServices = request.app.state.services
+    if services.runner is not None:
+        return services.runner.registry.load()
+    return WorkflowRegistry(services.config.project_root).load()
 
 
 def _run_row(run: Run, q: str = "") -> dict[str, Any]:
@@ -119,6 +120,7 @@ async def show_run(request: Request, run_id: str) -> HTMLResponse:
         "run": run,
         "run_json": run.to_json(),
         "duration_text": format_duration(run.duration_s),
+        "command_text": shlex.join(run.command),
     }
     return render_page(request, "run.html", context)
 
@@ -139,12 +141,14 @@ def _bar_chart(recent: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rectangles of a small bar chart of durations (oldest left), scaled to the longest."""
     longest = max((r["duration_s"] or 0 for r in recent), default=0) or 1
     step = CHART_WIDTH / CHART_BARS
+    shown = recent[-CHART_BARS:]
+    empty_slots = CHART_BARS - len(shown)  # the newest bar is always on the right
     bars = []
-    for i, r in enumerate(recent[-CHART_BARS:]):
+    for i, r in enumerate(shown):
         height = max(2.0, (r["duration_s"] or 0) / longest * (CHART_HEIGHT - 2))
         bars.append(
             {
-                "x": round(i * step + 1, 1),
+                "x": round((empty_slots + i) * step + 1, 1),
                 "y": round(CHART_HEIGHT - height, 1),
                 "w": round(step - 2, 1),
                 "h": round(height, 1),

@@ -9,8 +9,11 @@ const attuneAnsi = (() => {
   const HTML_CHARS = /[&<>"']/g;
   const HTML_ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
+  const HAS_HTML_CHAR = /[&<>"']/;
+  const HAS_CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
+
   function escapeHtml(text) {
-    return text.replace(HTML_CHARS, (c) => HTML_ENTITIES[c]);
+    return HAS_HTML_CHAR.test(text) ? text.replace(HTML_CHARS, (c) => HTML_ENTITIES[c]) : text;
   }
 
   // A carriage return overwrites the terminal line: keep what would be visible last.
@@ -23,7 +26,8 @@ const attuneAnsi = (() => {
 
   /** The text a user sees, with every escape sequence removed (for search and copy). */
   function strip(text) {
-    return lastCarriageSegment(text).replace(ESCAPES, "");
+    const visible = lastCarriageSegment(text);
+    return HAS_CONTROL.test(visible) ? visible.replace(ESCAPES, "") : visible;
   }
 
   function newState() {
@@ -99,7 +103,9 @@ const attuneAnsi = (() => {
    */
   function toHtml(line, state) {
     const text = escapeHtml(lastCarriageSegment(line));
-    if (text.indexOf("\x1b") < 0 && !classesOf(state)) return text.replace(ESCAPES, "");
+    if (text.indexOf("\x1b") < 0 && state.fg === null && state.bg === null && !classesOf(state)) {
+      return HAS_CONTROL.test(text) ? text.replace(ESCAPES, "") : text;
+    }
     let html = "", open = false, last = 0, m;
     const start = () => {
       const cls = classesOf(state);

@@ -6,16 +6,24 @@
 
 (() => {
   const POLL_MS = 5000;
-  let timer = null, inFlight = false, shownId = null;
+  let timer = null, clock = null, inFlight = false, shownId = null, shownRun = null;
 
   function render(run) {
     const box = document.getElementById("current-run");
     if (!box) return;
+    shownRun = run;
+    clearInterval(clock);
+    clock = null;
     if (!run) {
       if (shownId !== null) box.replaceChildren();
       shownId = null;
       return;
     }
+    // The elapsed time ticks every second between two polls.
+    clock = setInterval(() => {
+      const node = box.querySelector(".current-run-elapsed");
+      if (node && shownRun) node.textContent = elapsed(shownRun);
+    }, 1000);
     if (shownId === run.id) {
       box.querySelector(".current-run-elapsed").textContent = elapsed(run);
       return;
@@ -31,7 +39,7 @@
 
   function elapsed(run) {
     const seconds = Math.max(0, Math.floor((Date.now() - Date.parse(run.started_at)) / 1000));
-    return attune.formatDuration(seconds);
+    return seconds < 60 ? `${seconds} s` : attune.formatDuration(seconds);
   }
 
   async function refresh() {

@@ -5,7 +5,8 @@
 
 class AttuneLogView {
   static BLOCK = 200;
-  static FRAME_LINES = 3000;
+  static CHUNK = 250;          // lines rendered between two looks at the clock
+  static FRAME_BUDGET_MS = 12;  // rendering time per animation frame, so scrolling stays smooth
   static MAX_HITS = 200000;
   static MAX_MARKED_LINES = 20000;
 
@@ -49,7 +50,11 @@ class AttuneLogView {
     this.frameRequested = true;
     requestAnimationFrame(() => {
       this.frameRequested = false;
-      this.renderUpTo(Math.min(this.raw.length, this.rendered + AttuneLogView.FRAME_LINES));
+      const start = performance.now();
+      while (this.rendered < this.raw.length && performance.now() - start < AttuneLogView.FRAME_BUDGET_MS) {
+        this.renderUpTo(Math.min(this.raw.length, this.rendered + AttuneLogView.CHUNK), false);
+      }
+      if (this.follow) this.scrollToBottom();
       if (this.rendered < this.raw.length) this.requestFrame();
     });
   }
@@ -60,7 +65,7 @@ class AttuneLogView {
   }
 
   // Appends lines [rendered, end) to the DOM: fills the last block, then new blocks in one fragment.
-  renderUpTo(end) {
+  renderUpTo(end, scroll = true) {
     const B = AttuneLogView.BLOCK;
     if (end <= this.rendered) return;
     let i = this.rendered;
@@ -83,7 +88,7 @@ class AttuneLogView {
     }
     this.body.append(fragment);
     this.rendered = end;
-    if (this.follow) this.scrollToBottom();
+    if (scroll && this.follow) this.scrollToBottom();
   }
 
   lineElement(i) {
@@ -191,8 +196,15 @@ class AttuneLogView {
     this.setFollow(false);
     const target = marks[occurrence] ?? el;
     target.classList.add("mark-current");
-    el.scrollIntoView({ block: "center" });
-    this.lastTop = this.scroller.scrollTop;
+    this.centerOn(target);
+  }
+
+  // Scrolls the log (and only the log, never the page) so that `el` sits in its middle.
+  centerOn(el) {
+    const s = this.scroller;
+    const top = el.getBoundingClientRect().top - s.getBoundingClientRect().top + s.scrollTop;
+    s.scrollTop = Math.max(0, top - s.clientHeight / 2);
+    this.lastTop = s.scrollTop;
   }
 
   unmarkCurrent() {

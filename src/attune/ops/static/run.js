@@ -41,7 +41,8 @@
     const seconds = run.status === "running"
       ? Math.max(0, Math.floor((Date.now() - Date.parse(run.started_at)) / 1000))
       : run.duration_s;
-    $("run-duration").textContent = attune.formatDuration(seconds);
+    const running = run.status === "running";
+    $("run-duration").textContent = running && seconds < 60 ? `${seconds} s` : attune.formatDuration(seconds);
     $("run-lines").textContent = view.lineCount.toLocaleString();
   }
 
@@ -104,6 +105,7 @@
     setConnection("ended");
     showRun(JSON.parse(event.data));
     $("run-cancel").disabled = false;
+    $("run-page").dataset.streamDone = "1";
     window.dispatchEvent(new CustomEvent("attune:run-changed"));
   }
 

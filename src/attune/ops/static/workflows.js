@@ -121,7 +121,7 @@
   // Opens the folders down to a remembered path so the user sees where it is.
   async function reveal(path) {
     const parts = path.split("/");
-    let container = tree;
+    let container = tree.querySelector(".scope-root > .scope-children");
     for (let i = 0; i < parts.length; i++) {
       const prefix = parts.slice(0, i + 1).join("/");
       const item = [...container.querySelectorAll(':scope > [role="treeitem"]')]

@@ -1,0 +1,229 @@
+"""Workflows and run pages in real headless Chromium against a real ``attune ops`` process.
+
+Kept few and bounded: each test drives one real run. A failing test leaves a screenshot of
+the page in its pytest tmp dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ServerProcess, watch_page
+
+pytestmark = pytest.mark.browser
+
+# Prints "tick N" every 50 ms, forever (until cancelled).
+TICKER = """
+import sys, time
+n = 0
+while True:
+    n += 1
+    print(f"tick {n}", flush=True)
+    time.sleep(0.05)
+"""
+
+# 240 numbered lines over ~5 s, colours and hostile markup included, then two recommendations.
+COUNTER = r"""
+import json, sys, time
+for i in range(1, 241):
+    colour = 31 + i % 6
+    print(f"line {i} \x1b[{colour}mcolour\x1b[0m <script>alert({i})</script>", flush=True)
+    time.sleep(0.02)
+rec = {"kind": "next-workflow", "workflow": "ticker", "path": "src"}
+print("ATTUNE_REC " + json.dumps(rec), flush=True)
+print("ATTUNE_REC " + json.dumps({"kind": "open-url", "url": "https://example.com/report"}))
+"""
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+
+@pytest.fixture
+def runs_project(project: Path) -> Path:
+    (project / "src" / "pkg").mkdir(parents=True)
+    (project / "src" / "pkg" / "mod.py").write_text("x = 1\n")
+    (project / "README.md").write_text("hello\n")
+    (project / "attune.toml").write_text(
+        f"""
+[workflows.ticker]
+description = "Prints a tick every 50 ms until cancelled"
+command = {_toml_list([sys.executable, "-c", TICKER])}
+accepts_path = true
+
+[workflows.counter]
+description = "Counts to 240 with colours"
+command = {_toml_list([sys.executable, "-c", COUNTER])}
+"""
+    )
+    return project
+
+
+@contextlib.contextmanager
+def opened(browser: Any, errors: list[str], shot: Path) -> Iterator[Any]:
+    """A fresh page that reports console errors; a screenshot is saved when the test fails."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    watch_page(page, errors)
+    try:
+        yield page
+    except BaseException:
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(shot), full_page=True)
+        raise
+    finally:
+        context.close()
+
+
+def shown_lines(page: Any) -> list[tuple[int, str]]:
+    """Every rendered log line as (line number, visible text)."""
+    rows: list[list[Any]] = page.evaluate(
+        "[...document.querySelectorAll('#log-body .ll')]"
+        ".map(e => [Number(e.dataset.n), e.textContent])"
+    )
+    return [(int(n), str(text)) for n, text in rows]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.1)
+
+
+def test_start_from_the_page_stream_search_and_cancel(
+    server_factory: Callable[..., ServerProcess],
+    runs_project: Path,
+    browser: Any,
+    tmp_path: Path,
+) -> None:
+    srv = server_factory(runs_project)
+    errors: list[str] = []
+    with opened(browser, errors, tmp_path / "start-cancel.png") as page:
+        page.goto(srv.url + "/workflows?workflow=ticker")
+        # the scope tree: open src/ with the keyboard, pick it
+        src = page.locator('.scope-item[data-path="src"]')
+        src.locator(":scope > .scope-row").click()
+        page.locator('.scope-item[data-path="src/pkg"]').wait_for()
+        assert page.locator("#scope-current").inner_text() == "src"
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        assert page.locator("#scope-current").inner_text() == "src/pkg"
+
+        page.locator("#wf-run").click()
+        page.wait_for_url("**/runs/*")
+        run_id = int(page.url.rsplit("/", 1)[1])
+        page.locator('#log-body .ll[data-n="8"]').wait_for()
+        assert page.locator("#run-status").inner_text() == "running"
+        assert "src/pkg" in page.locator(".run-meta").inner_text()
+        # the top bar shows the run in progress, linking to it
+        page.locator(f'#current-run a[href="/runs/{run_id}"]').wait_for()
+
+        page.locator("#log-search").fill("tick 3")
+        # "tick 3", "tick 30".."tick 39" … the count grows as lines arrive; at least one hit
+        page.locator("#log-hits").filter(has_text="1 /").wait_for()
+        assert page.locator("#log-body .ll.hit-current mark").first.inner_text() == "tick 3"
+        assert page.locator("#log-follow").get_attribute("aria-pressed") == "false"
+
+        page.locator("#run-cancel").click()
+        page.locator("#run-status").filter(has_text="cancelled").wait_for()
+        page.locator("#run-page[data-stream-done]").wait_for()
+        assert page.locator("#run-cancel").is_hidden()
+        assert page.locator("#run-rerun").is_enabled()
+        run = httpx.get(f"{srv.url}/api/runs/{run_id}").json()
+        assert run["status"] == "cancelled" and run["path"] == "src/pkg"
+        wait_until(lambda: len(shown_lines(page)) >= run["line_count"])
+        lines = shown_lines(page)
+        assert [n for n, _ in lines] == list(range(1, run["line_count"] + 1))
+        assert [text for _, text in lines] == [f"tick {n}" for n, _ in lines]
+    assert errors == []
+
+
+def test_reload_mid_run_continues_without_gaps_and_shows_recommendations(
+    server_factory: Callable[..., ServerProcess],
+    runs_project: Path,
+    browser: Any,
+    tmp_path: Path,
+) -> None:
+    srv = server_factory(runs_project)
+    created = httpx.post(
+        f"{srv.url}/api/runs",
+        json={"workflow": "counter", "path": None},
+        headers={"X-Attune-Token": srv.token},
+    )
+    assert created.status_code == 201
+    run_id = created.json()["id"]
+    errors: list[str] = []
+    with opened(browser, errors, tmp_path / "reload.png") as page:
+        page.goto(f"{srv.url}/runs/{run_id}")
+        page.locator('#log-body .ll[data-n="20"]').wait_for()
+        page.reload()
+        page.locator("#run-status").filter(has_text="succeeded").wait_for(timeout=30_000)
+        wait_until(lambda: len(shown_lines(page)) >= 240)
+        lines = shown_lines(page)
+        assert [n for n, _ in lines] == list(range(1, 241))
+        assert all(text == f"line {n} colour <script>alert({n})</script>" for n, text in lines)
+        # colours became classes, the markup stayed text
+        assert page.locator("#log-body script").count() == 0
+        assert page.locator("#log-body .ll[data-n='1'] span.ansi-fg2").inner_text() == "colour"
+        assert page.locator("#run-exit").inner_text() == "0"
+
+        cards = page.locator("#run-recs .rec-card")
+        cards.nth(1).wait_for()
+        assert "ticker" in cards.nth(0).inner_text()
+        link = cards.nth(1).locator("a")
+        assert link.get_attribute("href") == "https://example.com/report"
+        assert link.get_attribute("rel") == "noopener noreferrer"
+        # the next-workflow card starts that run and opens it
+        cards.nth(0).locator("button").click()
+        page.wait_for_url(lambda url: not url.endswith(f"/runs/{run_id}"))
+        page.locator("#run-status").wait_for()
+        assert page.locator(".run-workflow").inner_text() == "ticker"
+        page.locator("#run-cancel").click()
+        page.locator("#run-status").filter(has_text="cancelled").wait_for()
+    assert errors == []
+
+
+def test_ansi_rendering_escapes_html_first(browser: Any) -> None:
+    """The colour converter never lets markup through and drops non-colour escapes."""
+    static = Path(__file__).parents[1] / "src" / "attune" / "ops" / "static"
+    page = browser.new_page()
+    try:
+        page.set_content("<div id='out'></div>")
+        page.add_script_tag(path=str(static / "ansi.js"))
+        cases = page.evaluate(
+            """() => {
+              const s = attuneAnsi.newState();
+              return [
+                attuneAnsi.toHtml('\\x1b[1;31m<img src=x onerror=alert(1)>\\x1b[0m & "q"', s),
+                attuneAnsi.toHtml('\\x1b[2K\\x1b]0;title\\x07\\x1b[92mok\\x1b[39m plain', s),
+                attuneAnsi.toHtml('\\x1b[4;3;2mstyled', s),
+                attuneAnsi.toHtml('still styled\\x1b[m done', s),
+                attuneAnsi.toHtml('progress 10%\\rprogress 100%', s),
+                attuneAnsi.strip('\\x1b[38;5;196mred\\x1b[0m \\x1b[38;2;1;2;3mrgb'),
+              ];
+            }"""
+        )
+    finally:
+        page.close()
+    assert cases[0] == (
+        '<span class="ansi-fg1 ansi-bold">&lt;img src=x onerror=alert(1)&gt;</span>'
+        " &amp; &quot;q&quot;"
+    )
+    assert cases[1] == '<span class="ansi-fg10">ok</span> plain'
+    assert cases[2] == '<span class="ansi-dim ansi-italic ansi-underline">styled</span>'
+    # attributes carry over to the next line until reset, as in a terminal
+    assert cases[3] == '<span class="ansi-dim ansi-italic ansi-underline">still styled</span> done'
+    assert cases[4] == "progress 100%"
+    assert cases[5] == "red rgb"
