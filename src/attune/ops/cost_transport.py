@@ -22,6 +22,9 @@ REPORT_PATH = "/v1/organizations/cost_report"
 API_VERSION = "2023-06-01"
 PAGE_LIMIT = 31
 MAX_PAGES = 100
+# A real page (31 days × a few hundred rows) is well under a megabyte; anything far larger is
+# not the cost report, and reading it whole would let a bad proxy exhaust memory.
+MAX_PAGE_BYTES = 16 << 20
 
 
 class FetchFailed(Exception):
@@ -96,7 +99,7 @@ def _get_page(
 
     for attempt in (1, 2):
         try:
-            response = client.get(REPORT_PATH, params=tuple(params))
+            response = _request(client, params)
         except httpx.ConnectError as exc:
             if attempt == 1:
                 time.sleep(retry_delay)
@@ -113,6 +116,33 @@ def _get_page(
             continue
         return _page_body(response)
     raise AssertionError("unreachable: the second attempt returns or raises")
+
+
+def _request(client: httpx.Client, params: list[tuple[str, str]]) -> httpx.Response:
+    """GET one page, reading at most :data:`MAX_PAGE_BYTES` of its body."""
+    import httpx
+
+    with client.stream("GET", REPORT_PATH, params=tuple(params)) as streamed:
+        declared = streamed.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_PAGE_BYTES:
+            raise _too_large()
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in streamed.iter_bytes():
+            size += len(chunk)
+            if size > MAX_PAGE_BYTES:
+                raise _too_large()
+            chunks.append(chunk)
+    skip = {"content-encoding", "content-length", "transfer-encoding"}
+    headers = [(k, v) for k, v in streamed.headers.items() if k.lower() not in skip]
+    return httpx.Response(streamed.status_code, headers=headers, content=b"".join(chunks))
+
+
+def _too_large() -> FetchFailed:
+    return FetchFailed(
+        "bad_response",
+        f"a cost report page is larger than {MAX_PAGE_BYTES >> 20} MiB; stopped reading it",
+    )
 
 
 def _page_body(response: httpx.Response) -> dict[str, Any]:
