@@ -77,10 +77,23 @@
     };
   }
 
+  // The stream was refused (server restarting, run removed …): ask again, resuming after the
+  // last line shown, unless the run itself is gone.
   function reconnectLater() {
     if (source) source.close();
     clearTimeout(retryTimer);
-    retryTimer = setTimeout(connect, retryDelay);
+    retryTimer = setTimeout(async () => {
+      try {
+        await attune.api(`/api/runs/${run.id}`);
+      } catch (err) {
+        if (err.status === 404) {
+          setConnection("ended");
+          notice("This run no longer exists on the server (removed by retention?).");
+          return;
+        }
+      }
+      connect();
+    }, retryDelay);
     retryDelay = Math.min(retryDelay * 2, 10000);
   }
 
