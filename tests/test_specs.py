@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from attune.ops.config import Config
 from attune.ops.spec_files import SpecLayout
 from attune.ops.spec_status import SpecStatus, normalise_status, parse_front_matter
-from attune.ops.spec_tasks import TaskState, count_tasks, parse_tasks
+from attune.ops.spec_tasks import TaskState, count_tasks, count_text_tasks, parse_tasks
 from attune.ops.specs import Spec, SpecIndex, SpecNotFound
 from tests.spec_trees import age_tree, docs_spec, kiro_spec, speckit_spec, write
 
@@ -131,20 +131,43 @@ def test_task_counter_never_crashes_on_any_text(text: str) -> None:
     counts = count_tasks(tasks)
     assert 0 <= counts.done <= counts.total
     assert counts.total + counts.optional_total == len(tasks)
+    assert count_text_tasks(text) == counts
+
+
+TASKY_LINES = [
+    "- [x] a",
+    "- [ ] b",
+    "  - [X] c",
+    "- [ ]* opt",
+    "- [~] d",
+    "1. [!] e",
+    "- [ ] = legend",
+    "- [x] Tasks = legend",
+    "- [x]  ",
+    "- [P] tasks = x",
+    "```",
+    "~~~",
+    "<!--",
+    "-->",
+    "text",
+    "",
+    "\r",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TASKY_LINES), max_size=30), st.sampled_from(["\n", "\r\n"]))
+def test_fast_counter_agrees_with_the_parser(lines: list[str], eol: str) -> None:
+    text = eol.join(lines)
+    counts = count_tasks(parse_tasks(text))
+    assert count_text_tasks(text) == counts
+    assert counts.total <= sum(1 for line in lines if "[" in line)
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    st.lists(
-        st.sampled_from(
-            ["- [x] a", "- [ ] b", "  - [X] c", "```", "~~~", "<!--", "-->", "text", ""]
-        ),
-        max_size=30,
-    )
-)
-def test_task_counter_on_markdown_like_lines(lines: list[str]) -> None:
-    counts = count_tasks(parse_tasks("\n".join(lines)))
-    assert counts.total <= sum(1 for line in lines if "[" in line)
+@given(st.text(alphabet=st.sampled_from(list("- []xX~!*=:\t\r\n`<!>T1.abc")), max_size=200))
+def test_fast_counter_agrees_on_hostile_text(text: str) -> None:
+    assert count_text_tasks(text) == count_tasks(parse_tasks(text))
 
 
 # -- status ------------------------------------------------------------------------------------

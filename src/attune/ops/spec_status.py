@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from attune.ops.spec_tasks import iter_code_mask
+from attune.ops.spec_tasks import masked_lines
 
 __all__ = [
     "CLOSED_STATUSES",
@@ -146,7 +146,7 @@ _KEYWORD_STATUS = {re.sub(r"\s+", " ", k): v for k, v in _KEYWORDS}
 _STATUS_LINE_RE = re.compile(
     r"^(?P<lead>[ \t]*(?:(?:[-*+]|>)[ \t]*)*\*\*status(?::\*\*|\*\*[ \t]*:)[ \t]*)"
     r"(?P<value>[^\r\n]*?)[ \t]*\r?$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.MULTILINE,
 )
 _FRONT_MATTER_KEY_RE = re.compile(r"^(?P<key>[A-Za-z_][\w-]*)[ \t]*:(?:[ \t]+|$)(?P<rest>.*)$")
 _MAX_FRONT_MATTER_LINES = 200
@@ -244,25 +244,23 @@ def parse_front_matter(text: str) -> FrontMatter:
 
 def find_status_lines(text: str, *, skip_until: int = 0) -> list[StatusSpot]:
     """Every ``**Status:** x`` line outside code blocks, after character offset ``skip_until``."""
-    if "status" not in text and "Status" not in text and "STATUS" not in text:
+    if "**" not in text:
         return []
-    lines = text.split("\n")
-    mask = iter_code_mask(lines)
+    hidden: frozenset[int] | None = None
     spots: list[StatusSpot] = []
-    pos = 0
-    for number, line in enumerate(lines, 1):
-        start_of_line, pos = pos, pos + len(line) + 1
-        if start_of_line < skip_until or mask[number - 1] or "**" not in line:
-            continue
-        match = _STATUS_LINE_RE.match(line)
-        if match is None:
+    line, counted_to = 1, 0
+    for match in _STATUS_LINE_RE.finditer(text, skip_until):
+        line += text.count("\n", counted_to, match.start())
+        counted_to = match.start()
+        if hidden is None:
+            hidden = masked_lines(text)
+        if line in hidden:
             continue
         value = match["value"]
         # "**Status:** Draft | **Owner:** Ann" — the status is only the part before the next field.
         cut = min((i for i in (value.find("|"), value.find("**")) if i != -1), default=len(value))
         value = value[:cut].rstrip()
-        if not value:
-            continue
-        begin = start_of_line + match.start("value")
-        spots.append(StatusSpot(number, begin, begin + len(value), value))
+        if value:
+            begin = match.start("value")
+            spots.append(StatusSpot(line, begin, begin + len(value), value))
     return spots

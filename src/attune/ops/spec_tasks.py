@@ -9,10 +9,21 @@ Nested items count; checkboxes inside fenced code blocks or HTML comments do not
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Task", "TaskCounts", "TaskState", "count_tasks", "iter_code_mask", "parse_tasks"]
+__all__ = [
+    "Task",
+    "TaskCounts",
+    "TaskState",
+    "count_tasks",
+    "count_text_tasks",
+    "iter_code_mask",
+    "masked_lines",
+    "parse_tasks",
+]
 
 
 class TaskState(StrEnum):
@@ -35,7 +46,14 @@ _MARKS = {
 # optional ``*`` right after the box is Kiro's "optional task" marker.
 _TASK_RE = re.compile(
     r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]+\[(?P<mark>[ xX~!-])\](?P<optional>\*)?"
-    r"(?:[ \t]+(?P<text>.*?))?[ \t]*$"
+    r"(?:[ \t]+(?P<text>[^\r\n]*))?\r?$",
+    re.MULTILINE,
+)
+# The same lines as _TASK_RE, captured as (mark, optional star, legend start) for counting.
+_COUNT_RE = re.compile(
+    r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+\[([ xX~!-])\](\*?)"
+    r"(?:[ \t]+(=|:|(?i:means\b)|(?i:tasks?[ \t]*=))?[^\r\n]*)?\r?$",
+    re.MULTILINE,
 )
 _FENCE_RE = re.compile(r"^[ \t]*(?:>[ \t]?)*(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 # Legend lines explain the marks instead of being tasks: "- [ ] = not started", "- [x] means done".
@@ -115,29 +133,63 @@ def _depth(indent: str) -> int:
     return width // 2
 
 
+def masked_lines(text: str) -> frozenset[int]:
+    """1-based numbers of the lines inside fenced code or HTML comments (fast when none)."""
+    if "```" not in text and "~~~" not in text and "<!--" not in text:
+        return frozenset()
+    mask = iter_code_mask(text.split("\n"))
+    return frozenset(number for number, hidden in enumerate(mask, 1) if hidden)
+
+
+def _task_matches(text: str) -> Iterator[tuple[int, re.Match[str]]]:
+    """(line number, match) of every checkbox line outside code and comments, legends left out."""
+    hidden = masked_lines(text)
+    line, counted_to = 1, 0
+    for match in _TASK_RE.finditer(text):
+        line += text.count("\n", counted_to, match.start())
+        counted_to = match.start()
+        body = match["text"]
+        if line in hidden or (body and _LEGEND_RE.match(body)):
+            continue
+        yield line, match
+
+
 def parse_tasks(text: str) -> list[Task]:
     """Every task of a ``tasks.md`` text, in order. Never raises on any text."""
-    lines = text.split("\n")
-    tasks: list[Task] = []
-    for number, (line, masked) in enumerate(zip(lines, iter_code_mask(lines), strict=True), 1):
-        if masked or "[" not in line:
-            continue
-        match = _TASK_RE.match(line.rstrip("\r"))
-        if match is None:
-            continue
-        body = match["text"] or ""
-        if _LEGEND_RE.match(body):
-            continue
-        tasks.append(
-            Task(
-                line=number,
-                depth=_depth(match["indent"]),
-                state=_MARKS[match["mark"]],
-                optional=match["optional"] is not None,
-                text=body,
-            )
+    return [
+        Task(
+            line=line,
+            depth=_depth(match["indent"]),
+            state=_MARKS[match["mark"]],
+            optional=match["optional"] is not None,
+            text=(match["text"] or "").rstrip(" \t"),
         )
-    return tasks
+        for line, match in _task_matches(text)
+    ]
+
+
+def count_text_tasks(text: str) -> TaskCounts:
+    """``count_tasks(parse_tasks(text))``, computed without building task objects.
+
+    The listing counts a hundred thousand tasks cold, so the common case (no code fences or
+    comments) tallies ``findall`` tuples in C; any fenced text takes the line-aware path.
+    """
+    if masked_lines(text):
+        return count_tasks(parse_tasks(text))
+    total = done = in_progress = blocked = optional_total = optional_done = 0
+    for (mark, optional, legend), n in Counter(_COUNT_RE.findall(text)).items():
+        if legend:
+            continue
+        state = _MARKS[mark]
+        if optional:
+            optional_total += n
+            optional_done += n if state is TaskState.DONE else 0
+            continue
+        total += n
+        done += n if state is TaskState.DONE else 0
+        in_progress += n if state is TaskState.IN_PROGRESS else 0
+        blocked += n if state is TaskState.BLOCKED else 0
+    return TaskCounts(total, done, in_progress, blocked, optional_total, optional_done)
 
 
 def count_tasks(tasks: list[Task]) -> TaskCounts:

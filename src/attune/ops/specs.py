@@ -140,11 +140,23 @@ class _DirCache:
     trusted: bool
 
 
+# A cheap stat fingerprint: (mtime_ns, size, inode, mode), or (errno,) when stat failed.
+_StatKey = tuple[int, ...]
+
+
+def _stat_key(path: str) -> _StatKey:
+    try:
+        st = os.stat(path)  # noqa: PTH116 - str paths: pathlib costs more than the syscall here
+    except OSError as exc:
+        return (exc.errno or -1,)
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_mode)
+
+
 @dataclass
 class _SpecCache:
     dir_key: tuple[int, int]
     filenames: list[str]
-    stats: tuple[FileStat, ...]
+    keys: list[_StatKey]
     spec: Spec
     trusted: bool
 
@@ -154,20 +166,38 @@ class _Scan:
     """The state of one listing pass."""
 
     now_ns: int
-    dirs: dict[Path, _DirCache] = field(default_factory=dict)
-    specs: dict[Path, _SpecCache] = field(default_factory=dict)
+    dirs: dict[str, _DirCache] = field(default_factory=dict)
+    specs: dict[str, _SpecCache] = field(default_factory=dict)
     found: list[Spec] = field(default_factory=list)
+
+    @property
+    def settled_before(self) -> int:
+        """Timestamps older than this can be trusted to move on the next change."""
+        return self.now_ns - RACY_WINDOW_NS
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a spec folder was found: its root and the root's display path."""
+
+    root: Path
+    shown: str
+    archived: bool
 
 
 class SpecIndex:
-    """The specs of one configuration, cached by file stats. Thread-safe."""
+    """The specs of one configuration, cached by file stats. Thread-safe.
+
+    The warm path works on plain strings and stat tuples (pathlib and dataclasses cost more than
+    the system calls here): one stat per spec folder and per phase file.
+    """
 
     def __init__(self, config: Config) -> None:
         self.project_root = config.project_root
         self.roots = config.specs_roots
         self._lock = threading.Lock()
-        self._dirs: dict[Path, _DirCache] = {}
-        self._specs: dict[Path, _SpecCache] = {}
+        self._dirs: dict[str, _DirCache] = {}
+        self._specs: dict[str, _SpecCache] = {}
         self._listing: SpecListing | None = None
 
     def listing(self) -> SpecListing:
@@ -189,48 +219,55 @@ class SpecIndex:
 
     def _scan_root(self, root: Path, scan: _Scan) -> RootInfo:
         shown = display_path(root, self.project_root)
-        names, problem = self._subdirs(root, scan)
+        base = str(root)
+        names, problem = self._subdirs(base, scan)
         if names is None:
             return RootInfo(shown, False, 0, problem)
         before = len(scan.found)
         archives: list[str] = []
+        live = _Where(root, shown, False)
         for name in names:
             if name.lower() in ARCHIVE_DIRS:
                 archives.append(name)
             else:
-                self._scan_spec(root / name, root, shown, False, scan)
+                self._scan_spec(base, name, live, scan)
+        archived = _Where(root, shown, True)
         for name in archives:
-            inner, _ = self._subdirs(root / name, scan)
+            inner, _ = self._subdirs(f"{base}/{name}", scan)
             for child in inner or ():
-                self._scan_spec(root / name / child, root, shown, True, scan)
+                self._scan_spec(f"{base}/{name}", child, archived, scan)
         return RootInfo(shown, True, len(scan.found) - before, problem)
 
-    def _subdirs(self, folder: Path, scan: _Scan) -> tuple[list[str] | None, str | None]:
+    def _shown(self, path: str) -> str:
+        return display_path(Path(path), self.project_root)
+
+    def _subdirs(self, folder: str, scan: _Scan) -> tuple[list[str] | None, str | None]:
         """Names of the entries of ``folder`` that may be spec folders (cached by dir mtime)."""
         try:
-            st = folder.stat()
+            st = os.stat(folder)  # noqa: PTH116 - hot path on plain strings
         except OSError as exc:
             reason = "does not exist" if isinstance(exc, FileNotFoundError) else exc.strerror
-            return None, f"{display_path(folder, self.project_root)} {reason}"
+            return None, f"{self._shown(folder)} {reason}"
         if not stat.S_ISDIR(st.st_mode):
-            return None, f"{display_path(folder, self.project_root)} is not a folder"
+            return None, f"{self._shown(folder)} is not a folder"
         key = (st.st_mtime_ns, st.st_ino)
         cached = self._dirs.get(folder)
         if cached is None or cached.key != key or not cached.trusted:
             try:
                 names = sorted(_candidate_dirs(folder))
             except OSError as exc:
-                return None, f"{display_path(folder, self.project_root)}: {exc.strerror}"
-            cached = _DirCache(key, names, st.st_mtime_ns < scan.now_ns - RACY_WINDOW_NS)
+                return None, f"{self._shown(folder)}: {exc.strerror}"
+            cached = _DirCache(key, names, st.st_mtime_ns < scan.settled_before)
         scan.dirs[folder] = cached
         return cached.names, None
 
-    def _scan_spec(self, folder: Path, root: Path, shown: str, archived: bool, scan: _Scan) -> None:
+    def _scan_spec(self, parent: str, name: str, where: _Where, scan: _Scan) -> None:
+        folder = f"{parent}/{name}"
         cached = self._specs.get(folder)
         try:
-            st = folder.stat()
+            st = os.stat(folder)  # noqa: PTH116 - hot path on plain strings
         except OSError as exc:
-            scan.found.append(self._broken(folder, root, shown, archived, exc))
+            scan.found.append(self._broken(Path(folder), where, exc))
             return
         dir_key = (st.st_mtime_ns, st.st_ino)
         if cached is not None and cached.dir_key == dir_key and cached.trusted:
@@ -239,32 +276,29 @@ class SpecIndex:
             try:
                 filenames = _phase_filenames(folder)
             except OSError as exc:
-                scan.found.append(self._broken(folder, root, shown, archived, exc))
+                scan.found.append(self._broken(Path(folder), where, exc))
                 return
         if not filenames:
             return
-        stats = tuple(stat_file(folder, f) for f in filenames)
-        trusted = all(s.mtime_ns < scan.now_ns - RACY_WINDOW_NS for s in stats)
-        trusted = trusted and st.st_mtime_ns < scan.now_ns - RACY_WINDOW_NS
-        if cached is not None and cached.stats == stats and cached.trusted:
+        keys = [_stat_key(f"{folder}/{f}") for f in filenames]
+        settled = scan.settled_before
+        trusted = st.st_mtime_ns < settled and all(k[0] < settled for k in keys if len(k) > 1)
+        if cached is not None and cached.keys == keys and cached.trusted:
             spec = cached.spec
         else:
-            reading = read_spec_files(folder, root, stats)
-            spec = Spec(
-                folder.name,
-                folder,
-                display_path(folder, self.project_root),
-                shown,
-                archived,
-                stats,
-                reading,
-            )
+            spec = self._read(Path(folder), filenames, where)
             if cached is not None and cached.spec == spec:
                 spec = cached.spec  # unchanged: keep the object so the listing stays the same
-        scan.specs[folder] = _SpecCache(dir_key, filenames, stats, spec, trusted)
+        scan.specs[folder] = _SpecCache(dir_key, filenames, keys, spec, trusted)
         scan.found.append(spec)
 
-    def _broken(self, folder: Path, root: Path, shown: str, archived: bool, exc: OSError) -> Spec:
+    def _read(self, folder: Path, filenames: list[str], where: _Where) -> Spec:
+        stats = tuple(stat_file(folder, f) for f in filenames)
+        reading = read_spec_files(folder, where.root, stats)
+        path = display_path(folder, self.project_root)
+        return Spec(folder.name, folder, path, where.shown, where.archived, stats, reading)
+
+    def _broken(self, folder: Path, where: _Where, exc: OSError) -> Spec:
         reason = "symbolic link loop" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
         reading = SpecReading(
             layout=SpecLayout.DOCS,
@@ -278,14 +312,14 @@ class SpecIndex:
             problems=(f"{folder.name}: cannot be opened ({reason})",),
         )
         path = display_path(folder, self.project_root)
-        return Spec(folder.name, folder, path, shown, archived, (), reading)
+        return Spec(folder.name, folder, path, where.shown, where.archived, (), reading)
 
 
 def _same_specs(old: tuple[Spec, ...], new: list[Spec]) -> bool:
     return len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True))
 
 
-def _candidate_dirs(folder: Path) -> list[str]:
+def _candidate_dirs(folder: str) -> list[str]:
     """Sub-folders (and links that cannot be followed, reported as broken specs)."""
     names: list[str] = []
     with os.scandir(folder) as entries:
@@ -301,7 +335,7 @@ def _candidate_dirs(folder: Path) -> list[str]:
     return names
 
 
-def _phase_filenames(folder: Path) -> list[str]:
+def _phase_filenames(folder: str) -> list[str]:
     """The phase files present in ``folder``, in reading order (names matched ignoring case)."""
     with os.scandir(folder) as it:
         entries = [entry.name for entry in it]
