@@ -241,7 +241,9 @@ async def test_budget_gauge_and_projection(
     assert budget["monthly_budget_usd"] == "20"
     assert budget["level"] in ("ok", "warn", "over")
     assert Decimal(budget["projected_usd"]) >= Decimal(budget["month_to_date_usd"])
-    assert "Monthly budget" in html and '<meter class="spend-budget-meter"' in html
+    assert "Monthly budget" in html
+    assert f'<svg class="budget-gauge budget-gauge-{budget["level"]}"' in html
+    assert "budget $20.00</text>" in html
     assert f'data-level="{budget["level"]}"' in html
 
 

@@ -11,10 +11,10 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 
-__all__ = ["bar_chart_svg", "format_usd", "nice_ceiling"]
+__all__ = ["bar_chart_svg", "budget_gauge_svg", "format_usd", "nice_ceiling"]
 
-WIDTH = 720
-HEIGHT = 200
+WIDTH = 960
+HEIGHT = 190
 PAD_LEFT = 56
 PAD_RIGHT = 8
 PAD_TOP = 10
@@ -129,3 +129,43 @@ def _x_labels(by_day: list[tuple[date, Decimal]], slot: float) -> list[str]:
         )
     labels.append("</g>")
     return labels
+
+
+GAUGE_W = 1000
+GAUGE_H = 40
+
+
+def budget_gauge_svg(spent: Decimal, projected: Decimal, budget: Decimal, level: str) -> str:
+    """A horizontal gauge: spent so far, the projection beyond it, and the budget line."""
+    scale = max(budget, projected, spent) * Decimal("1.08")
+    bar_y, bar_h = 17, 12
+
+    def x(amount: Decimal) -> float:
+        return float(amount / scale) * GAUGE_W
+
+    label = (
+        f"Spent {format_usd(spent)} of a {format_usd(budget)} budget; "
+        f"projected {format_usd(projected)} by the end of the month"
+    )
+    budget_x = x(budget)
+    anchor = "end" if budget_x > GAUGE_W * 0.85 else "middle"
+    return "".join(
+        [
+            f'<svg class="budget-gauge budget-gauge-{escape(level)}" viewBox="0 0 {GAUGE_W} '
+            f'{GAUGE_H}" role="img" aria-label="{escape(label)}">',
+            f"<title>{escape(label)}</title>",
+            f'<rect class="gauge-track" x="0" y="{bar_y}" width="{GAUGE_W}" height="{bar_h}" '
+            'rx="4"/>',
+            f'<rect class="gauge-projected" x="0" y="{bar_y}" width="{x(projected):.1f}" '
+            f'height="{bar_h}" rx="4"><title>Projected: {escape(format_usd(projected))}</title>'
+            "</rect>",
+            f'<rect class="gauge-spent" x="0" y="{bar_y}" width="{x(spent):.1f}" '
+            f'height="{bar_h}" rx="4"><title>Month to date: {escape(format_usd(spent))}</title>'
+            "</rect>",
+            f'<line class="gauge-budget" x1="{budget_x:.1f}" x2="{budget_x:.1f}" y1="13" '
+            f'y2="{bar_y + bar_h + 4}"/>',
+            f'<text class="gauge-label" x="{budget_x:.1f}" y="11" text-anchor="{anchor}">'
+            f"budget {escape(format_usd(budget))}</text>",
+            "</svg>",
+        ]
+    )

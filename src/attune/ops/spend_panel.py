@@ -14,7 +14,7 @@ from attune.ops.anthropic_cost import CostFetchError, CostFetchErrorKind
 from attune.ops.budget import BudgetStatus
 from attune.ops.cost_report import CostSource, CostSummary
 from attune.ops.cost_service import CostResult
-from attune.ops.spend_chart import bar_chart_svg, format_usd
+from attune.ops.spend_chart import bar_chart_svg, budget_gauge_svg, format_usd
 
 __all__ = ["STALE_LABELS", "build_panel", "source_label"]
 
@@ -120,13 +120,13 @@ def _budget(status: BudgetStatus) -> dict[str, Any]:
     return {
         "level": str(status.level),
         "budget": format_usd(status.budget_usd),
-        "budget_value": float(status.budget_usd),
         "spent": format_usd(status.month_to_date_usd),
-        "spent_value": float(status.month_to_date_usd),
         "percent": f"{float(status.share):.0%}",
         "projected": format_usd(status.projected_usd),
         "projected_percent": f"{float(status.projected_share):.0%}",
         "daily_rate": format_usd(status.daily_rate_usd),
         "days_left": status.days_left,
-        "warn_value": float(status.budget_usd) * 0.8,
+        "gauge_svg": budget_gauge_svg(
+            status.month_to_date_usd, status.projected_usd, status.budget_usd, str(status.level)
+        ),
     }

@@ -29,7 +29,9 @@ async def home_panel(request: Request) -> dict[str, Any] | None:
     refresh = request.query_params.get("refresh", "") in ("1", "true")
     result = await cost.current(refresh=refresh)
     panel = build_panel(result, key_warning=cost.key_file_warning())
+    # The SVGs are built by spend_chart with every text escaped: safe to embed as markup.
     if "chart_svg" in panel:
-        # Built by spend_chart with every text escaped; safe to embed as markup.
         panel["chart_svg"] = Markup(panel["chart_svg"])  # noqa: S704
+    if "budget" in panel:
+        panel["budget"]["gauge_svg"] = Markup(panel["budget"]["gauge_svg"])  # noqa: S704
     return panel

@@ -1,0 +1,80 @@
+"""The spend panel in real headless Chromium, served by a real ``attune ops`` process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ServerProcess, watch_page
+from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic, running_fake
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
+    with running_fake(monkeypatch) as fake:
+        today = datetime.now(UTC).date()
+        for offset in range(0, 30, 2):
+            fake.add(
+                today - timedelta(days=offset), str(500 + offset * 40), model="claude-sonnet-4-5"
+            )
+        fake.add(today, "250", model=None, cost_type="web_search")
+        yield fake
+
+
+def test_spend_panel_renders_refreshes_and_goes_stale(
+    server_factory: Callable[..., ServerProcess],
+    fake_anthropic: FakeAnthropic,
+    browser: Any,
+    page_errors: list[str],
+    tmp_path: Path,
+) -> None:
+    env = {"ANTHROPIC_ADMIN_API_KEY": ADMIN_KEY, "ANTHROPIC_BASE_URL": fake_anthropic.url}
+    server = server_factory(None, "--monthly-budget", "100", env=env)
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    watch_page(page, page_errors)
+    page.goto(server.url + "/")
+    panel = page.locator(".spend")
+    assert panel.get_attribute("data-state") == "ok"
+    assert page.locator(".spend-source").inner_text() == "live"
+    assert page.locator(".spend-tile").count() == 4
+    chart = page.locator("svg.spend-chart")
+    assert chart.is_visible() and chart.bounding_box()["width"] > 400
+    assert page.locator("svg.spend-chart .chart-bar").count() == 30
+    assert page.locator(".spend-budget svg.budget-gauge").is_visible()
+    if os.environ.get("ATTUNE_SCREENSHOTS"):
+        page.screenshot(path=os.environ["ATTUNE_SCREENSHOTS"] + "/spend-ok.png", full_page=True)
+
+    page.click("#spend-refresh")
+    page.wait_for_load_state("load")
+    assert page.locator(".spend-source").inner_text() == "live"
+    assert "refresh" not in page.url  # reloading later will not ask Anthropic again
+    assert len(fake_anthropic.report_requests()) == 2
+
+    fake_anthropic.mode = "429"
+    page.goto(server.url + "/?refresh=1")
+    assert panel.get_attribute("data-state") == "stale"
+    assert page.locator(".spend-source").inner_text() == "stale: rate limited"
+    assert "retry after 42 s" in page.locator(".spend-stale").inner_text()
+    if os.environ.get("ATTUNE_SCREENSHOTS"):
+        page.screenshot(path=os.environ["ATTUNE_SCREENSHOTS"] + "/spend-stale.png", full_page=True)
+    assert ADMIN_KEY not in page.content()
+    assert page_errors == []
+
+
+def test_no_key_panel_in_the_browser(
+    server_factory: Callable[..., ServerProcess], browser: Any, page_errors: list[str]
+) -> None:
+    server = server_factory()
+    page = browser.new_page()
+    watch_page(page, page_errors)
+    page.goto(server.url + "/")
+    assert page.locator(".spend").get_attribute("data-state") == "no_key"
+    assert page.locator(".spend-command").inner_text() == "attune ops setup-billing"
+    assert page_errors == []
