@@ -206,6 +206,13 @@ def test_reload_mid_run_continues_without_gaps_and_shows_recommendations(
         link = cards.nth(1).locator("a")
         assert link.get_attribute("href") == "https://example.com/report"
         assert link.get_attribute("rel") == "noopener noreferrer"
+        # a link from the history search opens the run with the hit found and highlighted
+        page.goto(f"{srv.url}/runs/{run_id}?q=line+200+")
+        page.locator("#log-hits").filter(has_text="1 / 1").wait_for()
+        assert page.locator("#log-search").input_value() == "line 200 "
+        assert page.locator("#log-body .ll.hit-current").get_attribute("data-n") == "200"
+        cards.nth(1).wait_for()
+
         # the next-workflow card starts that run and opens it
         cards.nth(0).locator("button").click()
         page.wait_for_url(lambda url: not url.endswith(f"/runs/{run_id}"))
@@ -248,3 +255,48 @@ def test_ansi_rendering_escapes_html_first(browser: Any) -> None:
     assert cases[3] == '<span class="ansi-dim ansi-italic ansi-underline">still styled</span> done'
     assert cases[4] == "progress 100%"
     assert cases[5] == "red rgb"
+
+
+def test_log_view_cuts_huge_lines_on_screen_but_searches_them_whole(browser: Any) -> None:
+    static = Path(__file__).parents[1] / "src" / "attune" / "ops" / "static"
+    page = browser.new_page()
+    try:
+        page.set_content("<div id='log'><div id='log-body'></div></div>")
+        page.add_script_tag(path=str(static / "ansi.js"))
+        page.add_script_tag(path=str(static / "logview.js"))
+        result = page.evaluate(
+            """async () => {
+              const view = new AttuneLogView(
+                document.getElementById('log'), document.getElementById('log-body'));
+              const huge = 'x'.repeat(50000) + ' needle-at-the-end';
+              const lines = ['first needle-at-the-end', huge];
+              for (let i = 0; i < 1000; i++) lines.push(`filler ${i}`);
+              view.append(lines);
+              while (view.rendered < view.lineCount) {
+                await new Promise((r) => requestAnimationFrame(r));
+              }
+              view.search('NEEDLE-at-the-end');
+              const status = view.searchStatus();
+              view.step(1);
+              return {
+                status, after: view.searchStatus().current,
+                blocks: document.querySelectorAll('.log-block').length,
+                hugeText: document.querySelector('.ll[data-n="2"]').textContent.length,
+                cut: document.querySelector('.ll[data-n="2"] .ll-cut').textContent,
+                current: document.querySelector('.ll.hit-current').dataset.n,
+              };
+            }"""
+        )
+    finally:
+        page.close()
+    assert result["status"] == {
+        "term": "needle-at-the-end",
+        "total": 2,
+        "capped": False,
+        "current": 1,
+    }
+    assert result["after"] == 2 and result["current"] == "2"
+    # 1,002 lines grouped in blocks of 200 (each block is skipped by layout while off screen)
+    assert result["blocks"] == 6
+    assert "40,018 more characters" in result["cut"]
+    assert result["hugeText"] < 10_100

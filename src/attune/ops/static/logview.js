@@ -9,6 +9,7 @@ class AttuneLogView {
   static FRAME_BUDGET_MS = 12;  // rendering time per animation frame, so scrolling stays smooth
   static MAX_HITS = 200000;
   static MAX_MARKED_LINES = 20000;
+  static MAX_LINE_CHARS = 10000;  // longer lines are cut on screen (search and downloads see all)
 
   constructor(scroller, body, { onFollowChange, onSearchChange } = {}) {
     this.scroller = scroller;
@@ -61,7 +62,13 @@ class AttuneLogView {
 
   lineHtml(i) {
     const cls = this.hitLines.has(i) ? "ll hit" : "ll";
-    return `<div class="${cls}" data-n="${i + 1}">${attuneAnsi.toHtml(this.raw[i], this.ansiState)}</div>`;
+    let text = this.raw[i], cut = "";
+    if (text.length > AttuneLogView.MAX_LINE_CHARS) {
+      const more = (text.length - AttuneLogView.MAX_LINE_CHARS).toLocaleString();
+      cut = `<span class="ll-cut">… ${more} more characters: download the log for the whole line</span>`;
+      text = text.slice(0, AttuneLogView.MAX_LINE_CHARS);
+    }
+    return `<div class="${cls}" data-n="${i + 1}">${attuneAnsi.toHtml(text, this.ansiState)}${cut}</div>`;
   }
 
   // Appends lines [rendered, end) to the DOM: fills the last block, then new blocks in one fragment.

@@ -262,6 +262,8 @@
     $("run-rerun").addEventListener("click", rerun);
     showRun(run);
     connect();
+    // A page restored from the back/forward cache has a closed stream: load it afresh.
+    window.addEventListener("pageshow", (e) => { if (e.persisted) window.location.reload(); });
     // Apply a search from the URL (?q=…) once the replay has arrived.
     const input = $("log-search");
     if (input.value) {

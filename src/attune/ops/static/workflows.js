@@ -212,6 +212,9 @@
       setScope(null);
     });
     $("wf-run").addEventListener("click", runSelected);
+    // Coming back with the Back button restores the page as it was left: Run is clickable again.
+    const runAllowed = !$("wf-run").disabled;
+    window.addEventListener("pageshow", (e) => { if (e.persisted) $("wf-run").disabled = !runAllowed; });
     await buildTree();
     await onWorkflowChange();
   });
