@@ -318,3 +318,27 @@ async def test_every_page_loads_the_current_run_indicator(
 )
 def test_format_duration(seconds: float | None, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+async def test_workflow_stats_have_a_json_twin(
+    toml_project: Path, client: httpx.AsyncClient, store: Store
+) -> None:
+    seed_run(store, "lint", status="succeeded", duration_s=2.0)
+    seed_run(store, "lint", status="failed", exit_code=1, duration_s=4.0)
+    seed_run(store, "lint", status="cancelled", exit_code=None, duration_s=1.0)
+    seed_run(store, "todo-scan", status=None)  # still running: no finished run yet
+    r = await client.get("/api/workflows/stats")
+    assert r.status_code == 200
+    assert r.json() == {
+        "workflows": [
+            {
+                "workflow": "lint",
+                "recent": [
+                    {"id": 1, "status": "succeeded", "duration_s": 2.0},
+                    {"id": 2, "status": "failed", "duration_s": 4.0},
+                    {"id": 3, "status": "cancelled", "duration_s": 1.0},
+                ],
+                "success_rate": 0.5,
+            }
+        ]
+    }

@@ -7,6 +7,7 @@ APIs and to the run's SSE stream.
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -159,13 +160,16 @@ def _bar_chart(recent: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return bars
 
 
+def _raw_stats(store: Store, names: Sequence[str]) -> list[dict[str, Any]]:
+    """``store.workflow_stats`` of every workflow in ``names`` that has finished runs."""
+    found = (store.workflow_stats(name, CHART_BARS) for name in names)
+    return [data for data in found if data["recent"]]
+
+
 def _workflow_stats(store: Store, names: Sequence[str]) -> list[dict[str, Any]]:
     stats = []
-    for name in names:
-        data = store.workflow_stats(name, CHART_BARS)
-        if not data["recent"]:
-            continue
-        rate = data["success_rate"]
+    for data in _raw_stats(store, names):
+        name, rate = data["workflow"], data["success_rate"]
         stats.append(
             {
                 "workflow": name,
@@ -223,6 +227,16 @@ async def show_runs(
         "chart": {"width": CHART_WIDTH, "height": CHART_HEIGHT},
     }
     return render_page(request, "runs.html", context)
+
+
+@router.get("/api/workflows/stats")
+async def list_workflow_stats(request: Request) -> dict[str, Any]:
+    """The JSON twin of the history page's charts: per known workflow with finished runs, the
+    last 10 (``id``, ``status``, ``duration_s``, oldest first) and ``success_rate`` (0..1 or
+    null; succeeded out of succeeded + failed)."""
+    store = _store(request)
+    names = sorted(w.name for w in _workflow_set(request).workflows)
+    return {"workflows": await asyncio.to_thread(_raw_stats, store, names)}
 
 
 async def home_panel(request: Request) -> dict[str, Any] | None:
