@@ -40,7 +40,8 @@ class FakeAnthropic:
     """State of the fake; tests set ``mode`` and ``rows`` and read ``requests``."""
 
     rows: dict[date, list[dict[str, Any]]] = field(default_factory=dict)
-    mode: str = "ok"  # ok | 401 | 403 | 429 | 500 | 500-once | slow | not-json | wrong-shape
+    # ok | 401 | 403 | 429 | 500 | 500-once | slow | not-json | wrong-shape | endless
+    mode: str = "ok"
     fail_on_page: int | None = None
     page_size: int = 31
     delay: float = 0.0
@@ -96,6 +97,8 @@ class FakeAnthropic:
             return _send_raw(handler, 200, b"<html>gateway</html>", "text/html")
         if self.mode == "wrong-shape":
             return _send(handler, 200, {"buckets": [], "more": False})
+        if self.mode == "endless":  # has_more forever with the same cursor
+            return _send(handler, 200, {"data": [], "has_more": True, "next_page": "again"})
         return _send(handler, 200, self.page(dict(query)))
 
     def _status_answer(self, count: int, page_number: int) -> Any:

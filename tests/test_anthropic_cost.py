@@ -277,6 +277,32 @@ def test_unexpected_answers_are_bad_response(
     assert error is not None and error.kind == CostFetchErrorKind.BAD_RESPONSE
 
 
+def test_retry_after_as_an_http_date(keyed: Path, fake_anthropic: FakeAnthropic) -> None:
+    fake_anthropic.mode = "429"
+    fake_anthropic.retry_after = "Thu, 05 Mar 2026 12:31:00 GMT"
+    _, error = fetch(keyed)
+    assert error is not None and "retry after 2026-03-05T12:31:00+00:00" in error.message
+
+
+def test_a_report_that_never_ends_is_bad_response(
+    keyed: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.mode = "endless"
+    _, error = fetch(keyed)
+    assert error is not None and error.kind == CostFetchErrorKind.BAD_RESPONSE
+    assert "next_page" in error.message
+    assert len(fake_anthropic.report_requests()) == 2  # stopped as soon as the cursor repeated
+
+
+def test_amounts_in_another_currency_are_bad_response(
+    keyed: Path, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.add(NOW.date(), "100", currency="EUR")
+    _, error = fetch(keyed)
+    assert error is not None and error.kind == CostFetchErrorKind.BAD_RESPONSE
+    assert "EUR" in error.message
+
+
 def test_amount_that_is_not_a_decimal_is_bad_response(
     keyed: Path, fake_anthropic: FakeAnthropic
 ) -> None:
