@@ -30,13 +30,14 @@ class Measured:
     wall_s: float
     max_rss_kib: int
     returncode: int
+    cpu_s: float = 0.0  # user + system
 
 
 TIME = Path("/usr/bin/time")  # GNU time: the peak RSS of the command alone
 
 
 def run_measured(cmd: Sequence[str], env: Mapping[str, str], timeout: float = 60.0) -> Measured:
-    """Run ``cmd`` once: wall seconds from here, peak RSS from GNU ``time`` (``%M``).
+    """Run ``cmd`` once: wall seconds from here, peak RSS and CPU seconds from GNU ``time``.
 
     ``wait4``'s ``ru_maxrss`` would count the pages of this benchmark process copied at fork
     time, so the RSS comes from ``/usr/bin/time``, a small C program (``make bench`` installs
@@ -45,15 +46,15 @@ def run_measured(cmd: Sequence[str], env: Mapping[str, str], timeout: float = 60
     if not TIME.exists():
         raise BenchError("/usr/bin/time is missing: apt-get install -y time (make bench does)")
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
-        full = [str(TIME), "-f", "%M", "-o", report.name, *cmd]
+        full = [str(TIME), "-f", "%M %U %S", "-o", report.name, *cmd]
         start = time.perf_counter()
         proc = subprocess.run(
             full, env=dict(env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             timeout=timeout, check=False,
         )  # fmt: skip
         wall = time.perf_counter() - start
-        rss = int(report.read().strip().splitlines()[-1])
-    return Measured(wall, rss, proc.returncode)
+        rss, user, system = report.read().strip().splitlines()[-1].split()
+    return Measured(wall, int(rss), proc.returncode, float(user) + float(system))
 
 
 def free_port() -> int:

@@ -50,6 +50,7 @@ def _cli(data: dict[str, Any]) -> list[str]:
         [
             _row("wall time (median)", o, r, "median_s"),
             _row("wall time (fastest)", o, r, "min_s"),
+            _row("CPU time, user + system (median)", o, r, "cpu_s"),
             _row("peak RSS", o, r, "rss_mib", _mib),
         ],
     )
@@ -70,6 +71,8 @@ def _start(data: dict[str, Any]) -> list[str]:
 def _cell(c: dict[str, Any]) -> tuple[str, str, str]:
     lines = f"{c['min_lines']:,}" + ("" if c["all_lines"] else " ✗")
     done = f"{c['done']}/{c['expected_done']}"
+    if c.get("resumes"):
+        done += f", {c['resumes']} resumed"
     if c["errors"]:
         done += " (" + "; ".join(c["errors"]) + ")"
     return lines, done, _s(c["median_s"])
@@ -81,7 +84,8 @@ def _stream(results: dict[str, Any]) -> list[str]:
         "### Live streaming: a run printing N lines, read over SSE by K clients",
         "",
         "Lines: the fewest any client received (✗: some client missed lines). Done: clients "
-        "that got `done`. Time: POST to the last client's `done`, median of rounds. "
+        "that got `done` (resumed: reconnections with `Last-Event-ID` after the server cut a "
+        "slow client off). Time: POST to the last client's `done`, median of rounds. "
         "Lines/s: N / time. Floor: the generator into `cat > /dev/null`.",
         "",
         "| N | K | ours lines | ours done | ours time | ours lines/s | ref lines | ref done "

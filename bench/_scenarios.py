@@ -65,6 +65,7 @@ def cli_start(products: list[Product], plan: Plan) -> dict[str, Any]:
     """``attune --help``: wall seconds and the child's own peak RSS."""
     walls: dict[str, list[float]] = {p.name: [] for p in products}
     rss: dict[str, list[int]] = {p.name: [] for p in products}
+    cpu: dict[str, list[float]] = {p.name: [] for p in products}
     for p in products:
         run_measured(p.cli_cmd(), p.env)  # warm the page cache and any bytecode
     for _ in range(plan.rounds * 2):
@@ -74,11 +75,13 @@ def cli_start(products: list[Product], plan: Plan) -> dict[str, Any]:
                 raise BenchError(f"{p.name}: {p.cli_cmd()} exited {m.returncode}")
             walls[p.name].append(m.wall_s)
             rss[p.name].append(m.max_rss_kib)
+            cpu[p.name].append(m.cpu_s)
     return {
         name: {
             "median_s": _median(walls[name]),
             "min_s": min(walls[name]),
             "rss_mib": _median([r / 1024 for r in rss[name]]),
+            "cpu_s": _median(cpu[name]),
             "samples": len(walls[name]),
         }
         for name in walls

@@ -4,7 +4,8 @@ The client is deliberately thin so it is not what limits the figure: it sends a 
 GET over asyncio streams and counts the generator's marker (``BENCHLN ``) in the bytes it
 receives, plus the ``event: done`` frame. Both products write one whole SSE frame per chunk, so
 the chunked framing never splits a marker; a marker split across two socket reads is caught by
-carrying the previous read's tail.
+carrying the previous read's tail. Like ``EventSource``, it resumes with ``Last-Event-ID`` when
+the server ends a stream early after sending ids.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class ClientResult:
     done: bool
     seconds: float | None
     error: str | None = None
+    resumes: int = 0
 
 
 @dataclass
@@ -79,59 +81,101 @@ class StreamSummary:
             "median_s": median,
             "lines_per_s": self.n / median if median else None,
             "server_cpu_s": statistics.median(cpu) if cpu else None,
+            "resumes": sum(c.resumes for r in self.rounds for c in r.clients),
             "errors": errors,
         }
 
 
-def scan(tail: bytes, data: bytes) -> tuple[bytes, int, bool]:
-    """Markers in ``data`` (those straddling from ``tail`` included), ``done`` seen, new tail.
+TAIL = 48  # bytes kept from the previous read: a marker, `done` or an `id:` line may straddle
+MAX_RESUMES = 20
+
+
+def scan(tail: bytes, data: bytes) -> tuple[bytes, int, bool, int | None]:
+    """Markers in ``data`` (those straddling from ``tail`` included), ``done`` seen, the last
+    ``id:`` seen (or None), and the new tail.
 
     Markers lying wholly inside ``tail`` were counted with the previous read, so only those
     starting in its last ``len(MARKER) - 1`` bytes are counted again here.
     """
     buf = tail + data
     found = buf[max(0, len(tail) - len(MARKER) + 1) :].count(MARKER)
-    return buf[-(len(DONE) - 1) :], found, DONE in buf
+    last_id = None
+    at = buf.rfind(b"\nid: ")
+    if at >= 0:
+        stop = buf.find(b"\n", at + 5)
+        if stop > 0 and buf[at + 5 : stop].isdigit():
+            last_id = int(buf[at + 5 : stop])
+    return buf[-TAIL:], found, DONE in buf, last_id
 
 
-async def read_stream(port: int, path: str, t0: float, deadline_s: float) -> ClientResult:
-    """Read one SSE stream until ``done``, a close, an idle gap or the deadline."""
-    count = 0
+@dataclass
+class _Progress:
+    lines: int = 0
+    last_id: int | None = None
+    resumes: int = 0
+
+
+async def _read_once(
+    port: int, path: str, progress: _Progress, end: float
+) -> tuple[bool, str | None]:
+    """One connection: (``done`` seen, why it ended otherwise); resumes after ``last_id``."""
+    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
-    except (OSError, TimeoutError) as exc:
-        return ClientResult(0, False, None, f"connect failed: {exc!r}")
-    try:
+        resume = "" if progress.last_id is None else f"Last-Event-ID: {progress.last_id}\r\n"
         writer.write(
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{resume}"
             "Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n".encode()
         )
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
         status = head.split(b" ", 2)[1].decode()
         if status != "200":
-            return ClientResult(0, False, None, f"HTTP {status}")
-        tail = b""  # the end of the previous read: a marker or `done` may straddle two reads
-        end = time.monotonic() + deadline_s
+            return False, f"HTTP {status}"
+        tail = b""
         while True:
             wait = min(IDLE_TIMEOUT_S, end - time.monotonic())
             if wait <= 0:
-                return ClientResult(count, False, None, f"no done within {deadline_s:.0f} s")
+                return False, "deadline"
             try:
                 data = await asyncio.wait_for(reader.read(1 << 20), wait)
             except TimeoutError:
-                if time.monotonic() >= end:
-                    return ClientResult(count, False, None, f"no done within {deadline_s:.0f} s")
-                return ClientResult(count, False, None, f"stalled {IDLE_TIMEOUT_S:.0f} s")
+                return False, "deadline" if time.monotonic() >= end else "stalled"
             if not data:
-                return ClientResult(count, False, None, "closed before done")
-            tail, found, saw_done = scan(tail, data)
-            count += found
+                return False, "closed before done"
+            tail, found, saw_done, last_id = scan(tail, data)
+            progress.lines += found
+            progress.last_id = last_id if last_id is not None else progress.last_id
             if saw_done:
-                return ClientResult(count, True, time.perf_counter() - t0)
-    except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
-        return ClientResult(count, False, None, f"error: {type(exc).__name__}")
+                return True, None
     finally:
         writer.close()
+
+
+async def read_stream(port: int, path: str, t0: float, deadline_s: float) -> ClientResult:
+    """Read one SSE stream until ``done``, as a browser's ``EventSource`` would.
+
+    When the server closes the stream before ``done`` and has sent event ids, the client
+    reconnects with ``Last-Event-ID`` (DESIGN §5: a slow client is cut off and resumes by id);
+    without ids there is nothing to resume from, and the close is reported.
+    """
+    progress = _Progress()
+    end = time.monotonic() + deadline_s
+    why: str | None = None
+    while progress.resumes <= MAX_RESUMES:
+        try:
+            done, why = await _read_once(port, path, progress, end)
+        except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+            done, why = False, f"error: {type(exc).__name__}"
+        if done:
+            return ClientResult(progress.lines, True, time.perf_counter() - t0, None,
+                                progress.resumes)  # fmt: skip
+        if why != "closed before done" or progress.last_id is None:
+            break
+        progress.resumes += 1
+    if why == "deadline":
+        why = f"no done within {deadline_s:.0f} s"
+    elif why == "stalled":
+        why = f"stalled {IDLE_TIMEOUT_S:.0f} s"
+    return ClientResult(progress.lines, False, None, why, progress.resumes)
 
 
 async def read_streams(
