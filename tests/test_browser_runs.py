@@ -142,8 +142,13 @@ def test_start_from_the_page_stream_search_and_cancel(
         page.locator("#log").evaluate("e => { e.scrollTop = e.scrollHeight; }")
         page.locator('#log-follow[aria-pressed="true"]').wait_for()
 
+        # back on the workflows page, the scope picked for this workflow is remembered and shown
+        page.goto(srv.url + "/workflows?workflow=ticker")
+        page.locator('.scope-item[data-path="src/pkg"][aria-selected="true"]').wait_for()
+        assert page.locator("#scope-current").inner_text() == "src/pkg"
         # a second run is refused while this one runs, with a link to it
-        page.goto(srv.url + "/workflows?workflow=counter")
+        page.locator('input[name="workflow"][value="counter"]').check()
+        assert page.locator("#scope-none").is_visible()
         page.locator("#wf-run").click()
         busy = page.locator(f'#wf-notice a[href="/runs/{run_id}"]')
         busy.click()
