@@ -146,6 +146,7 @@ def test_status_line_rewrite_keeps_every_other_byte(
         "🔄 In Progress",
         False,
     )
+    assert change.status == "✅ Complete"
     assert req.read_bytes() == original.replace("🔄 In Progress".encode(), "✅ Complete".encode())
     assert stat.S_IMODE(req.stat().st_mode) == 0o640
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temp file left
@@ -182,6 +183,7 @@ def test_spec_without_status_gets_one_inserted(
     before = (kiro / "requirements.md").read_text()
     change = set_spec_status(make_config(), ".kiro/specs/k", "complete")
     assert change.inserted and change.file == "requirements.md"
+    assert change.status == "Complete"
     after = (kiro / "requirements.md").read_text()
     assert after == before.replace(
         "# Requirements Document\n", "# Requirements Document\n\n**Status:** Complete\n", 1
@@ -194,6 +196,13 @@ def test_spec_without_status_gets_one_inserted(
     assert (
         folder / "requirements.md"
     ).read_text() == "---\ntitle: T\nstatus: complete\n---\nBody\n"
+
+    crlf = project / "docs" / "specs" / "crlf"
+    write(crlf / "design.md", "\ufeff# Title\r\nBody\r\n")
+    set_spec_status(make_config(), "docs/specs/crlf", "complete")
+    assert (crlf / "design.md").read_bytes() == (
+        "\ufeff# Title\r\n\r\n**Status:** Complete\r\nBody\r\n".encode()
+    )
 
     bare = project / "docs" / "specs" / "bare"
     write(bare / "tasks.md", "- [x] a\n")

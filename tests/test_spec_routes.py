@@ -172,6 +172,7 @@ async def test_mark_complete(spec_client: httpx.AsyncClient, specs_project: Path
         "complete",
     )
     assert body["spec"]["status"] == "complete" and body["spec"]["status_label"] == "Complete"
+    assert body["status"] == "✅ Complete" and body["inserted"] is False
     assert req.read_bytes() == before.replace("🔄 In Progress".encode(), "✅ Complete".encode())
     assert (await spec_client.get("/api/specs/candidates")).json()["candidates"] == []
 

@@ -65,7 +65,7 @@ class StatusChange:
     path: str
     file: str
     previous: str | None
-    status: str
+    status: str  # the text written, e.g. "✅ Complete" where the old value had an emoji
     normalised: SpecStatus
     inserted: bool
 
@@ -179,14 +179,16 @@ def _targets(sources: list[_Source]) -> tuple[list[tuple[_Source, list[StatusSpo
     return [], False
 
 
-def _inserted(text: str, value: str) -> str:
-    """``text`` with a status added: in its front matter if it has one, else under its title."""
+def _inserted(text: str, value: str) -> tuple[str, str]:
+    """(``text`` with a status added, the value written): in its front matter if it has one,
+    else as a ``**Status:**`` line under its title."""
     eol = "\r\n" if "\r\n" in text else "\n"
     fm = parse_front_matter(text)
     if fm.present and fm.problem is None:
         close = text.rfind("\n", 0, fm.body_start - 1) + 1  # start of the closing '---' line
-        return f"{text[:close]}status: {value}{eol}{text[close:]}"
-    line = f"**Status:** {value[0].upper()}{value[1:]}"
+        return f"{text[:close]}status: {value}{eol}{text[close:]}", value
+    shown = f"{value[0].upper()}{value[1:]}"
+    line = f"**Status:** {shown}"
     body = text[fm.body_start :] if fm.present else text
     head = text[: len(text) - len(body)]
     first_end = body.find("\n")
@@ -194,9 +196,9 @@ def _inserted(text: str, value: str) -> str:
     if _HEADING_RE.match(first.lstrip("\ufeff")):
         rest = "" if first_end == -1 else body[first_end + 1 :]
         sep = eol if first_end == -1 else body[len(first) : first_end + 1]
-        return f"{head}{first}{sep}{eol}{line}{eol}{rest}"
+        return f"{head}{first}{sep}{eol}{line}{eol}{rest}", shown
     bom = "\ufeff" if body.startswith("\ufeff") else ""
-    return f"{head}{bom}{line}{eol}{eol}{body[len(bom) :]}"
+    return f"{head}{bom}{line}{eol}{eol}{body[len(bom) :]}", shown
 
 
 def _write_atomic(src: _Source, text: str) -> None:
@@ -250,6 +252,7 @@ def set_spec_status(config: Config, path: str, status: str) -> StatusChange:
     if not targets:
         return _insert_status(sources, shown, value)
     previous = targets[0][1][0].value
+    written = value if in_front else _styled(value, previous)
     for src, spots in targets:
         if src.text is None or src.why_not is not None:
             raise StatusNotRewritable(f"{src.filename} is {src.why_not}; edit it by hand.")
@@ -259,7 +262,7 @@ def set_spec_status(config: Config, path: str, status: str) -> StatusChange:
             text = text[: spot.start] + new + text[spot.end :]
         _write_atomic(src, text)
     return StatusChange(
-        shown, targets[0][0].filename, previous, value, normalise_status(value), False
+        shown, targets[0][0].filename, previous, written, normalise_status(value), False
     )
 
 
@@ -271,6 +274,7 @@ def _insert_status(sources: list[_Source], shown: str, value: str) -> StatusChan
             raise StatusNotRewritable(
                 f"{src.filename} is {src.why_not}, so no status can be added safely."
             )
-        _write_atomic(src, _inserted(src.text, value))
-        return StatusChange(shown, src.filename, None, value, normalise_status(value), True)
+        text, written = _inserted(src.text, value)
+        _write_atomic(src, text)
+        return StatusChange(shown, src.filename, None, written, normalise_status(value), True)
     raise StatusNotRewritable("No phase file of this spec can be rewritten safely.")

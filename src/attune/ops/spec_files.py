@@ -141,7 +141,7 @@ class SpecReading:
 
 def guess_layout(root: Path, name: str, phase_names: set[str]) -> SpecLayout:
     """Kiro for ``.kiro/specs``; spec-kit for ``spec.md``/``plan.md`` or ``NNN-name``; else docs."""
-    if root.parts[-2:] == (".kiro", "specs") or (root.parent.parts[-2:] == (".kiro", "specs")):
+    if root.parts[-2:] == (".kiro", "specs"):
         return SpecLayout.KIRO
     if phase_names & {"spec.md", "plan.md"} or _SPEC_KIT_NAME.match(name):
         return SpecLayout.SPEC_KIT
