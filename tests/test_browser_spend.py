@@ -78,3 +78,23 @@ def test_no_key_panel_in_the_browser(
     assert page.locator(".spend").get_attribute("data-state") == "no_key"
     assert page.locator(".spend-command").inner_text() == "attune ops setup-billing"
     assert page_errors == []
+
+
+def test_pending_panel_reloads_itself_once_the_fetch_answers(
+    server_factory: Callable[..., ServerProcess],
+    fake_anthropic: FakeAnthropic,
+    browser: Any,
+    page_errors: list[str],
+) -> None:
+    env = {"ANTHROPIC_ADMIN_API_KEY": ADMIN_KEY, "ANTHROPIC_BASE_URL": fake_anthropic.url}
+    server = server_factory(None, env=env)
+    fake_anthropic.delay = 3.5  # longer than the home page waits (2.5 s)
+    page = browser.new_page()
+    watch_page(page, page_errors)
+    page.goto(server.url + "/")
+    assert page.locator(".spend").get_attribute("data-state") == "pending"
+    page.wait_for_selector('.spend[data-state="ok"]', timeout=15_000)
+    assert page.locator(".spend-source").inner_text() == "cached just now"
+    assert page.locator(".spend-tile").count() == 4
+    assert len(fake_anthropic.report_requests()) == 1
+    assert page_errors == []

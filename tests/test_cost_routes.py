@@ -267,3 +267,56 @@ def test_panel_and_chart_are_csp_clean(tmp_path: Path) -> None:
     assert "style=" not in template
     assert re.search(r"\son[a-z]+=", template) is None
     assert re.findall(r"<script(?![^>]*\bsrc=)", template) == []
+
+
+async def test_slow_anthropic_renders_the_page_at_once_marked_pending(
+    client: httpx.AsyncClient, keyed: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from attune.ops.routes import cost
+
+    monkeypatch.setattr(cost, "HOME_WAIT_S", 0.1)
+    keyed.delay = 0.6
+    html = await home(client)
+    assert state_of(html) == "pending" and 'data-pending="1"' in html
+    assert "Fetching the latest figures from Anthropic" in html
+    body = (await client.get("/api/cost")).json()  # joins the fetch still under way
+    assert body["summary"]["source"] == "live"
+    assert len(keyed.report_requests()) == 1
+    html = await home(client)
+    assert state_of(html) == "ok" and ">cached just now</span>" in html
+
+
+async def test_slow_refresh_shows_cached_figures_as_updating(
+    client: httpx.AsyncClient, keyed: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from attune.ops.routes import cost
+
+    monkeypatch.setattr(cost, "HOME_WAIT_S", 0.1)
+    await home(client)
+    keyed.delay = 0.6
+    html = await home(client, "?refresh=1")
+    assert state_of(html) == "ok" and 'data-pending="1"' in html
+    assert ">updating…</span>" in html and "$12.35" in html
+    assert (await client.get("/api/cost")).json()["summary"]["source"] == "live"
+    assert len(keyed.report_requests()) == 2
+
+
+async def test_a_transient_failure_is_not_retried_by_every_page_load(
+    client: httpx.AsyncClient, keyed: FakeAnthropic
+) -> None:
+    keyed.mode = "429"
+    for _ in range(3):
+        assert state_of(await home(client)) == "unavailable"
+    assert len(keyed.report_requests()) == 1
+    keyed.mode = "ok"
+    assert state_of(await home(client, "?refresh=1")) == "ok"  # Refresh always asks
+    assert len(keyed.report_requests()) == 2
+
+
+async def test_a_rejected_key_is_asked_again_on_the_next_load(
+    client: httpx.AsyncClient, keyed: FakeAnthropic
+) -> None:
+    keyed.mode = "401"
+    assert state_of(await home(client)) == "auth_failed"
+    keyed.mode = "ok"  # e.g. after `attune ops setup-billing` stored a good key
+    assert state_of(await home(client)) == "ok"

@@ -37,13 +37,17 @@ def build_panel(
     """Everything ``_home_spend.html`` shows; ``state`` picks the panel's layout."""
     summary, error = result.summary, result.error
     panel: dict[str, Any] = {
-        "state": _state(summary, error),
+        "state": "pending" if result.pending and summary is None else _state(summary, error),
+        "pending": result.pending,
         "error": error.to_json() if error is not None else None,
         "key_warning": key_warning,
         "refresh_url": "/?refresh=1",
     }
     if summary is not None:
         panel.update(_figures(summary, error, now or datetime.now(UTC)))
+        if result.pending:
+            panel["source_label"] = "updating…"
+            panel["source_badge"] = "badge-info"
     if result.budget is not None:
         panel["budget"] = _budget(result.budget)
     return panel

@@ -13,6 +13,10 @@ from attune.ops.spend_panel import build_panel
 
 router = APIRouter(tags=["cost"])
 
+# The home page waits this long for Anthropic, then shows the cached figures as "updating…" and
+# spend.js reloads the panel once the fetch (which goes on) has answered.
+HOME_WAIT_S = 2.5
+
 
 @router.get("/api/cost")
 async def get_cost_summary(cost: CostDep, refresh: bool = False) -> dict[str, Any]:
@@ -27,7 +31,7 @@ async def home_panel(request: Request) -> dict[str, Any] | None:
     """The home page's spend panel; ``/?refresh=1`` (the Refresh button) asks Anthropic now."""
     cost: CostService = get_cost(request)
     refresh = request.query_params.get("refresh", "") in ("1", "true")
-    result = await cost.current(refresh=refresh)
+    result = await cost.current(refresh=refresh, wait_s=HOME_WAIT_S)
     panel = build_panel(result, key_warning=cost.key_file_warning())
     # The SVGs are built by spend_chart with every text escaped: safe to embed as markup.
     if "chart_svg" in panel:
