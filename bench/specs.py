@@ -92,6 +92,11 @@ async def bench_in_process(project: Path, home: Path, rounds: int) -> None:
                 (await c.get("/api/specs/candidates")).raise_for_status()
 
             warm_cands = [await timed(candidates) for _ in range(rounds)]
+
+            async def page() -> None:
+                (await c.get("/specs")).raise_for_status()
+
+            warm_page = [await timed(page) for _ in range(max(3, rounds // 4))]
             count = len((await c.get("/api/specs")).json()["specs"])
     finally:
         await app.state.services.stop()
@@ -109,6 +114,7 @@ async def bench_in_process(project: Path, home: Path, rounds: int) -> None:
     )
     print(f"  GET /api/specs after 1 change    {changed:8.1f} ms")
     print(f"  warm GET /api/specs/candidates   {statistics.median(warm_cands):8.1f} ms median")
+    print(f"  warm GET /specs (HTML, all rows) {statistics.median(warm_page):8.1f} ms median")
     print(f"  detect_candidates(config), cold  {detect_cold:8.1f} ms   (no app: own scan)")
 
 

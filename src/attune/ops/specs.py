@@ -194,7 +194,7 @@ class SpecIndex:
 
     def __init__(self, config: Config) -> None:
         self.project_root = config.project_root
-        self.roots = config.specs_roots
+        self.roots = tuple(dict.fromkeys(config.specs_roots))  # a root given twice lists once
         self._lock = threading.Lock()
         self._dirs: dict[str, _DirCache] = {}
         self._specs: dict[str, _SpecCache] = {}
