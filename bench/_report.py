@@ -145,6 +145,8 @@ def _goals(results: dict[str, Any]) -> list[str]:
         out.append(
             f"- history list ≤ 20 ms at 10,000 runs: {_s(v)} — {_verdict(v <= GOAL_HISTORY_S)}"
         )
+    if len(out) == 2:
+        out.append("- no scenario with a goal was run (cli, stream, history)")
     return [*out, ""]
 
 

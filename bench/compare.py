@@ -5,6 +5,7 @@ Run it with ``make bench`` (or ``.venv/bin/python bench/compare.py``)::
     bench/compare.py                      # every scenario, full rounds, N up to 1,000,000
     bench/compare.py --quick              # fewer rounds, N up to 100,000 (for development)
     bench/compare.py --only stream        # one scenario: cli, start, stream, history, home
+    bench/compare.py --show               # print the tables of the last run again
 
 The reference is installed once into its own venv under ``.bench/ref`` (git-ignored; never a
 dependency of this project). Servers listen on 127.0.0.1 only, every wait is bounded, every
@@ -91,6 +92,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--only", choices=SCENARIOS, action="append", help="repeatable")
     parser.add_argument("--rounds", type=int, help="rounds per scenario (default 5, quick 2)")
     parser.add_argument("--out", type=Path, default=ROOT / ".bench" / "last.json")
+    parser.add_argument(
+        "--show", action="store_true", help="print the tables of the saved figures (--out) and stop"
+    )
     return parser.parse_args(argv)
 
 
@@ -128,6 +132,9 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.show:
+        print(render(json.loads(args.out.read_text())))
+        return 0
     ensure_reference()
     work = Path(tempfile.mkdtemp(prefix="attune-bench-"))
     try:
