@@ -30,6 +30,17 @@ STALE_LABELS: dict[CostFetchErrorKind, str] = {
     CostFetchErrorKind.CACHE_INVALID: "cache unreadable",
 }
 
+FIX_HINTS: dict[CostFetchErrorKind, str] = {
+    CostFetchErrorKind.RATE_LIMITED: "Anthropic asks for at most one request a minute; "
+    "Refresh once the wait above is over.",
+    CostFetchErrorKind.NETWORK: "Check the network connection, or ANTHROPIC_BASE_URL if set.",
+    CostFetchErrorKind.HTTP_ERROR: "Anthropic had a problem answering; Refresh later "
+    "(status.anthropic.com shows incidents).",
+    CostFetchErrorKind.BAD_RESPONSE: "Check that ANTHROPIC_BASE_URL points at the Anthropic API.",
+    CostFetchErrorKind.CACHE_INVALID: "Delete the cache file named above; the next good answer "
+    "rewrites it.",
+}
+
 
 def build_panel(
     result: CostResult, *, key_warning: str | None, now: datetime | None = None
@@ -41,6 +52,7 @@ def build_panel(
         "pending": result.pending,
         "error": error.to_json() if error is not None else None,
         "key_warning": key_warning,
+        "hint": FIX_HINTS.get(error.kind) if error is not None else None,
         "refresh_url": "/?refresh=1",
     }
     if summary is not None:
