@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from markupsafe import Markup
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -168,6 +169,29 @@ def _status_options(listing: SpecListing) -> list[tuple[str, str, int]]:
     return [(s.value, STATUS_LABELS[s], counts[s.value]) for s in SpecStatus if s.value in counts]
 
 
+def _candidate_urls(listing: SpecListing, candidates: dict[str, Any]) -> dict[str, str]:
+    paths = {c["path"] for c in candidates["candidates"]}
+    return {s.path: spec_url(s, listing) for s in listing.specs if s.path in paths}
+
+
+def _rows_html(request: Request, listing: SpecListing) -> Markup:
+    """The table rows, most recently changed first, rendered once per listing generation.
+
+    Rows depend only on the listing (relative times are filled in by the browser), so a large
+    repository pays for rendering them only when something changed.
+    """
+    cached: tuple[int, int, Markup] | None = getattr(request.app.state, "spec_rows_html", None)
+    if cached is not None and cached[:2] == (id(listing), listing.generation):
+        return cached[2]
+    rows = sorted(listing.specs, key=lambda s: (s.archived, -(s.reading.last_modified_ns or 0)))
+    env = request.app.state.services.templates.env
+    template = env.get_template("_spec_rows.html")
+    # The app's environment autoescapes: the rendered rows are already safe HTML.
+    html = Markup(template.render(rows=[spec_json(s, listing) for s in rows]))  # noqa: S704
+    request.app.state.spec_rows_html = (id(listing), listing.generation, html)
+    return html
+
+
 @router.get("/specs", response_class=HTMLResponse, include_in_schema=False)
 async def show_specs(
     request: Request,
@@ -179,14 +203,14 @@ async def show_specs(
     """The specs page: "Ready to close?" cards, then a filterable table of every spec."""
     listing = await _listing(request)
     candidates = await run_in_threadpool(_candidates_json, config, spec_index(request), store)
-    rows = sorted(listing.specs, key=lambda s: (s.archived, -(s.reading.last_modified_ns or 0)))
     context = {
         "active": "specs",
         "title": "Specs",
         "listing": listing,
-        "rows": [spec_json(spec, listing) for spec in rows],
+        "spec_count": len(listing.specs),
+        "rows_html": await run_in_threadpool(_rows_html, request, listing),
         "candidates": candidates,
-        "candidate_urls": {spec.path: spec_url(spec, listing) for spec in listing.specs},
+        "candidate_urls": _candidate_urls(listing, candidates),
         "status_options": _status_options(listing),
         "status_filter": status,
         "query": q,
