@@ -16,7 +16,7 @@ import pytest
 
 from attune.ops.run_log import Run
 from attune.ops.store import Store
-from attune.ops.streaming import Frame, StreamHub, encode_done, encode_lines, event_stream
+from attune.ops.streaming import Frame, StreamHub, encode_done, event_stream
 
 PY = json.dumps(sys.executable)
 
@@ -203,7 +203,7 @@ async def test_keepalive_while_idle_and_live_frames(store: Store) -> None:
     async def produce() -> None:
         await asyncio.sleep(0.2)
         store.append_lines(run.id, 2, ["live"])
-        hub.publish(run.id, Frame("lines", encode_lines(2, ["live"]), 2, ("live",)))
+        hub.publish(run.id, Frame.of_lines(2, ["live"]))
         done = store.finish_run(run.id, "succeeded", 0, 0.2)
         hub.close(run.id, Frame("done", encode_done(done)))
 
@@ -226,8 +226,8 @@ async def test_overlap_between_replay_and_live_is_not_repeated(store: Store) -> 
     assert b'"first":1' in first
     # a frame committed before the subscription but delivered after it, then a fresh one
     store.append_lines(run.id, 3, ["c"])
-    hub.publish(run.id, Frame("lines", encode_lines(1, ["a", "b"]), 1, ("a", "b")))
-    hub.publish(run.id, Frame("lines", encode_lines(3, ["c"]), 3, ("c",)))
+    hub.publish(run.id, Frame.of_lines(1, ["a", "b"]))
+    hub.publish(run.id, Frame.of_lines(2, ["b", "c"]))  # partly sent already
     done = store.finish_run(run.id, "succeeded", 0, 0.1)
     hub.close(run.id, Frame("done", encode_done(done)))
     events = parse(iter(first.decode().split("\n")), Events())
@@ -245,7 +245,7 @@ async def test_slow_subscriber_is_cut_off_and_resumes(store: Store) -> None:
     for _ in range(50):  # ~50 KB published while nobody reads
         lines = [f"x{seq + i:05d}" * 10 for i in range(10)]
         store.append_lines(run.id, seq, lines)
-        hub.publish(run.id, Frame("lines", encode_lines(seq, lines), seq, tuple(lines)))
+        hub.publish(run.id, Frame.of_lines(seq, lines))
         seq += 10
     assert sub.overflowed and await sub.next(0.01) is None  # cut off, memory released
     assert sub._bytes == 0

@@ -174,17 +174,42 @@ class RunLogMixin:
         return run
 
     def index_run(self, run_id: int) -> None:
-        """Add a finished run's output to the full-text index (idempotent)."""
+        """Add a finished run's output to the full-text index now (idempotent)."""
+        while not self.index_run_batch(run_id):
+            pass
+
+    def index_run_batch(self, run_id: int, max_chunks: int = 1) -> bool:
+        """Index the next ``max_chunks`` chunks of a run; ``True`` once it is fully indexed.
+
+        Small batches keep each write transaction short, so a live run's commits never wait
+        long behind indexing.
+        """
         with self.write() as conn:
-            row = conn.execute("SELECT indexed FROM runs WHERE id = ?", (run_id,)).fetchone()
-            if row is None or row[0]:
-                return
+            row = conn.execute(
+                "SELECT indexed, indexed_upto, status FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            if row is None or row[0] or row[2] == "running":
+                return True
+            upto = int(row[1])
+            ids = [
+                int(r[0])
+                for r in conn.execute(
+                    "SELECT id FROM run_chunks WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
+                    (run_id, upto, max_chunks),
+                )
+            ]
+            if ids:
+                conn.execute(
+                    "INSERT INTO run_chunks_fts (rowid, text) SELECT id, text FROM run_chunks "
+                    "WHERE run_id = ? AND id > ? AND id <= ?",
+                    (run_id, upto, ids[-1]),
+                )
+            done = len(ids) < max_chunks
             conn.execute(
-                "INSERT INTO run_chunks_fts (rowid, text) "
-                "SELECT id, text FROM run_chunks WHERE run_id = ?",
-                (run_id,),
+                "UPDATE runs SET indexed_upto = ?, indexed = ? WHERE id = ?",
+                (ids[-1] if ids else upto, int(done), run_id),
             )
-            conn.execute("UPDATE runs SET indexed = 1 WHERE id = ?", (run_id,))
+        return done
 
     def unindexed_finished_runs(self) -> list[int]:
         with self.read() as conn:
@@ -236,7 +261,7 @@ class RunLogMixin:
                 "INSERT INTO run_chunks (run_id, first_seq, last_seq, text) VALUES (?, ?, ?, ?)",
                 (run_id, seq, seq, text),
             )
-            conn.execute("UPDATE runs SET line_count = ? WHERE id = ?", (seq, run_id))
+            conn.execute("UPDATE runs SET line_count = ?, indexed = 0 WHERE id = ?", (seq, run_id))
 
     def delete_runs_before(self, cutoff: datetime) -> int:
         """Delete finished runs started before ``cutoff`` with their output; returns how many."""
@@ -252,7 +277,7 @@ class RunLogMixin:
                 conn.execute(
                     "INSERT INTO run_chunks_fts (run_chunks_fts, rowid, text) "
                     "SELECT 'delete', c.id, c.text FROM run_chunks c JOIN runs r "
-                    "ON r.id = c.run_id WHERE c.run_id = ? AND r.indexed = 1",
+                    "ON r.id = c.run_id WHERE c.run_id = ? AND c.id <= r.indexed_upto",
                     (run_id,),
                 )
                 conn.execute("DELETE FROM run_chunks WHERE run_id = ?", (run_id,))
@@ -333,9 +358,13 @@ class RunLogMixin:
         return out
 
     def iter_chunks(
-        self, run_id: int, after_seq: int = 0, max_chunks: int = 64
+        self, run_id: int, after_seq: int = 0, max_chunks: int = 4
     ) -> Iterator[tuple[int, list[str]]]:
-        """``(first_seq, lines)`` batches with ``seq > after_seq``, read a few chunks at a time."""
+        """``(first_seq, lines)`` batches with ``seq > after_seq``, read a few chunks at a time.
+
+        A chunk can hold thousands of lines, so only ``max_chunks`` rows are fetched per query:
+        a reader that stops early never pulls megabytes it does not use.
+        """
         cursor = after_seq
         while True:
             with self.read() as conn:
@@ -355,6 +384,21 @@ class RunLogMixin:
                 cursor = last
             if len(rows) < max_chunks:
                 return
+
+    def chunk_refs(self, run_id: int, after_seq: int, limit: int) -> list[tuple[int, int, int]]:
+        """``(chunk id, first_seq, last_seq)`` of the chunks holding seqs after ``after_seq``."""
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT id, first_seq, last_seq FROM run_chunks WHERE run_id = ? AND last_seq > ? "
+                "ORDER BY last_seq LIMIT ?",
+                (run_id, after_seq, limit),
+            ).fetchall()
+        return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    def chunk_text(self, chunk_id: int) -> str | None:
+        with self.read() as conn:
+            row = conn.execute("SELECT text FROM run_chunks WHERE id = ?", (chunk_id,)).fetchone()
+        return None if row is None else str(row[0])
 
     def recommendations(self, run_id: int) -> list[tuple[int, dict[str, Any]]]:
         with self.read() as conn:

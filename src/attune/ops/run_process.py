@@ -9,7 +9,6 @@ lines become recommendations instead of log lines.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -25,7 +24,7 @@ from typing import Any
 
 from attune.ops.run_log import Run, RunStatus
 from attune.ops.store import Store
-from attune.ops.streaming import Frame, encode_done, encode_lines, encode_recommendation
+from attune.ops.streaming import Frame, encode_done, encode_recommendation
 
 __all__ = ["LineSplitter", "RunProcess", "kill_group"]
 
@@ -256,7 +255,7 @@ class RunProcess:
         self.store.append_lines(self.run.id, first, lines)  # on disk before anyone sees it
         self._next_seq += len(lines)
         if self.publish is not None:
-            self.publish(Frame("lines", encode_lines(first, lines), first, tuple(lines)))
+            self.publish(Frame.of_lines(first, lines))
 
     def _recommend(self, line: str) -> None:
         if self._rec_count >= MAX_RECOMMENDATIONS:
@@ -290,8 +289,6 @@ class RunProcess:
         self.on_exit(self, run)
         if self.publish is not None:
             self.publish(Frame("done", encode_done(run)))
-        with contextlib.suppress(Exception):
-            self.store.index_run(run.id)
 
     def _record_end(self, status: RunStatus, code: int, duration: float) -> Run:
         try:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from attune.ops.config import Config
 from attune.ops.errors import AttuneError
+from attune.ops.indexer import SearchIndexer
 from attune.ops.retention import RetentionJob
 from attune.ops.run_log import Run, RunStatus
 from attune.ops.run_process import RunProcess, kill_group
@@ -41,6 +42,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# The admin key reads the whole organisation's billing: it stays in this process, never in a
+# workflow's environment (a workflow is any command a project declares).
+WITHHELD_ENV = frozenset({"ANTHROPIC_ADMIN_API_KEY"})
 INTERRUPTED_NOTE = "[attune] the dashboard stopped while this run was running; marked interrupted"
 
 
@@ -121,6 +125,7 @@ class Runner:
         self._lock = threading.Lock()
         self._current: RunProcess | None = None
         self._retention: RetentionJob | None = None
+        self.indexer = SearchIndexer(store, lambda: self._current is not None)
 
     @property
     def current_run_id(self) -> int | None:
@@ -168,7 +173,7 @@ class Runner:
         return normalize_rel(path)
 
     def _process(self, workflow: Workflow, run: Run) -> RunProcess:
-        env = {**os.environ, **workflow.env, "ATTUNE_RUN_ID": str(run.id)}
+        env = {**workflow_environment(), **workflow.env, "ATTUNE_RUN_ID": str(run.id)}
         names = self.registry.load().names()
         root = self.config.project_root
         return RunProcess(
@@ -217,6 +222,7 @@ class Runner:
         with self._lock:
             if self._current is process:
                 self._current = None
+        self.indexer.notify()
 
     def cancel(self, run_id: int) -> Run:
         """Cancel a live run (SIGTERM to its group, SIGKILL after the grace period)."""
@@ -252,10 +258,6 @@ class Runner:
                 self.store.append_note(
                     run.id, f"[attune] killed the run's leftover process group {run.pid}"
                 )
-            with contextlib.suppress(Exception):
-                self.store.index_run(run.id)
-        for run_id in self.store.unindexed_finished_runs():
-            self.store.index_run(run_id)
         return left
 
     def start_background(self, token: str) -> None:
@@ -263,6 +265,7 @@ class Runner:
         if self._retention is None:
             self._retention = RetentionJob(self.store, self.config.runs_retention_days)
             self._retention.start()
+        self.indexer.start()
         try:
             write_server_file(self.config, token)
         except OSError as exc:
@@ -276,7 +279,14 @@ class Runner:
             current.join(timeout)
         if self._retention is not None:
             self._retention.stop()
+        self.indexer.stop()
+        self.hub.replay_cache.executor.shutdown(wait=False, cancel_futures=True)
         remove_server_file(self.config)
+
+
+def workflow_environment() -> dict[str, str]:
+    """This process's environment minus what a workflow must never see (the admin key)."""
+    return {k: v for k, v in os.environ.items() if k not in WITHHELD_ENV}
 
 
 def _server_gone(run: Run) -> bool:

@@ -101,13 +101,16 @@ def resolve_scope(root: Path | Config, rel: str | None, *, must_exist: bool = Tr
     real_root = _root_of(root)
     candidate = real_root / canonical if canonical else real_root
     try:
-        real = Path(os.path.realpath(candidate))
+        real = Path(os.path.realpath(candidate, strict=must_exist))
+    except FileNotFoundError as exc:
+        message = f"nothing at {canonical or '.'} in the project"
+        raise ScopeNotFound(message, path=canonical) from exc
     except (OSError, ValueError) as exc:
-        raise InvalidPath(f"the path cannot be resolved: {exc}") from exc
+        # ELOOP (a symlink loop), ENOTDIR, EACCES…: never something a workflow should get.
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidPath(f"the path cannot be resolved: {reason}", path=canonical) from exc
     if real != real_root and real_root not in real.parents:
         raise InvalidPath("the path leads outside the project root", path=canonical)
-    if must_exist and not os.path.lexists(real):
-        raise ScopeNotFound(f"nothing at {canonical or '.'} in the project", path=canonical)
     return real
 
 

@@ -85,6 +85,14 @@ MIGRATIONS: tuple[str, ...] = (
         text, content = 'run_chunks', content_rowid = 'id'
     );
     """,
+    # 3: a finished run is indexed in small batches off the hot path; indexed_upto is the last
+    # chunk id already in the index, so an interrupted indexing resumes without duplicates.
+    """
+    ALTER TABLE runs ADD COLUMN indexed_upto INTEGER NOT NULL DEFAULT 0;
+    UPDATE runs SET indexed_upto = (
+        SELECT coalesce(max(id), 0) FROM run_chunks WHERE run_id = runs.id
+    ) WHERE indexed = 1;
+    """,
 )
 
 
