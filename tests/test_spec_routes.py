@@ -246,6 +246,19 @@ async def test_specs_page(spec_client: httpx.AsyncClient) -> None:
     assert 'value="search"' in filtered.text
 
 
+async def test_specs_page_follows_changes_and_folds_many_cards(
+    spec_client: httpx.AsyncClient, specs_project: Path
+) -> None:
+    assert '<progress max="3" value="1"' in (await spec_client.get("/specs")).text
+    (specs_project / "docs" / "specs" / "half" / "tasks.md").write_text("- [x] a\n- [X] b\n")
+    for i in range(14):
+        docs_spec(specs_project, f"more-{i:02d}", tasks="- [x] done\n")
+    html = (await spec_client.get("/specs")).text
+    assert '<progress max="2" value="2"' in html
+    assert html.count('class="candidate-card"') == 16
+    assert "Show 4 more</summary>" in html
+
+
 async def test_spec_detail_page(spec_client: httpx.AsyncClient) -> None:
     r = await spec_client.get("/specs/half")
     assert r.status_code == 200

@@ -52,7 +52,9 @@
   }
 
   function removeCard(card) {
+    const more = card.closest(".candidate-more");
     card.remove();
+    if (more && !more.querySelector(".candidate-card")) more.remove();
     const left = document.querySelectorAll(".candidate-card").length;
     const empty = document.getElementById("candidates-empty");
     if (empty) empty.hidden = left !== 0;
@@ -90,8 +92,8 @@
   document.addEventListener("DOMContentLoaded", () => {
     if (statusSelect) statusSelect.addEventListener("change", applyFilter);
     if (search) search.addEventListener("input", applyFilter);
-    const list = document.getElementById("candidate-list");
-    if (list) list.addEventListener("click", onCandidateAction);
+    const section = document.getElementById("candidates");
+    if (section) section.addEventListener("click", onCandidateAction);
     applyFilter();
   });
 })();
