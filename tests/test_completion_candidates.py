@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from attune.ops.completion_candidates import (
     candidates_off_reason,
@@ -312,3 +314,63 @@ def test_file_mode_and_owner_survive(project: Path, make_config: Callable[..., C
     st = os.stat(req)
     assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o600, uid, gid)
     assert "**Status:** Complete\n" in req.read_text()
+
+
+def test_detection_without_an_app_creates_no_database(
+    tree: Path, make_config: Callable[..., Config]
+) -> None:
+    config = make_config()
+    assert not config.db_path.exists()
+    assert len(detect_candidates(config)) == 3
+    assert not config.db_path.exists()
+
+
+SEGMENTS = ["..", ".", "docs", "specs", "auth", "_archived", "old", "escape", "", "x"]
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=7), st.booleans())
+def test_resolved_spec_paths_never_leave_the_roots(
+    project: Path, make_config: Callable[..., Config], parts: list[str], absolute: bool
+) -> None:
+    root = project / "docs" / "specs"
+    if not root.exists():
+        docs_spec(project, "auth")
+        write(root / "_archived" / "old" / "tasks.md", "- [x] a\n")
+        outside = project.parent / "outside-root"
+        write(outside / "tasks.md", "- [x] a\n")
+        (root / "escape").symlink_to(outside)
+    config = make_config()
+    given_path = "/".join(parts)
+    if absolute:
+        given_path = str(project / given_path)
+    try:
+        folder, shown = resolve_spec_path(config, given_path)
+    except InvalidSpecPath:
+        return
+    real_root = root.resolve()
+    assert folder.parent == real_root or (
+        folder.parent.parent == real_root and folder.parent.name == "_archived"
+    )
+    assert shown in {"docs/specs/auth", "docs/specs/_archived/old"}
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.text(alphabet=st.sampled_from(list("ab #-\n\r\t`é")), max_size=60),
+    st.text(alphabet=st.sampled_from(list("ab #-\n\r\t`é[]x")), max_size=60),
+)
+def test_rewrite_changes_only_the_status_value(
+    project: Path, make_config: Callable[..., Config], before: str, after: str
+) -> None:
+    folder = project / "docs" / "specs" / "prop"
+    head = "# Title\n" + before.replace("`", "") + "\n"
+    original = f"{head}**Status:** Draft\n{after.replace('`', '')}"
+    write(folder / "requirements.md", original)
+    set_spec_status(make_config(), "docs/specs/prop", "complete")
+    expected = original.replace("**Status:** Draft", "**Status:** Complete", 1)
+    assert (folder / "requirements.md").read_bytes() == expected.encode()

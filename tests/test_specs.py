@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 
 from attune.ops.config import Config
 from attune.ops.spec_files import SpecLayout
-from attune.ops.spec_status import SpecStatus, normalise_status, parse_front_matter
+from attune.ops.spec_status import (
+    SpecStatus,
+    find_status_lines,
+    normalise_status,
+    parse_front_matter,
+)
 from attune.ops.spec_tasks import TaskState, count_tasks, count_text_tasks, parse_tasks
 from attune.ops.specs import Spec, SpecIndex, SpecNotFound
 from tests.spec_trees import age_tree, docs_spec, kiro_spec, speckit_spec, write
@@ -419,3 +424,25 @@ def test_recently_touched_spec_is_reread_but_listing_kept_when_unchanged(
     first = index.listing()
     # Files written just now are inside the racy window: re-read, yet unchanged → same listing.
     assert index.listing() is first
+
+
+# -- parsers never crash -----------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("-*#:'\" \t\r\nstatuS.aé✅")), max_size=120))
+def test_front_matter_and_status_lines_never_crash(body: str) -> None:
+    for text in (body, "---\n" + body, "---\n" + body + "\n---\n" + body):
+        front = parse_front_matter(text)
+        assert 0 <= front.body_start <= len(text) + 1
+        for spot in find_status_lines(text, skip_until=front.body_start):
+            assert text[spot.start : spot.end] == spot.value
+        normalise_status(text)
+
+
+def test_root_that_is_a_file(
+    project: Path, tmp_path: Path, make_config: Callable[..., Config]
+) -> None:
+    not_a_dir = write(tmp_path / "specs.txt", "x")
+    listing = SpecIndex(make_config(specs_roots=[not_a_dir])).listing()
+    assert listing.specs == () and "is not a folder" in (listing.roots[0].problem or "")
