@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -38,7 +37,6 @@ from attune.ops.store import Store
 
 router = APIRouter(tags=["specs"])
 
-_INDEX_LOCK = threading.Lock()
 _HASH_RE = re.compile(r"^[0-9a-f]{8,64}$")
 
 
@@ -58,15 +56,15 @@ class StatusBody(BaseModel):
 
 
 def spec_index(request: Request) -> SpecIndex:
-    """This app's spec index, created on first use (no background work, nothing global)."""
+    """This app's spec index, created on first use (no background work, nothing global).
+
+    Called from the event loop thread only, so two requests cannot race to create it.
+    """
     state = request.app.state
     index: SpecIndex | None = getattr(state, "spec_index", None)
     if index is None:
-        with _INDEX_LOCK:
-            index = getattr(state, "spec_index", None)
-            if index is None:
-                index = SpecIndex(state.services.config)
-                state.spec_index = index
+        index = SpecIndex(state.services.config)
+        state.spec_index = index
     return index
 
 
