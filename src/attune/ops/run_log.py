@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -19,9 +20,15 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["FINISHED", "Run", "RunLogMixin", "RunStatus"]
+__all__ = ["FINISHED", "Run", "RunLogMixin", "RunStatus", "strip_ansi"]
 
 MAX_LIMIT = 200
+ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without ANSI escape sequences (colours, cursor moves, OSC titles)."""
+    return ANSI_RE.sub("", text)
 
 
 class RunStatus(StrEnum):

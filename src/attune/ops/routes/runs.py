@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -13,14 +12,13 @@ from pydantic import BaseModel, ConfigDict
 
 from attune.ops.deps import RunnerDep, StoreDep
 from attune.ops.errors import AttuneError
-from attune.ops.run_log import MAX_LIMIT, Run, RunStatus
+from attune.ops.run_log import MAX_LIMIT, Run, RunStatus, strip_ansi
 from attune.ops.runner import RunNotFound
 from attune.ops.store import Store
 from attune.ops.streaming import event_stream
 
 router = APIRouter(tags=["runs"])
 
-ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
 CANCEL_WAIT_S = 1.0
 
@@ -36,11 +34,6 @@ class StartRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
     workflow: str
     path: str | None = None
-
-
-def strip_ansi(text: str) -> str:
-    """``text`` without ANSI escape sequences (colours, cursor moves, OSC titles)."""
-    return ANSI_RE.sub("", text)
 
 
 def _run_or_404(store: Store, run_id: int) -> Run:
