@@ -375,6 +375,18 @@ def test_broken_files_show_problems_and_the_rest_still_lists(
     assert "not a regular file" in specs["docs/specs/isdir"].problems[0]
 
 
+def test_file_that_fails_to_read_is_a_problem(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    # /proc/self/mem is a regular file that answers EIO when read from offset 0, even for root.
+    folder = docs_spec(project, "eio")
+    (folder / "tasks.md").unlink()
+    (folder / "tasks.md").symlink_to("/proc/self/mem")
+    spec = listing_of(make_config())["docs/specs/eio"]
+    assert spec.problems == ("tasks.md: cannot be read (Input/output error)",)
+    assert spec.status is SpecStatus.IN_PROGRESS and spec.tasks.total == 0
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
 def test_unreadable_file_is_a_problem(project: Path, make_config: Callable[..., Config]) -> None:
     folder = docs_spec(project, "locked")
