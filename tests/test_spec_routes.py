@@ -268,6 +268,11 @@ async def test_spec_detail_page(spec_client: httpx.AsyncClient) -> None:
     assert 'type="checkbox" disabled checked' in html
     assert "in progress</span>" in html
     assert "style=" not in html
+    docs_page = (await spec_client.get("/specs/ready")).text
+    assert "<code>docs/specs/ready</code>" in docs_page
+    assert '<a href="/specs/ready?path=.kiro/specs/ready">.kiro/specs/ready</a>' in docs_page
+    kiro_page = (await spec_client.get("/specs/ready?path=.kiro/specs/ready")).text
+    assert "<code>.kiro/specs/ready</code>" in kiro_page
     missing = await spec_client.get("/specs/nope")
     assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
     assert "spec_not_found" in missing.text

@@ -233,6 +233,11 @@ async def show_spec(request: Request, name: str, path: str | None = None) -> HTM
         "rendered": rendered,
         "workflow_url": workflow_url(spec),
         "status_labels": STATUS_LABELS,
+        "namesakes": [
+            (other.path, spec_url(other, listing))
+            for other in listing.by_name.get(spec.name, [])
+            if other is not spec
+        ],
     }
     return render_page(request, "spec_detail.html", context)
 
