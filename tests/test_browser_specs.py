@@ -82,6 +82,17 @@ def test_filter_and_search(
         page.fill("#spec-search", "no such spec")
         assert visible.count() == 0 and page.locator("#specs-no-match").is_visible()
 
+        page.fill("#spec-search", "")
+        page.get_by_role("button", name="Progress").click()
+        names = page.locator("#specs-table tbody tr td:first-child a").all_inner_texts()
+        assert names[0] == "half"  # 1/2 done sorts before the fully done ones
+        page.get_by_role("button", name="Progress").click()
+        names = page.locator("#specs-table tbody tr td:first-child a").all_inner_texts()
+        assert names[-1] == "half"
+        page.get_by_role("button", name="Spec", exact=True).click()
+        names = page.locator("#specs-table tbody tr td:first-child a").all_inner_texts()
+        assert names == sorted(names)
+
         page.goto(srv.url + "/specs?q=kiro", wait_until="networkidle")
         assert visible.count() == 1 and "dismiss-me" in visible.first.inner_text()
 

@@ -89,7 +89,39 @@
     }
   }
 
+  // Column sorting: click a header to sort by it, click again to reverse.
+  const STATUS_ORDER = ["in-progress", "in-review", "blocked", "planned", "draft", "unknown", "none", "complete", "superseded", "archived"];
+  const sortKeys = {
+    name: (r) => r.dataset.name,
+    layout: (r) => r.dataset.layout,
+    status: (r) => STATUS_ORDER.indexOf(r.dataset.status),
+    progress: (r) => (Number(r.dataset.total) ? Number(r.dataset.done) / Number(r.dataset.total) : -1),
+    total: (r) => Number(r.dataset.total),
+    modified: (r) => r.dataset.modified,
+  };
+
+  function sortBy(button) {
+    const th = button.closest("th");
+    const key = sortKeys[button.dataset.sort];
+    const descending = th.getAttribute("aria-sort") === "ascending";
+    for (const other of table.tHead.querySelectorAll("th")) other.setAttribute("aria-sort", "none");
+    th.setAttribute("aria-sort", descending ? "descending" : "ascending");
+    const sign = descending ? -1 : 1;
+    const sorted = rows().sort((a, b) => {
+      const ka = key(a), kb = key(b);
+      const cmp = ka < kb ? -1 : ka > kb ? 1 : a.dataset.name.localeCompare(b.dataset.name);
+      return sign * cmp;
+    });
+    table.tBodies[0].append(...sorted);
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    if (table) {
+      table.tHead.addEventListener("click", (event) => {
+        const button = event.target.closest("button.th-sort");
+        if (button) sortBy(button);
+      });
+    }
     if (statusSelect) statusSelect.addEventListener("change", applyFilter);
     if (search) search.addEventListener("input", applyFilter);
     const section = document.getElementById("candidates");
