@@ -243,7 +243,7 @@ async def test_budget_gauge_and_projection(
     assert Decimal(budget["projected_usd"]) >= Decimal(budget["month_to_date_usd"])
     assert "Monthly budget" in html
     assert f'<svg class="budget-gauge budget-gauge-{budget["level"]}"' in html
-    assert "budget $20.00</text>" in html
+    assert "<title>Budget: $20.00</title>" in html and "budget $20.00</p>" in html
     assert f'data-level="{budget["level"]}"' in html
 
 

@@ -76,4 +76,4 @@ def test_budget_gauge_marks_spent_projection_and_budget() -> None:
     line = root.find(f"{SVG}line")
     assert line is not None
     assert rects["gauge-spent"] < float(line.get("x1", "0")) < rects["gauge-projected"]
-    assert "budget $100.00" in "".join(root.itertext())
+    assert "Budget: $100.00" in "".join(root.itertext())

@@ -132,13 +132,16 @@ def _x_labels(by_day: list[tuple[date, Decimal]], slot: float) -> list[str]:
 
 
 GAUGE_W = 1000
-GAUGE_H = 40
+GAUGE_H = 20
 
 
 def budget_gauge_svg(spent: Decimal, projected: Decimal, budget: Decimal, level: str) -> str:
-    """A horizontal gauge: spent so far, the projection beyond it, and the budget line."""
+    """A horizontal gauge: spent so far, the projection beyond it, and the budget line.
+
+    It stretches to the panel's width (``preserveAspectRatio="none"``, a fixed CSS height), so
+    it holds no text: the legend and the figures are HTML beside it.
+    """
     scale = max(budget, projected, spent) * Decimal("1.08")
-    bar_y, bar_h = 17, 12
 
     def x(amount: Decimal) -> float:
         return float(amount / scale) * GAUGE_W
@@ -148,24 +151,21 @@ def budget_gauge_svg(spent: Decimal, projected: Decimal, budget: Decimal, level:
         f"projected {format_usd(projected)} by the end of the month"
     )
     budget_x = x(budget)
-    anchor = "end" if budget_x > GAUGE_W * 0.85 else "middle"
     return "".join(
         [
             f'<svg class="budget-gauge budget-gauge-{escape(level)}" viewBox="0 0 {GAUGE_W} '
-            f'{GAUGE_H}" role="img" aria-label="{escape(label)}">',
+            f'{GAUGE_H}" preserveAspectRatio="none" role="img" aria-label="{escape(label)}">',
             f"<title>{escape(label)}</title>",
-            f'<rect class="gauge-track" x="0" y="{bar_y}" width="{GAUGE_W}" height="{bar_h}" '
-            'rx="4"/>',
-            f'<rect class="gauge-projected" x="0" y="{bar_y}" width="{x(projected):.1f}" '
-            f'height="{bar_h}" rx="4"><title>Projected: {escape(format_usd(projected))}</title>'
+            f'<rect class="gauge-track" x="0" y="0" width="{GAUGE_W}" height="{GAUGE_H}"/>',
+            f'<rect class="gauge-projected" x="0" y="0" width="{x(projected):.1f}" '
+            f'height="{GAUGE_H}"><title>Projected: {escape(format_usd(projected))}</title>'
             "</rect>",
-            f'<rect class="gauge-spent" x="0" y="{bar_y}" width="{x(spent):.1f}" '
-            f'height="{bar_h}" rx="4"><title>Month to date: {escape(format_usd(spent))}</title>'
+            f'<rect class="gauge-spent" x="0" y="0" width="{x(spent):.1f}" '
+            f'height="{GAUGE_H}"><title>Month to date: {escape(format_usd(spent))}</title>'
             "</rect>",
-            f'<line class="gauge-budget" x1="{budget_x:.1f}" x2="{budget_x:.1f}" y1="13" '
-            f'y2="{bar_y + bar_h + 4}"/>',
-            f'<text class="gauge-label" x="{budget_x:.1f}" y="11" text-anchor="{anchor}">'
-            f"budget {escape(format_usd(budget))}</text>",
+            f'<line class="gauge-budget" x1="{budget_x:.1f}" x2="{budget_x:.1f}" y1="0" '
+            f'y2="{GAUGE_H}" vector-effect="non-scaling-stroke">'
+            f"<title>Budget: {escape(format_usd(budget))}</title></line>",
             "</svg>",
         ]
     )
