@@ -85,6 +85,9 @@ def test_budget_given_is_remembered_and_reused(tmp_path: Path) -> None:
         assert resolve_budget(store, None) == Decimal("150")
         assert resolve_budget(store, Decimal("90.5")) == Decimal("90.5")
         assert resolve_budget(store, None) == Decimal("90.5")
+        assert resolve_budget(store, Decimal(0)) is None  # --monthly-budget 0: no budget
+        assert store.get_setting(BUDGET_SETTING) is None
+        assert resolve_budget(store, None) is None
     finally:
         store.close()
 

@@ -103,7 +103,7 @@ def test_bad_ports_are_refused(project: Path, port: object) -> None:
         build_config(project, port=port)
 
 
-@pytest.mark.parametrize("budget", ["abc", "-5", "0", "NaN", "inf"])
+@pytest.mark.parametrize("budget", ["abc", "-5", "NaN", "inf", "-0.01"])
 def test_bad_budgets_are_refused(project: Path, budget: str) -> None:
     with pytest.raises(ConfigError, match="budget"):
         build_config(project, monthly_budget_usd=budget)
@@ -111,6 +111,11 @@ def test_bad_budgets_are_refused(project: Path, budget: str) -> None:
 
 def test_budget_is_a_decimal(project: Path) -> None:
     assert build_config(project, monthly_budget_usd="99.50").monthly_budget_usd == Decimal("99.50")
+
+
+@pytest.mark.parametrize("off", ["0", "off", "none", "OFF"])
+def test_zero_budget_means_no_budget(project: Path, off: str) -> None:
+    assert build_config(project, monthly_budget_usd=off).monthly_budget_usd == Decimal(0)
 
 
 def test_negative_retention_is_refused(project: Path) -> None:

@@ -93,7 +93,13 @@ def assess_budget(summary: CostSummary, budget_usd: Decimal) -> BudgetStatus:
 
 
 def resolve_budget(store: Store, given: Decimal | None) -> Decimal | None:
-    """The budget to use: ``given`` (then remembered), else the last one remembered."""
+    """The budget to use: ``given`` (then remembered), else the last one remembered.
+
+    A ``given`` of 0 means "no budget" and forgets the remembered one.
+    """
+    if given is not None and given == 0:
+        store.set_setting(BUDGET_SETTING, None)
+        return None
     if given is not None:
         store.set_setting(BUDGET_SETTING, str(given))
         return given

@@ -153,13 +153,18 @@ def _validated(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_budget(value: object) -> Decimal | None:
-    """A monthly budget in USD (``"150"``, ``"99.50"``), or ``None`` for no budget."""
+    """A monthly budget in USD (``"150"``, ``"99.50"``); ``None`` when not given.
+
+    ``0`` (or ``off``/``none``) is an explicit "no budget": it also forgets a remembered one.
+    """
     if value is None or value == "":
         return None
+    if isinstance(value, str) and value.strip().lower() in ("off", "none"):
+        return Decimal(0)
     try:
         amount = Decimal(str(value))
     except InvalidOperation as exc:
         raise ConfigError(f"monthly budget {value!r} is not an amount in USD") from exc
-    if not amount.is_finite() or amount <= 0:
-        raise ConfigError(f"monthly budget {value!r} must be a positive amount in USD")
+    if not amount.is_finite() or amount < 0:
+        raise ConfigError(f"monthly budget {value!r} must be a positive amount in USD, or 0")
     return amount
