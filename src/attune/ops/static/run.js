@@ -13,6 +13,7 @@
 
   let run, view, source = null, lastSeq = 0, done = false, retryDelay = 500, retryTimer = null;
   let ticker = null;
+  const baseTitle = document.title;
   const seenRecs = new Set();
 
   // -- status --------------------------------------------------------------------------------------
@@ -23,6 +24,8 @@
     badge.className = `badge status-${run.status}`;
     badge.textContent = STATUS_LABELS[run.status] ?? run.status;
     $("run-exit").textContent = run.exit_code ?? "–";
+    // The tab title says how the run is doing, for a run watched from another tab.
+    document.title = `${badge.textContent} · ${baseTitle}`;
     const running = run.status === "running";
     $("run-cancel").hidden = !running;
     $("run-rerun").disabled = running || !allowRun();
@@ -118,6 +121,7 @@
     setConnection("ended");
     showRun(JSON.parse(event.data));
     $("run-cancel").disabled = false;
+    $("run-cancel").textContent = "Cancel";
     $("run-page").dataset.streamDone = "1";
     window.dispatchEvent(new CustomEvent("attune:run-changed"));
   }
@@ -187,11 +191,12 @@
     button.disabled = true;
     button.textContent = "Cancelling…";
     try {
+      // 202: the group got SIGTERM; the status turns `cancelled` when it is gone ("done" event).
       showRun(await attune.api(`/api/runs/${run.id}/cancel`, { method: "POST" }));
+      if (run.status !== "running") button.textContent = "Cancel";
     } catch (err) {
       if (err.code !== "run_finished") notice(err.message);
       button.disabled = false;
-    } finally {
       button.textContent = "Cancel";
     }
   }
