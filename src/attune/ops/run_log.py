@@ -326,7 +326,10 @@ class RunLogMixin:
             where.append("workflow = ?")
             args.append(workflow)
         if statuses:
-            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+            # With a workflow, walk its (workflow, id) index newest first and filter on status
+            # ("+status" keeps the planner off the status index, which would need a sort).
+            column = "+status" if workflow else "status"
+            where.append(f"{column} IN ({', '.join('?' * len(statuses))})")
             args.extend(statuses)
         if before is not None:
             where.append("id < ?")
