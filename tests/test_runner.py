@@ -60,12 +60,13 @@ def workflows(project: Path) -> Path:
             "import json\n"
             "rec = lambda d: print('ATTUNE_REC ' + json.dumps(d))\n"
             "print('before')\n"
-            "rec({'kind': 'next-workflow', 'workflow': 'hello', 'path': None})\n"
+            "rec({'kind': 'next-workflow', 'workflow': 'hello', 'path': None, 'title': 3})\n"
             "rec({'kind': 'next-workflow', 'workflow': 'nope'})\n"
             "rec({'kind': 'next-workflow', 'workflow': 'scoped', 'path': '../etc'})\n"
             "rec({'kind': 'open-url', 'url': 'javascript:alert(1)'})\n"
             "print('ATTUNE_REC {not json')\n"
-            "for i in range(60): rec({'kind': 'open-url', 'url': f'https://example.com/{i}'})\n"
+            "for i in range(60): rec({'kind': 'open-url', 'url': f'https://example.com/{i}', "
+            "'label': 'Report', 'reason': 'r' * 900})\n"
             "print('after')",
         )
         + toml("ansi", "print('\\x1b[31mred\\x1b[0m plain')")
@@ -246,8 +247,9 @@ async def test_recommendations_are_validated(client: httpx.AsyncClient, workflow
     done = await finished(client, (await start(client, "recs"))["id"])
     assert (await log(client, done["id"])) == "before\nafter\n"  # not log lines
     recs = (await client.get(f"/api/runs/{done['id']}/recommendations")).json()["recommendations"]
-    assert recs[0] == {"kind": "next-workflow", "workflow": "hello", "path": None, "label": None}
-    assert all(r["kind"] == "open-url" for r in recs[1:])
+    assert recs[0] == {"kind": "next-workflow", "workflow": "hello", "path": None}
+    assert all(r["kind"] == "open-url" and r["title"] == "Report" for r in recs[1:])
+    assert len(recs[1]["reason"]) == 500
     assert len(recs) == 50 and recs[-1]["url"] == "https://example.com/48"
 
 

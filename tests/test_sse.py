@@ -132,7 +132,7 @@ def test_finished_run_replays_and_resumes(
     run_id = start_run(srv, "drip")
     live = stream(f"{srv.url}/api/runs/{run_id}/events")
     assert [t for _, t in live.lines] == [f"drip {i}" for i in range(1, 301)]
-    assert live.recs == [{"kind": "open-url", "url": "https://example.com/x", "label": None}]
+    assert live.recs == [{"kind": "open-url", "url": "https://example.com/x"}]
     assert live.done is not None and live.done["status"] == "succeeded"
     replay = stream(f"{srv.url}/api/runs/{run_id}/events")
     assert replay.lines == live.lines and replay.recs == live.recs

@@ -76,11 +76,14 @@ class RunFinished(AttuneError):
 def validate_recommendation(
     payload: Any, workflows: frozenset[str], root: Path
 ) -> dict[str, Any] | None:
-    """A recommendation in its canonical form (DESIGN §7), or ``None`` when invalid."""
+    """A recommendation in its canonical form (DESIGN §7), or ``None`` when invalid.
+
+    ``next-workflow``: ``{"kind", "workflow", "path"}``; ``open-url``: ``{"kind", "url"}``;
+    both with an optional ``title`` (or ``label``) and ``reason``.
+    """
     if not isinstance(payload, dict):
         return None
-    label = payload.get("label", payload.get("reason"))
-    label = label[:200] if isinstance(label, str) else None
+    extra = _texts(payload)
     kind = payload.get("kind")
     if kind == "next-workflow":
         name, path = payload.get("workflow"), payload.get("path")
@@ -94,7 +97,7 @@ def validate_recommendation(
                 path = normalize_rel(path) or None
             except AttuneError:
                 return None
-        return {"kind": kind, "workflow": name, "path": path, "label": label}
+        return {"kind": kind, "workflow": name, "path": path, **extra}
     if kind == "open-url":
         url = payload.get("url")
         if not isinstance(url, str) or len(url) > 2048:
@@ -102,8 +105,20 @@ def validate_recommendation(
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             return None
-        return {"kind": kind, "url": url, "label": label}
+        return {"kind": kind, "url": url, **extra}
     return None
+
+
+def _texts(payload: dict[str, Any]) -> dict[str, str]:
+    """The optional ``title`` (alias ``label``) and ``reason`` of a recommendation, trimmed."""
+    out: dict[str, str] = {}
+    for key, aliases, limit in (("title", ("title", "label"), 200), ("reason", ("reason",), 500)):
+        for alias in aliases:
+            value = payload.get(alias)
+            if isinstance(value, str) and value.strip():
+                out[key] = value.strip()[:limit]
+                break
+    return out
 
 
 class Runner:

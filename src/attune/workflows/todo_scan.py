@@ -62,7 +62,8 @@ def main(argv: list[str]) -> int:
         "kind": "next-workflow",
         "workflow": "secrets-scan",
         "path": None if target == "." else target,
-        "label": "Also check this scope for leaked secrets",
+        "title": "Check this scope for leaked secrets",
+        "reason": f"{sum(totals.values())} markers found; secrets often hide next to them",
     }
     print("ATTUNE_REC " + json.dumps(rec))
     return 0
