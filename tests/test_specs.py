@@ -458,3 +458,18 @@ def test_root_that_is_a_file(
     not_a_dir = write(tmp_path / "specs.txt", "x")
     listing = SpecIndex(make_config(specs_roots=[not_a_dir])).listing()
     assert listing.specs == () and "is not a folder" in (listing.roots[0].problem or "")
+
+
+def test_reading_follows_a_file_that_grew_after_its_stat(tmp_path: Path) -> None:
+    from attune.ops.spec_files import read_phase_text, stat_file
+
+    path = write(tmp_path / "tasks.md", "- [x] a\n")
+    info = stat_file(tmp_path, "tasks.md")
+    path.write_text("- [x] a\n" * 20_000)  # 160 kB: more than one read chunk
+    text = read_phase_text(path, info).text
+    assert text is not None and text.count("- [x] a") == 20_000
+    empty = write(tmp_path / "empty.md", "")
+    assert read_phase_text(empty, stat_file(tmp_path, "empty.md")).text == ""
+    huge_info = stat_file(tmp_path, "empty.md")
+    write(empty, "x" * (2 * 1024 * 1024 + 10))
+    assert "over the 2 MB limit" in (read_phase_text(empty, huge_info).problem or "")

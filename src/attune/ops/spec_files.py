@@ -108,8 +108,14 @@ def read_phase_text(path: Path | str, info: FileStat) -> PhaseText:
         size_mb = info.size / (1024 * 1024)
         return PhaseText(None, f"{info.filename}: {size_mb:.1f} MB is over the 2 MB limit, skipped")
     try:
-        with open(path, "rb") as handle:  # noqa: PTH123 - accepts the str paths of the scan
-            data = handle.read(MAX_FILE_BYTES + 1)
+        # Unbuffered, sized by the stat: read(2 MB) would allocate 2 MB for every small file.
+        with open(path, "rb", buffering=0) as handle:  # noqa: PTH123 - str paths of the scan
+            data = handle.read(info.size + 1 if info.size else 65536) or b""
+            while info.size < len(data) <= MAX_FILE_BYTES:  # grew since the stat: read on
+                chunk = handle.read(min(65536, MAX_FILE_BYTES + 1 - len(data)))
+                if not chunk:
+                    break
+                data += chunk
     except OSError as exc:
         return PhaseText(None, f"{info.filename}: cannot be read ({_os_reason(exc)})")
     if len(data) > MAX_FILE_BYTES:
