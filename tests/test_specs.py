@@ -118,6 +118,11 @@ def test_nested_items_count_and_fenced_or_commented_ones_do_not() -> None:
     assert (counts.total, counts.done) == (5, 3)
 
 
+def test_fence_inside_a_quote_closes() -> None:
+    tasks = parse_tasks("> ```\n> - [ ] example\n> ```\n- [x] real\n")
+    assert [(t.text, t.line) for t in tasks] == [("real", 4)]
+
+
 def test_crlf_line_endings_and_unclosed_fence() -> None:
     text = "- [x] one\r\n- [ ] two\r\n```\r\n- [ ] hidden forever\r\n"
     tasks = parse_tasks(text)

@@ -105,7 +105,7 @@ def iter_code_mask(lines: list[str]) -> list[bool]:
     for line in lines:
         if fence is not None:
             mask.append(True)
-            stripped = line.strip()
+            stripped = line.strip().lstrip("> \t")
             if stripped.startswith(fence) and set(stripped) == {fence[0]}:
                 fence = None
             continue
