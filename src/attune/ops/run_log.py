@@ -13,10 +13,10 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -42,13 +42,13 @@ class RunStatus(StrEnum):
 
 FINISHED = frozenset(s for s in RunStatus if s is not RunStatus.RUNNING)
 
-_RUN_COLUMNS = (
+RUN_COLUMNS = (
     "id, workflow, path, status, exit_code, command, started_at, finished_at, duration_s, "
     "line_count, trigger, pid, error, server_pid"
 )
 
 
-def _now() -> str:
+def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
@@ -138,7 +138,7 @@ class RunLogMixin:
             cur = conn.execute(
                 "INSERT INTO runs (workflow, path, status, command, started_at, trigger, "
                 "server_pid) VALUES (?, ?, 'running', ?, ?, ?, ?)",
-                (workflow, path, json.dumps(list(command)), _now(), trigger, os.getpid()),
+                (workflow, path, json.dumps(list(command)), now_iso(), trigger, os.getpid()),
             )
             run_id = int(cur.lastrowid or 0)
         run = self.get_run(run_id)
@@ -174,56 +174,11 @@ class RunLogMixin:
             conn.execute(
                 "UPDATE runs SET status = ?, exit_code = ?, finished_at = ?, duration_s = ?, "
                 "error = coalesce(?, error) WHERE id = ?",
-                (status, exit_code, _now(), duration_s, error, run_id),
+                (status, exit_code, now_iso(), duration_s, error, run_id),
             )
         run = self.get_run(run_id)
         assert run is not None
         return run
-
-    def index_run(self, run_id: int) -> None:
-        """Add a finished run's output to the full-text index now (idempotent)."""
-        while not self.index_run_batch(run_id):
-            pass
-
-    def index_run_batch(self, run_id: int, max_chunks: int = 1) -> bool:
-        """Index the next ``max_chunks`` chunks of a run; ``True`` once it is fully indexed.
-
-        Small batches keep each write transaction short, so a live run's commits never wait
-        long behind indexing.
-        """
-        with self.write() as conn:
-            row = conn.execute(
-                "SELECT indexed, indexed_upto, status FROM runs WHERE id = ?", (run_id,)
-            ).fetchone()
-            if row is None or row[0] or row[2] == "running":
-                return True
-            upto = int(row[1])
-            ids = [
-                int(r[0])
-                for r in conn.execute(
-                    "SELECT id FROM run_chunks WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
-                    (run_id, upto, max_chunks),
-                )
-            ]
-            if ids:
-                conn.execute(
-                    "INSERT INTO run_chunks_fts (rowid, text) SELECT id, text FROM run_chunks "
-                    "WHERE run_id = ? AND id > ? AND id <= ?",
-                    (run_id, upto, ids[-1]),
-                )
-            done = len(ids) < max_chunks
-            conn.execute(
-                "UPDATE runs SET indexed_upto = ?, indexed = ? WHERE id = ?",
-                (ids[-1] if ids else upto, int(done), run_id),
-            )
-        return done
-
-    def unindexed_finished_runs(self) -> list[int]:
-        with self.read() as conn:
-            rows = conn.execute(
-                "SELECT id FROM runs WHERE indexed = 0 AND status != 'running' ORDER BY id"
-            ).fetchall()
-        return [int(r[0]) for r in rows]
 
     def add_recommendation(self, run_id: int, index: int, payload: dict[str, Any]) -> None:
         with self.write() as conn:
@@ -231,31 +186,6 @@ class RunLogMixin:
                 "INSERT OR IGNORE INTO run_recommendations (run_id, idx, payload) VALUES (?, ?, ?)",
                 (run_id, index, json.dumps(payload)),
             )
-
-    def mark_interrupted(self, message: str, is_orphan: Callable[[Run], bool]) -> list[Run]:
-        """Runs left ``running`` by a server that is gone become ``interrupted``.
-
-        ``is_orphan`` tells whether a running run's server has gone (another dashboard on the
-        same home may be serving its own run). A final log line (``message``) is appended to
-        each; returns them as they were (with their ``pid``) to deal with leftover processes.
-        """
-        with self.write() as conn:
-            rows = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE status = 'running'"  # noqa: S608
-            ).fetchall()
-            left = [run for run in map(Run.from_row, rows) if is_orphan(run)]
-            for run in left:
-                conn.execute(
-                    "INSERT INTO run_chunks (run_id, first_seq, last_seq, text) "
-                    "VALUES (?, ?, ?, ?)",
-                    (run.id, run.line_count + 1, run.line_count + 1, message),
-                )
-                conn.execute(
-                    "UPDATE runs SET status = 'interrupted', finished_at = ?, "
-                    "line_count = line_count + 1 WHERE id = ?",
-                    (_now(), run.id),
-                )
-        return left
 
     def append_note(self, run_id: int, text: str) -> None:
         """Append one line to a (finished) run's log, e.g. what happened to its process."""
@@ -270,39 +200,11 @@ class RunLogMixin:
             )
             conn.execute("UPDATE runs SET line_count = ?, indexed = 0 WHERE id = ?", (seq, run_id))
 
-    def delete_runs_before(self, cutoff: datetime) -> int:
-        """Delete finished runs started before ``cutoff`` with their output; returns how many."""
-        stamp = cutoff.astimezone(UTC).isoformat(timespec="milliseconds")
-        with self.write() as conn:
-            ids = [
-                int(r[0])
-                for r in conn.execute(
-                    "SELECT id FROM runs WHERE started_at < ? AND status != 'running'", (stamp,)
-                )
-            ]
-            for run_id in ids:
-                conn.execute(
-                    "INSERT INTO run_chunks_fts (run_chunks_fts, rowid, text) "
-                    "SELECT 'delete', c.id, c.text FROM run_chunks c JOIN runs r "
-                    "ON r.id = c.run_id WHERE c.run_id = ? AND c.id <= r.indexed_upto",
-                    (run_id,),
-                )
-                conn.execute("DELETE FROM run_chunks WHERE run_id = ?", (run_id,))
-                conn.execute("DELETE FROM run_recommendations WHERE run_id = ?", (run_id,))
-                conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-        return len(ids)
-
-    def delete_runs_older_than(self, days: int) -> int:
-        """Apply a retention of ``days`` (0 keeps everything); returns the runs deleted."""
-        if days <= 0:
-            return 0
-        return self.delete_runs_before(datetime.now(UTC) - timedelta(days=days))
-
     # -- reading -------------------------------------------------------------------------------
 
     def get_run(self, run_id: int) -> Run | None:
         with self.read() as conn:
-            sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?"  # noqa: S608
+            sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?"  # noqa: S608
             row = conn.execute(sql, (run_id,)).fetchone()
         return None if row is None else Run.from_row(row)
 
@@ -345,7 +247,7 @@ class RunLogMixin:
                 "WHERE run_id IN (SELECT id FROM runs WHERE indexed = 0) AND instr(text, ?) > 0)))"
             )
             args.extend([fts_phrase(q), q])
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs"  # noqa: S608 - placeholders carry the values
+        sql = f"SELECT {RUN_COLUMNS} FROM runs"  # noqa: S608 - placeholders carry the values
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"

@@ -18,7 +18,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ MAX_RECOMMENDATIONS = 50
 REC_PREFIX = "ATTUNE_REC "
 REC_MARKER = REC_PREFIX.encode()
 ORPHAN_GRACE_S = 2.0
+IDLE_POLL_S = 0.25  # how often an idle run checks its timeout and its leader
 
 
 class LineSplitter:
@@ -87,6 +88,36 @@ def kill_group(pgid: int, sig: int) -> bool:
 
 Publish = Callable[[Frame], None]
 RecValidator = Callable[[Any], dict[str, Any] | None]
+
+
+@dataclass
+class _Pending:
+    """Lines read but not yet flushed, and since when the oldest of them waits."""
+
+    lines: list[str] = field(default_factory=list)
+    size: int = 0
+    since: float = 0.0
+
+    def add(self, lines: list[str], size: int) -> None:
+        if lines and not self.lines:
+            self.since = time.monotonic()
+        self.lines.extend(lines)
+        self.size += size
+
+    def wait(self, now: float) -> float:
+        """How long the reader may block before a flush is due."""
+        return max(0.0, self.since + FLUSH_INTERVAL_S - now) if self.lines else IDLE_POLL_S
+
+    def due(self, now: float) -> bool:
+        return bool(self.lines) and (
+            now - self.since >= FLUSH_INTERVAL_S
+            or len(self.lines) >= FLUSH_LINES
+            or self.size >= FLUSH_BYTES
+        )
+
+    def take(self) -> list[str]:
+        lines, self.lines, self.size = self.lines, [], 0
+        return lines
 
 
 @dataclass
@@ -191,49 +222,34 @@ class RunProcess:
 
     def _read_until_eof(self, fd: int) -> None:
         splitter = LineSplitter()
-        pending: list[str] = []
-        pending_bytes = 0
-        first_at = 0.0
+        pending = _Pending()
         exited_at: float | None = None
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
             while True:
-                now = time.monotonic()
-                wait = (first_at + FLUSH_INTERVAL_S - now) if pending else 0.25
-                if sel.select(max(0.0, wait)):
+                if sel.select(pending.wait(time.monotonic())):
                     data = os.read(fd, READ_SIZE)
                     if not data:
                         break
-                    lines = splitter.feed(data)
-                    if lines and not pending:
-                        first_at = time.monotonic()
-                    if not splitter.saw_marker:
-                        pending.extend(lines)
-                        pending_bytes += len(data)
-                    else:
-                        for line in lines:
-                            if line.startswith(REC_PREFIX):
-                                self._flush(pending)
-                                pending, pending_bytes = [], 0
-                                self._recommend(line)
-                            else:
-                                pending.append(line)
-                                pending_bytes += len(line)
+                    self._take(splitter.feed(data), len(data), splitter.saw_marker, pending)
                 now = time.monotonic()
-                if pending and (
-                    now - first_at >= FLUSH_INTERVAL_S
-                    or len(pending) >= FLUSH_LINES
-                    or pending_bytes >= FLUSH_BYTES
-                ):
-                    self._flush(pending)
-                    pending, pending_bytes = [], 0
+                if pending.due(now):
+                    self._flush(pending.take())
                 exited_at = self._watch(now, exited_at)
-        tail = splitter.flush()
-        if tail and tail[0].startswith(REC_PREFIX):
-            self._flush(pending)
-            self._recommend(tail[0])
-        else:
-            self._flush(pending + tail)
+        self._take(splitter.flush(), 0, True, pending)
+        self._flush(pending.take())
+
+    def _take(self, lines: list[str], size: int, may_hold_rec: bool, pending: _Pending) -> None:
+        """Queue log lines; an ``ATTUNE_REC`` line flushes what is before it, then recommends."""
+        if not may_hold_rec:
+            pending.add(lines, size)
+            return
+        for line in lines:
+            if line.startswith(REC_PREFIX):
+                self._flush(pending.take())
+                self._recommend(line)
+            else:
+                pending.add([line], len(line))
 
     def _watch(self, now: float, exited_at: float | None) -> float | None:
         """Enforce the timeout; end a run whose leader exited but whose pipe stays open."""

@@ -27,7 +27,7 @@ from attune.ops.run_process import RunProcess, kill_group
 from attune.ops.scope import InvalidPath, normalize_rel, resolve_scope
 from attune.ops.server_file import remove_server_file, write_server_file
 from attune.ops.store import Store
-from attune.ops.streaming import Frame, StreamHub
+from attune.ops.streaming import Frame, StreamHub, encode_done
 from attune.ops.workflows import UnknownWorkflow, Workflow, WorkflowRegistry
 
 __all__ = [
@@ -168,7 +168,8 @@ class Runner:
             run = self.store.create_run(workflow.name, scope, argv, trigger)
             process = self._process(workflow, run)
             self._current = process
-            self.hub.open(run.id) if process.publish is not None else None
+            if process.publish is not None:
+                self.hub.open(run.id)
         try:
             process.start(argv)
         except OSError as exc:
@@ -228,8 +229,6 @@ class Runner:
         process.finished.set()
         self._on_exit(process, run)
         if process.publish is not None:
-            from attune.ops.streaming import encode_done
-
             process.publish(Frame("done", encode_done(run)))
         return run
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from attune.ops.run_log import Run, RunLogMixin
+from attune.ops.run_upkeep import RunUpkeepMixin
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "Run", "Store", "utc_now"]
 
@@ -101,11 +102,12 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-class Store(RunLogMixin):
+class Store(RunLogMixin, RunUpkeepMixin):
     """The SQLite database of one attune home. Thread-safe; cheap to share.
 
     The run methods (``create_run``, ``get_run``, ``list_runs``, ``read_lines`` …) come from
-    :class:`attune.ops.run_log.RunLogMixin`.
+    :class:`attune.ops.run_log.RunLogMixin`; indexing, recovery and retention from
+    :class:`attune.ops.run_upkeep.RunUpkeepMixin`.
     """
 
     def __init__(self, path: Path) -> None:
