@@ -254,7 +254,8 @@ async def test_recommendations_are_validated(client: httpx.AsyncClient, workflow
 
 
 async def test_run_and_log_404(client: httpx.AsyncClient, workflows: Path) -> None:
-    for url in ("/api/runs/77", "/api/runs/77/log", "/api/runs/77/events"):
+    huge = "9" * 30  # beyond SQLite's integers: still a clean 404, never a 500
+    for url in ("/api/runs/77", "/api/runs/77/log", "/api/runs/77/events", f"/api/runs/{huge}"):
         r = await client.get(url)
         assert r.status_code == 404 and r.json()["error"]["code"] == "run_not_found", url
 
@@ -284,6 +285,7 @@ async def test_list_runs_api(client: httpx.AsyncClient, workflows: Path) -> None
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_filter"
     assert (await client.get("/api/runs", params={"limit": 0})).status_code == 400
     assert len((await client.get("/api/runs", params={"limit": 1000})).json()["runs"]) == 3
+    assert len((await client.get("/api/runs", params={"before": "9" * 30})).json()["runs"]) == 3
 
 
 def test_line_splitter_chunks() -> None:

@@ -23,6 +23,7 @@ from typing import Any
 __all__ = ["FINISHED", "Run", "RunLogMixin", "RunStatus", "strip_ansi"]
 
 MAX_LIMIT = 200
+MAX_SQLITE_INT = 2**63 - 1  # ids, seqs and cursors from users are clamped to what SQLite stores
 ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
 
@@ -203,6 +204,8 @@ class RunLogMixin:
     # -- reading -------------------------------------------------------------------------------
 
     def get_run(self, run_id: int) -> Run | None:
+        if not 0 < run_id <= MAX_SQLITE_INT:
+            return None
         with self.read() as conn:
             sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?"  # noqa: S608
             row = conn.execute(sql, (run_id,)).fetchone()
@@ -235,7 +238,7 @@ class RunLogMixin:
             args.extend(statuses)
         if before is not None:
             where.append("id < ?")
-            args.append(before)
+            args.append(max(min(before, MAX_SQLITE_INT), 0))
         if since:
             where.append("started_at >= ?")
             args.append(since)

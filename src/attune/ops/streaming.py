@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from attune.ops.run_log import Run
+from attune.ops.run_log import MAX_SQLITE_INT, Run
 from attune.ops.store import Store
 
 __all__ = [
@@ -329,7 +329,7 @@ async def event_stream(
     store: Store, hub: StreamHub, run_id: int, after: int, keepalive_s: float = KEEPALIVE_S
 ) -> AsyncIterator[bytes]:
     """The SSE byte stream of one run for one reader, from seq ``after + 1`` to ``done``."""
-    cursor = _Cursor(max(0, after))
+    cursor = _Cursor(min(max(0, after), MAX_SQLITE_INT))
     while True:  # old lines from the store, until the in-memory frames take over
         held = hub.ring_first(run_id)
         if held is not None and held <= cursor.last + 1:
