@@ -70,6 +70,13 @@ def workflows(project: Path) -> Path:
             "print('after')",
         )
         + toml("ansi", "print('\\x1b[31mred\\x1b[0m plain')")
+        + toml(
+            "daemon",
+            "import subprocess, sys\n"
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], "
+            "start_new_session=True)\n"
+            "print('daemon', child.pid, flush=True)",
+        )
         + '[workflows.missing]\ncommand = ["definitely-not-a-command-xyz"]\n'
     )
     return project
@@ -210,6 +217,18 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
     except OSError:
         return False
+
+
+async def test_a_child_holding_the_output_does_not_hold_the_run(
+    client: httpx.AsyncClient, workflows: Path
+) -> None:
+    run = await start(client, "daemon")
+    try:
+        done = await finished(client, run["id"])
+        assert done["status"] == "succeeded" and done["duration_s"] < 15
+    finally:
+        text = await log(client, run["id"])
+        os.kill(int(text.split("daemon ")[1].split()[0]), 9)  # it left our process group
 
 
 async def test_cancel_unknown_run(client: httpx.AsyncClient, workflows: Path) -> None:

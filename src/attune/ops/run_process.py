@@ -236,6 +236,8 @@ class RunProcess:
                 if pending.due(now):
                     self._flush(pending.take())
                 exited_at = self._watch(now, exited_at)
+                if exited_at is not None and now - exited_at > 2 * ORPHAN_GRACE_S:
+                    break  # a child in its own session still holds the pipe: stop reading
         self._take(splitter.flush(), 0, True, pending)
         self._flush(pending.take())
 
