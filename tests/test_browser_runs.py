@@ -71,7 +71,10 @@ command = {_toml_list([sys.executable, "-c", COUNTER])}
 @contextlib.contextmanager
 def opened(browser: Any, errors: list[str], shot: Path) -> Iterator[Any]:
     """A fresh page that reports console errors; a screenshot is saved when the test fails."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900},
+        permissions=["clipboard-read", "clipboard-write"],
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     watch_page(page, errors)
@@ -171,6 +174,10 @@ def test_start_from_the_page_stream_search_and_cancel(
         lines = shown_lines(page)
         assert [n for n, _ in lines] == list(range(1, run["line_count"] + 1))
         assert [text for _, text in lines] == [f"tick {n}" for n, _ in lines]
+        page.locator("#log-copy").click()
+        page.locator("#log-copy").filter(has_text="Copied").wait_for()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == "\n".join(text for _, text in lines)
     # Chromium logs every non-2xx fetch; the refused second run (409) is the expected one.
     assert [e for e in errors if "409 (Conflict)" not in e] == []
     assert len(errors) <= 1
@@ -217,6 +224,16 @@ def test_reload_mid_run_continues_without_gaps_and_shows_recommendations(
         assert page.locator("#log-search").input_value() == "line 200 "
         assert page.locator("#log-body .ll.hit-current").get_attribute("data-n") == "200"
         cards.nth(1).wait_for()
+
+        # a line link (#L150) shows that line; a click on a line number makes such a link
+        page.goto(f"{srv.url}/runs/{run_id}#L150")
+        target = page.locator("#log-body .ll.ll-target")
+        target.wait_for()
+        assert target.get_attribute("data-n") == "150"
+        assert page.locator("#log-follow").get_attribute("aria-pressed") == "false"
+        page.locator('#log-body .ll[data-n="152"]').click(position={"x": 12, "y": 4})
+        assert page.url.endswith("#L152")
+        assert target.get_attribute("data-n") == "152"
 
         # the next-workflow card starts that run and opens it
         cards.nth(0).locator("button").click()

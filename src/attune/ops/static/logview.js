@@ -206,6 +206,22 @@ class AttuneLogView {
     this.centerOn(target);
   }
 
+  /** Marks line `n` (1-based) as the linked line and brings it into view; false if absent. */
+  showLine(n) {
+    if (!(n >= 1 && n <= this.raw.length)) return false;
+    this.body.querySelector(".ll-target")?.classList.remove("ll-target");
+    const el = this.lineElement(n - 1);
+    el.classList.add("ll-target");
+    this.setFollow(false);
+    this.centerOn(el);
+    return true;
+  }
+
+  /** The whole log as plain text (escape codes removed), for the clipboard. */
+  plainText() {
+    return this.raw.map((line) => attuneAnsi.strip(line)).join("\n");
+  }
+
   // Scrolls the log (and only the log, never the page) so that `el` sits in its middle.
   centerOn(el) {
     const s = this.scroller;

@@ -258,6 +258,36 @@
     show(view.follow);
   }
 
+  // Line links: a click on a line number puts #L<n> in the address; opening such a link shows it.
+  function wireLineLinks() {
+    $("log-body").addEventListener("click", (e) => {
+      const line = e.target.closest(".ll");
+      if (!line || e.clientX - line.getBoundingClientRect().left > GUTTER_PX()) return;
+      history.replaceState(null, "", `#L${line.dataset.n}`);
+      view.showLine(Number(line.dataset.n));
+    });
+    const wanted = /^#L(\d+)$/.exec(window.location.hash);
+    if (!wanted) return;
+    const n = Number(wanted[1]), started = Date.now();
+    const waitForLine = () => {
+      if (view.showLine(n) || done || Date.now() - started > 10000) return;
+      setTimeout(waitForLine, 100);
+    };
+    waitForLine();
+  }
+  const GUTTER_PX = () => parseFloat(getComputedStyle($("log-body").querySelector(".ll")).paddingLeft);
+
+  async function copyLog() {
+    const button = $("log-copy");
+    try {
+      await navigator.clipboard.writeText(view.plainText());
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Copy failed";
+    }
+    setTimeout(() => { button.textContent = "Copy"; }, 1500);
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     run = JSON.parse($("run-data").textContent);
     view = new AttuneLogView($("log"), $("log-body"));
@@ -265,6 +295,8 @@
     wireSearch();
     $("run-cancel").addEventListener("click", cancelRun);
     $("run-rerun").addEventListener("click", rerun);
+    $("log-copy").addEventListener("click", copyLog);
+    wireLineLinks();
     showRun(run);
     connect();
     // A page restored from the back/forward cache has a closed stream: load it afresh.
