@@ -242,6 +242,17 @@ def test_reload_mid_run_continues_without_gaps_and_shows_recommendations(
         assert page.locator(".run-workflow").inner_text() == "ticker"
         page.locator("#run-cancel").click()
         page.locator("#run-status").filter(has_text="cancelled").wait_for()
+
+        # history: a status box applies at once; the log search links to the hit
+        page.goto(f"{srv.url}/runs")
+        page.locator('input[name="status"][value="succeeded"]').check()
+        page.wait_for_url("**/runs?status=succeeded")
+        assert page.locator(".runs-table tbody tr").count() == 1
+        page.locator('input[name="q"]').fill("alert(123)")
+        page.locator('input[name="q"]').press("Enter")
+        page.wait_for_url("**/runs?status=succeeded&q=alert%28123%29")
+        page.locator(f'.runs-table a[href="/runs/{run_id}?q=alert%28123%29"]').click()
+        page.locator("#log-hits").filter(has_text="1 / 1").wait_for()
     assert errors == []
 
 
