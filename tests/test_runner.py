@@ -12,6 +12,8 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attune.ops.config import Config
 from attune.ops.run_process import LineSplitter
@@ -305,6 +307,24 @@ async def test_list_runs_api(client: httpx.AsyncClient, workflows: Path) -> None
     assert (await client.get("/api/runs", params={"limit": 0})).status_code == 400
     assert len((await client.get("/api/runs", params={"limit": 1000})).json()["runs"]) == 3
     assert len((await client.get("/api/runs", params={"before": "9" * 30})).json()["runs"]) == 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400), st.lists(st.integers(min_value=1, max_value=50), max_size=30))
+def test_line_splitter_matches_a_plain_split(data: bytes, cuts: list[int]) -> None:
+    """However the output is chunked, the lines are those of splitting the whole output."""
+    splitter = LineSplitter()
+    lines: list[str] = []
+    pos = 0
+    for size in [*cuts, len(data)]:
+        lines += splitter.feed(data[pos : pos + size])
+        pos += size
+    lines += splitter.flush()
+    text = data.decode("utf-8", "replace").replace("\r\n", "\n")
+    expected = text.split("\n")
+    if expected[-1] == "":
+        expected.pop()
+    assert lines == expected
 
 
 def test_line_splitter_chunks() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -124,3 +125,36 @@ def test_workflow_stats(store: Store) -> None:
     stats = store.workflow_stats("w", last=3)
     assert [r["status"] for r in stats["recent"]] == ["failed", "succeeded", "succeeded"]
     assert stats["success_rate"] == pytest.approx(2 / 3)
+
+
+def test_indexer_indexes_in_the_background_and_waits_for_live_runs(store: Store) -> None:
+    from attune.ops.indexer import SearchIndexer
+
+    run = store.create_run("w", None, ["w"])
+    for first in range(1, 40, 10):
+        store.append_lines(run.id, first, [f"needle {first + i}" for i in range(10)])
+    store.finish_run(run.id, "succeeded", 0, 1.0)
+    busy = [True]
+    indexer = SearchIndexer(store, lambda: busy[0], pause_s=0.01)
+    indexer.start()
+    try:
+        time.sleep(0.1)
+        assert store.unindexed_finished_runs() == [run.id]  # a live run: it waits
+        busy[0] = False
+        deadline = time.monotonic() + 5
+        while store.unindexed_finished_runs() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert store.unindexed_finished_runs() == []
+        with store.read() as conn:
+            hits = conn.execute(
+                "SELECT count(*) FROM run_chunks_fts WHERE run_chunks_fts MATCH 'needle'"
+            ).fetchone()[0]
+        assert hits == 4  # every chunk indexed exactly once
+        store.append_note(run.id, "[attune] a late note")  # re-opens indexing of the rest
+        indexer.notify()
+        deadline = time.monotonic() + 5
+        while not store.list_runs(q="late note")[0] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [r.id for r in store.list_runs(q="late note")[0]] == [run.id]
+    finally:
+        indexer.stop()

@@ -72,7 +72,7 @@ class LineSplitter:
             return []
         line = bytes(self._tail).decode("utf-8", "replace")
         self._tail = bytearray()
-        return [line.removesuffix("\r")]
+        return [line]
 
 
 def kill_group(pgid: int, sig: int) -> bool:
