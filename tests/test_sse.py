@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +42,11 @@ def streaming_project(project: Path) -> Path:
             'print(\'ATTUNE_REC {"kind": "open-url", "url": "https://example.com/x"}\')',
         )
         + _toml("hold", "import time\nprint('one', flush=True)\ntime.sleep(30)")
+        + _toml(
+            "big",
+            "import sys\nsys.stdout.write(''.join(f'big line {i:08d} ' + 'z' * 50 + '\\n' "
+            "for i in range(1, 600001)))",
+        )
     )
     return project
 
@@ -173,6 +181,34 @@ def test_cancel_ends_the_stream_with_done(
     t.join(30)
     assert result and result[0].done is not None and result[0].done["status"] == "cancelled"
     assert result[0].lines == [(1, "one")]
+
+
+def test_a_slow_reader_is_cut_off_and_resumes_by_id(
+    server_factory: Callable[..., Any], streaming_project: Path
+) -> None:
+    srv = server_factory(streaming_project)
+    run_id = start_run(srv, "big")
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(30)
+        sock.connect(("127.0.0.1", srv.port))
+        sock.sendall(
+            f"GET /api/runs/{run_id}/events HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n\r\n".encode()
+        )
+        deadline = time.monotonic() + 60  # read nothing while the whole run streams
+        while httpx.get(f"{srv.url}/api/runs/{run_id}").json()["status"] == "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        received = bytearray()
+        while chunk := sock.recv(1 << 20):
+            received += chunk
+    ids = [int(m) for m in re.findall(rb"\nid: (\d+)\n", bytes(received))]
+    assert b"event: done" not in received  # it was cut off instead of buffered without bound
+    assert ids and ids[-1] < 600_000
+    rest = stream(f"{srv.url}/api/runs/{run_id}/events", headers={"Last-Event-ID": str(ids[-1])})
+    assert rest.lines[0][0] == ids[-1] + 1 and rest.lines[-1][0] == 600_000
+    assert [s for s, _ in rest.lines] == list(range(ids[-1] + 1, 600_001))
+    assert rest.done is not None and rest.done["line_count"] == 600_000
 
 
 # -- the hub, in process ----------------------------------------------------------------------
