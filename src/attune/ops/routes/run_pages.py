@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -182,6 +183,47 @@ def _workflow_stats(store: Store, names: Sequence[str]) -> list[dict[str, Any]]:
     return stats
 
 
+@dataclass(frozen=True)
+class HistoryQuery:
+    """The history page's filters, cleaned: unknown statuses and presets are ignored."""
+
+    statuses: list[str]
+    workflow: str
+    since: str
+    q: str
+    before: int | None
+
+    def url_params(self) -> list[tuple[str, str]]:
+        """The filters as query parameters (empty ones left out), for the pager's links."""
+        params = [("status", s) for s in self.statuses]
+        params += [(k, v) for k, v in (("workflow", self.workflow), ("q", self.q)) if v]
+        return params + ([("since", self.since)] if self.since != "all" else [])
+
+
+def _history(store: Store, known: Sequence[str], query: HistoryQuery) -> dict[str, Any]:
+    """The history page's data (blocking: runs in a worker thread)."""
+    runs, next_cursor = store.list_runs(
+        workflow=query.workflow or None,
+        statuses=query.statuses,
+        q=query.q or None,
+        limit=PAGE_SIZE,
+        before=query.before,
+        since=_since(query.since),
+    )
+    extra = {r.workflow for r in runs} | ({query.workflow} if query.workflow else set())
+    names = sorted(set(known) | extra)
+    base = query.url_params()
+    return {
+        "rows": [_run_row(r, query.q) for r in runs],
+        "workflow_names": names,
+        "older_url": f"/runs?{urlencode([*base, ('before', next_cursor)])}"
+        if next_cursor
+        else None,
+        "newest_url": f"/runs?{urlencode(base)}" if query.before is not None else None,
+        "stats": _workflow_stats(store, names) if query.before is None else [],
+    }
+
+
 @router.get("/runs", response_class=HTMLResponse, include_in_schema=False)
 async def show_runs(
     request: Request,
@@ -192,39 +234,29 @@ async def show_runs(
     before: int | None = None,
 ) -> HTMLResponse:
     """Run history: filters (status, workflow, date, log text), cursor pages, per-workflow stats."""
-    store = _store(request)
-    statuses = _split_statuses(status)
-    q = q.strip()
-    since = since if since in DATE_PRESETS else "all"
-    runs, next_cursor = store.list_runs(
-        workflow=workflow or None,
-        statuses=statuses,
-        q=q or None,
-        limit=PAGE_SIZE,
+    query = HistoryQuery(
+        statuses=_split_statuses(status),
+        workflow=workflow,
+        since=since if since in DATE_PRESETS else "all",
+        q=q.strip(),
         before=before,
-        since=_since(since),
     )
     known = [w.name for w in _workflow_set(request).workflows]
-    names = sorted(set(known) | {r.workflow for r in runs} | ({workflow} if workflow else set()))
-    filters: dict[str, Any] = {"status": statuses, "workflow": workflow, "since": since, "q": q}
-    base = [
-        (k, v) for k, vs in filters.items() for v in (vs if isinstance(vs, list) else [vs]) if v
-    ]
+    data = await asyncio.to_thread(_history, _store(request), known, query)
     context = {
         "active": "runs",
         "title": "Runs",
-        "rows": [_run_row(r, q) for r in runs],
-        "filters": filters,
+        "filters": {
+            "status": query.statuses,
+            "workflow": workflow,
+            "since": query.since,
+            "q": query.q,
+        },
+        "filtered": bool(query.url_params()),
         "statuses": STATUSES,
         "presets": {k: label for k, (label, _) in DATE_PRESETS.items()},
-        "workflow_names": names,
-        "older_url": f"/runs?{urlencode([*base, ('before', next_cursor)])}"
-        if next_cursor
-        else None,
-        "newest_url": f"/runs?{urlencode(base)}" if before is not None else None,
-        "filtered": bool(statuses or workflow or q or since != "all"),
-        "stats": _workflow_stats(store, names) if before is None else [],
         "chart": {"width": CHART_WIDTH, "height": CHART_HEIGHT},
+        **data,
     }
     return render_page(request, "runs.html", context)
 
