@@ -131,3 +131,19 @@ def test_containment_property(tree: Path, rel: str) -> None:
     root = tree.resolve()
     assert real == root or root in real.parents
     assert os.path.realpath(real) == str(real)
+
+
+async def test_huge_folder_is_cut_sorted_and_flagged(
+    client: httpx.AsyncClient, project: Path
+) -> None:
+    big = project / "big"
+    big.mkdir()
+    for i in range(5003):
+        (big / f"f{i:05d}").touch()
+    (big / "zdir").mkdir()
+    body = (await client.get("/api/scope", params={"path": "big"})).json()
+    assert body["truncated"] is True and len(body["entries"]) == 5000
+    assert body["entries"][0]["name"] == "zdir"  # dirs first, even past the cut
+    assert body["entries"][1]["name"] == "f00000"
+    small = (await client.get("/api/scope")).json()
+    assert "truncated" not in small

@@ -36,7 +36,7 @@ __all__ = [
 ALWAYS_HIDDEN = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__"})
 MAX_PATH_BYTES = 4096
 MAX_NAME_BYTES = 255
-MAX_ENTRIES = 5000
+MAX_ENTRIES = 5000  # a folder with more shows its first 5,000 (sorted) and says so
 
 
 class InvalidPath(AttuneError):
@@ -136,12 +136,10 @@ def list_scope(
                 entry = _entry(item, base, rules, real_root)
                 if entry is not None and (include_hidden or not entry.hidden):
                     entries.append(entry)
-                if len(entries) >= MAX_ENTRIES:
-                    break
     except PermissionError as exc:
         raise InvalidPath("the folder cannot be read: permission denied") from exc
     entries.sort(key=lambda e: (e.kind != "dir", e.name.lower(), e.name))
-    return entries
+    return entries[:MAX_ENTRIES]
 
 
 def _entry(item: os.DirEntry[str], base: str, rules: list[_Rule], root: Path) -> ScopeEntry | None:

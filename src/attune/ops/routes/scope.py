@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from attune.ops.deps import ConfigDep
-from attune.ops.scope import list_scope, normalize_rel
+from attune.ops.scope import MAX_ENTRIES, list_scope, normalize_rel
 
 router = APIRouter(tags=["scope"])
 
@@ -21,4 +21,10 @@ async def show_scope(config: ConfigDep, path: str = "", hidden: int = 0) -> dict
     entries = await asyncio.to_thread(
         list_scope, config.project_root, rel, include_hidden=bool(hidden)
     )
-    return {"path": rel, "entries": [e.to_json(with_hidden=bool(hidden)) for e in entries]}
+    body: dict[str, Any] = {
+        "path": rel,
+        "entries": [e.to_json(with_hidden=bool(hidden)) for e in entries],
+    }
+    if len(entries) >= MAX_ENTRIES:
+        body["truncated"] = True  # an addition to the DESIGN shape, only when it applies
+    return body
