@@ -124,6 +124,20 @@ async def test_workflows_page_preselects_the_requested_workflow(
     assert checked == ["secrets-scan"]
 
 
+async def test_a_linked_scope_preselects_a_workflow_that_takes_a_path(
+    project: Path, client: httpx.AsyncClient
+) -> None:
+    (project / "attune.toml").write_text(
+        '[workflows.aaa-whole]\ncommand = ["true"]\n\n'
+        '[workflows.bbb-scoped]\ncommand = ["true", "{path}"]\naccepts_path = true\n'
+    )
+    plain = (await client.get("/workflows")).text
+    linked = (await client.get("/workflows", params={"path": "docs/specs/auth"})).text
+    pattern = r'value="([\w-]+)"\s+data-accepts-path="1?"\s*checked'
+    assert re.findall(pattern, plain) == ["aaa-whole"]
+    assert re.findall(pattern, linked) == ["bbb-scoped"]
+
+
 async def test_read_only_mode_disables_run_with_an_explanation(
     make_config: Callable[..., Config], make_app: Callable[[Config], Any]
 ) -> None:

@@ -95,11 +95,19 @@ def _run_row(run: Run, q: str = "") -> dict[str, Any]:
 
 
 @router.get("/workflows", response_class=HTMLResponse, include_in_schema=False)
-async def show_workflows(request: Request, workflow: str = "") -> HTMLResponse:
-    """Every workflow with its description and source, the file's errors, and the scope picker."""
+async def show_workflows(
+    request: Request, workflow: str = "", path: str | None = None
+) -> HTMLResponse:
+    """Every workflow with its description and source, the file's errors, and the scope picker.
+
+    ``?workflow=NAME`` preselects a workflow; ``?path=REL`` picks that scope (the script reads
+    it) and, without ``workflow``, preselects the first workflow that takes a path.
+    """
     current = _workflow_set(request)
     names = [w.name for w in current.workflows]
-    selected = workflow if workflow in names else (names[0] if names else "")
+    scoped = [w.name for w in current.workflows if w.accepts_path]
+    fallback = scoped[0] if path and scoped else (names[0] if names else "")
+    selected = workflow if workflow in names else fallback
     context = {
         "active": "workflows",
         "title": "Workflows",

@@ -4,6 +4,8 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   let page, tree, showHidden = false, selected = null;
+  // /workflows?path=docs/specs/auth (e.g. from a spec's page) picks that scope once.
+  let linkedPath = new URLSearchParams(window.location.search).get("path") || null;
 
   const storageKey = (workflow) => `attune.scope:${page.dataset.project}:${workflow}`;
   const currentWorkflow = () => document.querySelector('input[name="workflow"]:checked');
@@ -158,7 +160,12 @@
     $("scope-section").hidden = !accepts;
     $("scope-none").hidden = accepts;
     $("scope-hidden").closest("label").hidden = !accepts;
-    const path = accepts ? remembered(wf.value) : null;
+    let path = accepts ? remembered(wf.value) : null;
+    if (accepts && linkedPath) {
+      path = linkedPath;
+      linkedPath = null;
+      remember(wf.value, path);
+    }
     selected = path;
     $("scope-current").textContent = path || "whole project";
     $("scope-clear").hidden = !path;
