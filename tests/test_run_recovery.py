@@ -112,6 +112,26 @@ async def test_full_disk_fails_the_run_clearly(
     assert done.to_json()["error"] == done.error
 
 
+async def test_a_read_only_store_refuses_to_start_a_run_clearly(
+    make_app: Callable[[Config], Any], config: Config, project: Path
+) -> None:
+    (project / "attune.toml").write_text(f'[workflows.one]\ncommand = [{PY}, "-c", "1"]\n')
+    app = make_app(config)
+    with app.state.services.store.write() as conn:
+        conn.execute("PRAGMA query_only = 1")  # from now on every write fails: SQLITE_READONLY
+    transport = httpx.ASGITransport(app=app)
+    headers = {"X-Attune-Token": app.state.services.token}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://127.0.0.1:8765", headers=headers
+    ) as client:
+        r = await client.post("/api/runs", json={"workflow": "one"})
+    assert r.status_code == 503
+    error = r.json()["error"]
+    assert error["code"] == "store_unavailable" and "not started" in error["message"]
+    assert "readonly" in error["message"]
+    assert app.state.services.runner.current_run_id is None  # the busy lock is free
+
+
 def test_corrupt_database_is_moved_aside(tmp_path: Path) -> None:
     db = tmp_path / "ops.db"
     db.write_bytes(b"this is not a database" * 100)

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import signal
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ __all__ = [
     "Runner",
     "RunnerBusy",
     "RunsDisabled",
+    "StoreUnavailable",
     "validate_recommendation",
 ]
 
@@ -66,6 +68,11 @@ class PathNotAccepted(AttuneError):
 class RunNotFound(AttuneError):
     code = "run_not_found"
     status = 404
+
+
+class StoreUnavailable(AttuneError):
+    code = "store_unavailable"
+    status = 503
 
 
 class RunFinished(AttuneError):
@@ -165,7 +172,12 @@ class Runner:
                     current_run_id=self._current.run.id,
                 )
             argv = workflow.argv(scope)
-            run = self.store.create_run(workflow.name, scope, argv, trigger)
+            try:
+                run = self.store.create_run(workflow.name, scope, argv, trigger)
+            except sqlite3.Error as exc:  # disk full, read-only file system…
+                raise StoreUnavailable(
+                    f"the run could not be recorded, so it was not started: {exc}"
+                ) from exc
             process = self._process(workflow, run)
             self._current = process
             if process.publish is not None:
