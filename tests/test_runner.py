@@ -73,6 +73,11 @@ def workflows(project: Path) -> Path:
         )
         + toml("ansi", "print('\\x1b[31mred\\x1b[0m plain')")
         + toml(
+            "stubborn",
+            "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "print('ignoring SIGTERM', flush=True)\ntime.sleep(60)",
+        )
+        + toml(
             "daemon",
             "import subprocess, sys\n"
             "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], "
@@ -233,6 +238,19 @@ async def test_a_child_holding_the_output_does_not_hold_the_run(
         os.kill(int(text.split("daemon ")[1].split()[0]), 9)  # it left our process group
 
 
+async def test_cancel_kills_what_ignores_sigterm(
+    client: httpx.AsyncClient, workflows: Path, app: Any
+) -> None:
+    app.state.services.runner.grace_s = 0.3
+    run = await start(client, "stubborn")
+    with anyio.fail_after(10):
+        while "ignoring" not in await log(client, run["id"]):
+            await anyio.sleep(0.02)
+    assert (await client.post(f"/api/runs/{run['id']}/cancel")).status_code == 202
+    done = await finished(client, run["id"])
+    assert done["status"] == "cancelled" and done["exit_code"] == -9  # SIGKILL after the grace
+
+
 async def test_cancel_unknown_run(client: httpx.AsyncClient, workflows: Path) -> None:
     r = await client.post("/api/runs/999/cancel")
     assert r.status_code == 404 and r.json()["error"]["code"] == "run_not_found"
@@ -307,6 +325,8 @@ async def test_list_runs_api(client: httpx.AsyncClient, workflows: Path) -> None
     assert (await client.get("/api/runs", params={"limit": 0})).status_code == 400
     assert len((await client.get("/api/runs", params={"limit": 1000})).json()["runs"]) == 3
     assert len((await client.get("/api/runs", params={"before": "9" * 30})).json()["runs"]) == 3
+    assert (await client.get("/api/runs", params={"since": "2999-01-01"})).json()["runs"] == []
+    assert len((await client.get("/api/runs", params={"since": "2000-01-01"})).json()["runs"]) == 3
 
 
 @settings(max_examples=200, deadline=None)
