@@ -175,8 +175,9 @@ def render(results: dict[str, Any]) -> str:
         shown = {k: "yes" if home[k]["shows_expected"] else "NO" for k in ("ours", "reference")}
         out.append(
             f"The 7-day total ({home['seven_day_total']}) is on the page: ours {shown['ours']}, "
-            f"reference {shown['reference']}. Cost-report requests our server made (the first "
-            f"page, at start-up, fills the cache): {home['cost_report_fetches']}."
+            f"reference {shown['reference']}. Requests our server made to the (fake) Admin API "
+            f"during this scenario: {home['cost_report_fetches']} (at most 1: the first page of a "
+            "run fills the cache, every later page reads it)."
         )
         out.append("")
     out += _goals(results)
