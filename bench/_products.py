@@ -37,7 +37,7 @@ OUR_WORKFLOW = "bench-lines"
 def base_env(home: Path, user_home: Path) -> dict[str, str]:
     """The environment of every process under test: temp homes, no Anthropic secrets."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC")}
-    env.update(ATTUNE_HOME=str(home), HOME=str(user_home), PYTHONDONTWRITEBYTECODE="1")
+    env.update(ATTUNE_HOME=str(home), HOME=str(user_home))
     env.pop("PORT", None)
     return env
 
