@@ -5,21 +5,18 @@ to be inside the project root; everything else is :class:`InvalidPath` (400 ``in
 :func:`list_scope` lists one directory level for the tree picker, flagging what is hidden by
 default (``.git``, ``.venv``, ``node_modules``, ``__pycache__`` and ``.gitignore`` matches).
 
-The ``.gitignore`` support is deliberately simple: the root's ``.gitignore`` and the one of the
-listed directory are read; each pattern is matched with :func:`fnmatch` against the entry's name
-and its path relative to the root; a trailing ``/`` limits a pattern to directories, a leading
-``/`` anchors it to the root. Negations (``!pattern``) un-hide an entry. Nested ``.gitignore``
-files in intermediate directories and ``**`` semantics beyond fnmatch's are not interpreted.
+The ``.gitignore`` support (:mod:`attune.gitignore`, shared with the built-in scanners) is
+deliberately simple: the root's ``.gitignore`` and the listed directory's are read.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from attune.gitignore import IgnoreRule, gitignore_rules, is_ignored
 from attune.ops.config import Config
 from attune.ops.errors import AttuneError, NotFound
 
@@ -128,7 +125,7 @@ def list_scope(
     real_root = _root_of(root)
     base = directory.relative_to(real_root).as_posix()
     base = "" if base == "." else base
-    rules = _ignore_rules(real_root, directory)
+    rules = gitignore_rules(real_root, directory)
     entries: list[ScopeEntry] = []
     try:
         with os.scandir(directory) as it:
@@ -142,7 +139,9 @@ def list_scope(
     return entries[:MAX_ENTRIES]
 
 
-def _entry(item: os.DirEntry[str], base: str, rules: list[_Rule], root: Path) -> ScopeEntry | None:
+def _entry(
+    item: os.DirEntry[str], base: str, rules: list[IgnoreRule], root: Path
+) -> ScopeEntry | None:
     path = f"{base}/{item.name}" if base else item.name
     try:
         if item.is_symlink():
@@ -152,63 +151,5 @@ def _entry(item: os.DirEntry[str], base: str, rules: list[_Rule], root: Path) ->
         is_dir = item.is_dir()
     except OSError:
         return None
-    hidden = item.name in ALWAYS_HIDDEN or _ignored(rules, path, item.name, is_dir)
+    hidden = item.name in ALWAYS_HIDDEN or is_ignored(rules, path, item.name, is_dir)
     return ScopeEntry(item.name, path, "dir" if is_dir else "file", hidden)
-
-
-@dataclass(frozen=True)
-class _Rule:
-    pattern: str
-    anchored: bool
-    dir_only: bool
-    negate: bool
-    base: str  # the directory (relative to root) of the .gitignore the rule came from
-
-
-def _ignore_rules(root: Path, directory: Path) -> list[_Rule]:
-    files = [root / ".gitignore"]
-    if directory != root:
-        files.append(directory / ".gitignore")
-    rules: list[_Rule] = []
-    for file in files:
-        try:
-            text = file.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        base = file.parent.relative_to(root).as_posix()
-        rules.extend(_parse_gitignore(text, "" if base == "." else base))
-    return rules
-
-
-def _parse_gitignore(text: str, base: str) -> list[_Rule]:
-    rules = []
-    for raw in text.splitlines():
-        line = raw.rstrip()
-        if not line or line.startswith("#"):
-            continue
-        negate = line.startswith("!")
-        line = line[1:] if negate else line
-        dir_only = line.endswith("/")
-        line = line.rstrip("/")
-        anchored = "/" in line
-        line = line.lstrip("/").removeprefix("**/")
-        if line:
-            rules.append(_Rule(line, anchored, dir_only, negate, base))
-    return rules
-
-
-def _ignored(rules: list[_Rule], path: str, name: str, is_dir: bool) -> bool:
-    ignored = False
-    for rule in rules:
-        if rule.dir_only and not is_dir:
-            continue
-        if rule.base and not path.startswith(rule.base + "/"):
-            continue
-        local = path[len(rule.base) + 1 :] if rule.base else path
-        if rule.anchored:
-            hit = fnmatch.fnmatchcase(local, rule.pattern)
-        else:
-            hit = fnmatch.fnmatchcase(name, rule.pattern)
-        if hit:
-            ignored = not rule.negate
-    return ignored

@@ -8,10 +8,11 @@ binary files (a NUL byte in the first 8 KiB).
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Iterator
 from pathlib import Path
+
+from attune.gitignore import gitignore_rules, is_ignored
 
 __all__ = ["SKIP_DIRS", "iter_text_files", "rel"]
 
@@ -37,36 +38,6 @@ SKIP_DIRS = frozenset(
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
 
-def _patterns(directory: Path) -> list[tuple[str, bool, bool]]:
-    try:
-        text = (directory / ".gitignore").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    out = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        negate = line.startswith("!")
-        line = line.lstrip("!")
-        dir_only = line.endswith("/")
-        line = line.strip("/").removeprefix("**/")
-        if line:
-            out.append((line, dir_only, negate))
-    return out
-
-
-def _ignored(rules: list[tuple[str, bool, bool]], relpath: str, name: str, is_dir: bool) -> bool:
-    hit = False
-    for pattern, dir_only, negate in rules:
-        if dir_only and not is_dir:
-            continue
-        target = relpath if "/" in pattern else name
-        if fnmatch.fnmatchcase(target, pattern):
-            hit = not negate
-    return hit
-
-
 def is_binary(path: Path) -> bool:
     try:
         with path.open("rb") as fh:
@@ -81,18 +52,17 @@ def iter_text_files(scope: Path, root: Path) -> Iterator[Path]:
         if not is_binary(scope):
             yield scope
         return
-    root_rules = _patterns(root)
     for dirpath, dirnames, filenames in os.walk(scope):
         here = Path(dirpath)
-        rules = root_rules + (_patterns(here) if here != root else [])
+        rules = gitignore_rules(root, here)
         base = rel(here, root)
         prefix = "" if base == "." else base + "/"
         dirnames[:] = sorted(
-            d for d in dirnames if d not in SKIP_DIRS and not _ignored(rules, prefix + d, d, True)
+            d for d in dirnames if d not in SKIP_DIRS and not is_ignored(rules, prefix + d, d, True)
         )
         for name in sorted(filenames):
             path = here / name
-            if _ignored(rules, prefix + name, name, False) or path.is_symlink():
+            if is_ignored(rules, prefix + name, name, False) or path.is_symlink():
                 continue
             try:
                 if path.stat().st_size > MAX_FILE_BYTES:
