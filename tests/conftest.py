@@ -251,3 +251,23 @@ def page_errors() -> list[str]:
 def watch_page(page: Any, errors: list[str]) -> None:
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
+
+
+@contextlib.contextmanager
+def open_page(browser: Any, errors: list[str], shot: Path, **options: Any) -> Iterator[Any]:
+    """A fresh 1280x900 page that reports console errors into ``errors``.
+
+    When the block fails, a full-page screenshot is saved at ``shot`` (in the test's tmp dir).
+    """
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    watch_page(page, errors)
+    try:
+        yield page
+    except BaseException:
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(shot), full_page=True)
+        raise
+    finally:
+        context.close()

@@ -9,38 +9,25 @@ screenshot in the test's tmp dir.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ServerProcess, watch_page
+from tests.conftest import ServerProcess, open_page
 from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic, fake_anthropic  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
 
-@contextlib.contextmanager
-def page_of(browser: Any, errors: list[str], shots: Path, name: str) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    watch_page(page, errors)
-    try:
-        yield page
-    except BaseException:
-        with contextlib.suppress(Exception):
-            page.screenshot(path=str(shots / f"{name}-failure.png"), full_page=True)
-        raise
-    finally:
-        context.close()
+def page_of(browser: Any, errors: list[str], shots: Path, name: str) -> Any:
+    return open_page(browser, errors, shots / f"{name}-failure.png", accept_downloads=True)
 
 
 def wait_js(page: Any, expression: str, timeout: float = 15.0) -> None:

@@ -6,18 +6,17 @@ the page in its pytest tmp dir.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import ServerProcess, watch_page
+from tests.conftest import ServerProcess, open_page
 
 pytestmark = pytest.mark.browser
 
@@ -68,24 +67,9 @@ command = {_toml_list([sys.executable, "-c", COUNTER])}
     return project
 
 
-@contextlib.contextmanager
-def opened(browser: Any, errors: list[str], shot: Path) -> Iterator[Any]:
-    """A fresh page that reports console errors; a screenshot is saved when the test fails."""
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900},
-        permissions=["clipboard-read", "clipboard-write"],
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    watch_page(page, errors)
-    try:
-        yield page
-    except BaseException:
-        with contextlib.suppress(Exception):
-            page.screenshot(path=str(shot), full_page=True)
-        raise
-    finally:
-        context.close()
+def opened(browser: Any, errors: list[str], shot: Path) -> Any:
+    """A fresh page with clipboard access (the Copy button); screenshot on failure."""
+    return open_page(browser, errors, shot, permissions=["clipboard-read", "clipboard-write"])
 
 
 def shown_lines(page: Any) -> list[tuple[int, str]]:
