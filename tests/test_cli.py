@@ -54,6 +54,19 @@ def test_help_does_not_import_the_web_stack(args: list[str]) -> None:
     assert "usage: attune" in out.stdout
 
 
+def test_top_level_help_loads_no_command_code() -> None:
+    # `attune --help` declares every parser; the code behind them (the store, the config,
+    # sockets) stays unloaded so the first thing a user types answers at once.
+    code = (
+        "import sys\nfrom attune.cli import main\ntry:\n    main(['--help'])\n"
+        "except SystemExit:\n    pass\n"
+        "print('LOADED', [m for m in ('sqlite3', 'attune.ops.config', 'attune.ops.store',"
+        " 'socket', 'attune.ops.runs_cli') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "LOADED []" in out.stdout
+
+
 def test_help_lists_every_flag_of_the_design() -> None:
     out = run_attune("ops", "--help").stdout
     for flag in [

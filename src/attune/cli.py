@@ -17,8 +17,7 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``attune`` command tree (``ops``, ``runs``)."""
-    from attune.ops.cli import add_ops_parser
-    from attune.ops.runs_cli import add_runs_parser
+    from attune.ops.cli_args import add_ops_parser, add_runs_parser
 
     parser = argparse.ArgumentParser(
         prog="attune",

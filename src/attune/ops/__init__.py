@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from attune.ops.config import Config, ConfigError, build_config
-
 if TYPE_CHECKING:
+    from attune.ops.config import Config, ConfigError, build_config
     from attune.ops.server import create_app
 
 __all__ = ["Config", "ConfigError", "build_config", "cmd_ops", "create_app"]
@@ -20,8 +19,13 @@ def cmd_ops(argv: Any = None) -> int:
 
 
 def __getattr__(name: str) -> Any:
+    # Lazy, so ``attune --help`` (which imports attune.ops.cli_args) loads nothing else.
     if name == "create_app":
         from attune.ops.server import create_app
 
         return create_app
+    if name in ("Config", "ConfigError", "build_config"):
+        from attune.ops import config
+
+        return getattr(config, name)
     raise AttributeError(f"module 'attune.ops' has no attribute {name!r}")

@@ -16,101 +16,10 @@ import webbrowser
 from collections.abc import Sequence
 from typing import Any
 
+from attune.ops.cli_args import build_ops_parser
 from attune.ops.config import Config, ConfigError, build_config, is_loopback_host
 
-__all__ = ["add_ops_parser", "build_ops_parser", "cmd_ops", "config_from_args"]
-
-DESCRIPTION = "Serve the attune ops dashboard for the project in the current directory."
-EPILOG = """examples:
-  attune ops                          serve http://127.0.0.1:8765 and open the browser
-  attune ops --port 9000 --no-browser
-  attune ops --read-only              show everything, run nothing
-  attune ops setup-billing            connect the Anthropic Admin API (spend panel)
-  attune ops doctor                   diagnose this setup
-"""
-
-
-def add_server_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags shared by ``attune ops`` and ``attune ops doctor`` (DESIGN §4)."""
-    parser.add_argument("--project", metavar="DIR", help="project root (default: current dir)")
-    parser.add_argument("--host", metavar="H", help="address to bind (default: 127.0.0.1)")
-    parser.add_argument(
-        "--port", metavar="N", type=int, help="port to bind (default: $PORT, else 8765)"
-    )
-    parser.add_argument(
-        "--read-only", action="store_true", help="show everything but refuse to start runs"
-    )
-    parser.add_argument(
-        "--no-browser", action="store_true", help="do not open a browser once serving"
-    )
-    parser.add_argument(
-        "--specs-root",
-        metavar="DIR",
-        action="append",
-        help="a folder of specs (repeatable; default: docs/specs, .kiro/specs, specs)",
-    )
-    parser.add_argument(
-        "--no-specs-candidates",
-        action="store_true",
-        help="do not flag specs whose tasks are all done",
-    )
-    parser.add_argument(
-        "--trusted-host",
-        metavar="H",
-        action="append",
-        help="an extra Host header value to accept (repeatable; for non-loopback binds)",
-    )
-    parser.add_argument(
-        "--runs-retention-days",
-        metavar="N",
-        type=int,
-        help="delete runs older than N days (default 30; 0 keeps all)",
-    )
-    parser.add_argument(
-        "--monthly-budget", metavar="USD", help="monthly Anthropic budget for the spend panel"
-    )
-
-
-def build_ops_parser(prog: str = "attune ops") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _fill_ops_parser(parser)
-    return parser
-
-
-def _fill_ops_parser(parser: argparse.ArgumentParser) -> None:
-    add_server_flags(parser)
-    actions = parser.add_subparsers(dest="action", metavar="ACTION")
-    billing = actions.add_parser(
-        "setup-billing",
-        help="store the Anthropic admin key for the spend panel",
-        description="Ask for the Anthropic admin key (no echo; or read it from stdin), check it "
-        "with one request and store it with mode 0600. Example: attune ops setup-billing",
-    )
-    billing.add_argument("--remove", action="store_true", help="delete the stored key")
-    doctor = actions.add_parser(
-        "doctor",
-        help="diagnose this setup: pass / warn / fail with the fix for each check",
-        description="Run every diagnosis check. Example: attune ops doctor --json",
-    )
-    add_server_flags(doctor)
-    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
-
-
-def add_ops_parser(commands: Any) -> None:
-    """Register ``ops`` under the top-level ``attune`` parser (for ``attune --help``)."""
-    parser = commands.add_parser(
-        "ops",
-        help="serve the dashboard (and setup-billing, doctor)",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _fill_ops_parser(parser)
+__all__ = ["build_ops_parser", "cmd_ops", "config_from_args"]
 
 
 def config_from_args(args: argparse.Namespace) -> Config:

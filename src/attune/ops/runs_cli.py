@@ -12,14 +12,13 @@ import json
 import os
 import sys
 import time
-from typing import Any
 
 from attune.ops.config import Config, ConfigError, build_config
 from attune.ops.errors import AttuneError
 from attune.ops.run_log import Run, RunStatus, strip_ansi
 from attune.ops.store import Store
 
-__all__ = ["add_runs_parser", "cmd_runs"]
+__all__ = ["cmd_runs"]
 
 FOLLOW_POLL_S = 0.2
 
@@ -27,37 +26,6 @@ FOLLOW_POLL_S = 0.2
 class RunMissing(AttuneError):
     code = "run_not_found"
     status = 404
-
-
-def add_runs_parser(commands: Any) -> None:
-    """Register ``runs`` under the top-level ``attune`` parser."""
-    parser = commands.add_parser(
-        "runs",
-        help="list, show, follow, cancel and export workflow runs",
-        description="The run history of attune ops, from the terminal.",
-    )
-    parser.set_defaults(handler=cmd_runs, action=None)
-    sub = parser.add_subparsers(dest="action", metavar="ACTION")
-    ls = sub.add_parser("list", help="runs, newest first (attune runs list --status failed)")
-    ls.add_argument("--workflow", help="only runs of this workflow")
-    ls.add_argument("--status", action="append", default=[], help="only this status (repeatable)")
-    ls.add_argument("-q", "--search", help="only runs whose log contains this text")
-    ls.add_argument("--limit", type=int, default=20, help="how many (default 20, at most 200)")
-    ls.add_argument("--before", type=int, help="page: only runs older than this id")
-    ls.add_argument("--json", action="store_true", help="print JSON")
-    show = sub.add_parser("show", help="one run (attune runs show 12)")
-    show.add_argument("id", type=int)
-    show.add_argument("--json", action="store_true", help="print JSON")
-    log = sub.add_parser("log", help="a run's log (attune runs log 12 --follow)")
-    log.add_argument("id", type=int)
-    log.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
-    log.add_argument("--plain", action="store_true", help="strip ANSI colours")
-    cancel = sub.add_parser("cancel", help="cancel a live run through the server")
-    cancel.add_argument("id", type=int)
-    cancel.add_argument("--json", action="store_true", help="print the run as JSON")
-    export = sub.add_parser("export", help="the run and its lines as JSON, for a bug report")
-    export.add_argument("id", type=int)
-    export.add_argument("--json", action="store_true", help="JSON (the default and only format)")
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
