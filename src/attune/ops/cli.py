@@ -6,6 +6,7 @@ The web stack is imported only once a server is about to start, never for ``--he
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import logging
 import os
@@ -111,13 +112,13 @@ def bind_error_reason(exc: OSError) -> str:
     return reasons.get(exc.errno or 0, exc.strerror or str(exc))
 
 
-def url_for(config: Config, port: int) -> str:
+def url_for(config: Config) -> str:
     host = config.host
     if host in ("0.0.0.0", "::"):  # noqa: S104 - only to print a clickable address
         host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}/"
+    return f"http://{host}:{config.port}/"
 
 
 def serve(config: Config, *, open_browser: bool) -> int:
@@ -139,6 +140,9 @@ def serve(config: Config, *, open_browser: bool) -> int:
             file=sys.stderr,
         )
         return 1
+    # With --port 0 the system picked the port: from here on the config names the real one
+    # (the Host allowlist, the server file of `attune runs cancel`, the Health page).
+    config = dataclasses.replace(config, port=int(sock.getsockname()[1]))
     try:
         import uvicorn
 
@@ -153,8 +157,7 @@ def serve(config: Config, *, open_browser: bool) -> int:
         sock.close()
         print(f"attune ops: {exc}", file=sys.stderr)
         return 2
-    port = int(sock.getsockname()[1])
-    url = url_for(config, port)
+    url = url_for(config)
     _print_banner(config, url, app)
     server = uvicorn.Server(
         uvicorn.Config(
