@@ -158,3 +158,26 @@ def test_indexer_indexes_in_the_background_and_waits_for_live_runs(store: Store)
         assert [r.id for r in store.list_runs(q="late note")[0]] == [run.id]
     finally:
         indexer.stop()
+
+
+def test_an_ending_that_cannot_be_written_is_shown_and_written_later(store: Store) -> None:
+    import sqlite3
+
+    run = store.create_run("w", None, ["w"])
+    store.append_lines(run.id, 1, ["partial"])
+    store._writer.execute("PRAGMA query_only = 1")  # the disk refuses writes from now on
+    with pytest.raises(sqlite3.OperationalError):
+        store.finish_run(run.id, "failed", 1, 2.5, "the run's output could not be stored")
+    # Every read of this store already tells the truth: the run is over.
+    shown = store.get_run(run.id)
+    assert shown is not None
+    assert (shown.status, shown.exit_code, shown.duration_s) == ("failed", 1, 2.5)
+    assert shown.error == "the run's output could not be stored"
+    assert store.list_runs()[0][0].status == "failed"
+    with pytest.raises(sqlite3.OperationalError):
+        store.create_run("w", None, ["w"])  # still refused: nothing is lost meanwhile
+    store._writer.execute("PRAGMA query_only = 0")  # space again
+    store.create_run("w", None, ["w"])
+    with store.read() as conn:
+        status = conn.execute("SELECT status FROM runs WHERE id = ?", (run.id,)).fetchone()[0]
+    assert status == "failed"  # written to disk by the next write that succeeded

@@ -15,7 +15,7 @@ import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -121,7 +121,14 @@ def fts_phrase(q: str) -> str:
 
 
 class RunLogMixin:
-    """The run methods of :class:`attune.ops.store.Store` (mixed in; uses its connections)."""
+    """The run methods of :class:`attune.ops.store.Store` (mixed in; uses its connections).
+
+    An ending that cannot be written (disk full, read-only) is kept in memory and shown by every
+    read of this store, so no page says ``running`` for a run that is over; it is written by the
+    next write that succeeds (or, after a restart, the run is found ``interrupted``).
+    """
+
+    _unwritten_ends: dict[int, dict[str, Any]]
 
     def read(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
         raise NotImplementedError
@@ -135,6 +142,7 @@ class RunLogMixin:
         self, workflow: str, path: str | None, command: Sequence[str], trigger: str = "web"
     ) -> Run:
         """Insert a new ``running`` run and return it."""
+        self.write_pending_ends()
         with self.write() as conn:
             cur = conn.execute(
                 "INSERT INTO runs (workflow, path, status, command, started_at, trigger, "
@@ -170,16 +178,52 @@ class RunLogMixin:
         duration_s: float | None,
         error: str | None = None,
     ) -> Run:
-        """Record how a run ended; returns the finished run."""
+        """Record how a run ended; returns the finished run.
+
+        When the write fails, the ending is remembered (see the class) and the error raised.
+        """
+        end = {
+            "status": status,
+            "exit_code": exit_code,
+            "finished_at": now_iso(),
+            "duration_s": duration_s,
+            "error": error,
+        }
+        try:
+            self._write_end(run_id, end)
+        except sqlite3.Error:
+            self._unwritten_ends[run_id] = end
+            raise
+        run = self.get_run(run_id)
+        assert run is not None
+        return run
+
+    def _write_end(self, run_id: int, end: dict[str, Any]) -> None:
         with self.write() as conn:
             conn.execute(
                 "UPDATE runs SET status = ?, exit_code = ?, finished_at = ?, duration_s = ?, "
                 "error = coalesce(?, error) WHERE id = ?",
-                (status, exit_code, now_iso(), duration_s, error, run_id),
+                (
+                    end["status"],
+                    end["exit_code"],
+                    end["finished_at"],
+                    end["duration_s"],
+                    end["error"],
+                    run_id,
+                ),
             )
-        run = self.get_run(run_id)
-        assert run is not None
-        return run
+
+    def write_pending_ends(self) -> None:
+        """Write the endings that could not be written before; raises if the store still fails."""
+        for run_id, end in list(self._unwritten_ends.items()):
+            self._write_end(run_id, end)
+            del self._unwritten_ends[run_id]
+
+    def _with_pending_end(self, run: Run) -> Run:
+        end = self._unwritten_ends.get(run.id)
+        if end is None:
+            return run
+        return replace(run, **{k: v for k, v in end.items() if k != "error" or v is not None})
 
     def add_recommendation(self, run_id: int, index: int, payload: dict[str, Any]) -> None:
         with self.write() as conn:
@@ -209,7 +253,7 @@ class RunLogMixin:
         with self.read() as conn:
             sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?"  # noqa: S608
             row = conn.execute(sql, (run_id,)).fetchone()
-        return None if row is None else Run.from_row(row)
+        return None if row is None else self._with_pending_end(Run.from_row(row))
 
     def list_runs(
         self,
@@ -257,7 +301,7 @@ class RunLogMixin:
         args.append(limit + 1)
         with self.read() as conn:
             rows = conn.execute(sql, args).fetchall()
-        runs = [Run.from_row(r) for r in rows[:limit]]
+        runs = [self._with_pending_end(Run.from_row(r)) for r in rows[:limit]]
         return runs, (runs[-1].id if len(rows) > limit else None)
 
     def read_lines(

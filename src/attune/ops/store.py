@@ -119,6 +119,7 @@ class Store(RunLogMixin, RunUpkeepMixin):
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
+        self._unwritten_ends = {}
         self._writer = self._open_checked()
 
     # -- connections ---------------------------------------------------------------------------
