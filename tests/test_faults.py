@@ -371,3 +371,73 @@ def test_hostile_anthropic_api_gives_a_typed_error(
     assert (rss_after - rss_before) * 1024 < 200 * 1024 * 1024
     if behaviour == "gigabyte":
         assert server.sent < (1 << 30)
+
+
+# -- a reader that stops reading ---------------------------------------------------------------
+
+
+@pytest.fixture
+def inprocess_server(
+    make_app: Callable[[Any], Any], make_config: Callable[..., Any], project: Path
+) -> Iterator[tuple[str, Any, Any]]:
+    """The app served by uvicorn in a thread of this process (so a constant can be tuned)."""
+    import uvicorn
+
+    from attune.ops.cli import bind_socket
+
+    write_workflows(
+        project,
+        {"endless": "import sys\nwhile True:\n    sys.stdout.write('z' * 200 + '\\n')\n"},
+    )
+    sock = bind_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    app = make_app(make_config(port=port))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield base, app, server
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
+
+
+def test_a_reader_that_stops_reading_is_disconnected(
+    inprocess_server: tuple[str, Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from attune.ops.routes import runs as runs_routes
+
+    monkeypatch.setattr(runs_routes, "SEND_TIMEOUT_S", 1.0)
+    base, app, server = inprocess_server
+    token = app.state.services.token
+    run = httpx.post(
+        f"{base}/api/runs", json={"workflow": "endless"}, headers={"X-Attune-Token": token}
+    ).json()
+    port = int(base.rsplit(":", 1)[1])
+    reader = socket.socket()
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    reader.connect(("127.0.0.1", port))
+    try:
+        reader.sendall(
+            f"GET /api/runs/{run['id']}/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+        )
+        assert reader.recv(1024).startswith(b"HTTP/1.1 200")
+        # A frozen tab from now on: it reads nothing while the run keeps writing. The server
+        # must give up on it and free what it held for it (its request task and subscription;
+        # the socket's own buffer is the kernel's, bounded, closed by TCP in time).
+        tasks = server.server_state.tasks
+        deadline = time.monotonic() + 20
+        while tasks and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not tasks, "the stalled reader's stream is still being served"
+        assert httpx.get(f"{base}/api/runs/{run['id']}").json()["status"] == "running"
+    finally:
+        reader.close()
+        httpx.post(
+            f"{base}/api/runs/{run['id']}/cancel", headers={"X-Attune-Token": token}, timeout=30
+        )

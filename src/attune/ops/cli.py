@@ -78,6 +78,13 @@ def _setup_logging() -> None:
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=logging.WARNING, format="attune: %(levelname)s %(message)s")
+    logging.getLogger("uvicorn.error").addFilter(_quiet_deliberate_cuts)
+
+
+def _quiet_deliberate_cuts(record: logging.LogRecord) -> bool:
+    # The events route ends a stream early to disconnect a reader that stopped reading
+    # (routes/runs.py, EventStreamResponse); uvicorn reports every such end as an error.
+    return record.getMessage() != "ASGI callable returned without completing response."
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
+from starlette.types import Message, Send
 
 from attune.ops.deps import RunnerDep, StoreDep
 from attune.ops.errors import AttuneError
@@ -18,8 +21,12 @@ from attune.ops.store import Store
 from attune.ops.streaming import event_stream
 
 router = APIRouter(tags=["runs"])
+logger = logging.getLogger(__name__)
 
 SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
+# A reader that accepts nothing for this long (a frozen tab, a stopped `curl`) is disconnected;
+# a live one resumes by id. Its queue is already bounded; this frees its connection too.
+SEND_TIMEOUT_S = 30.0
 CANCEL_WAIT_S = 1.0
 
 
@@ -34,6 +41,21 @@ class StartRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
     workflow: str
     path: str | None = None
+
+
+class EventStreamResponse(StreamingResponse):
+    """``text/event-stream`` whose every write must be accepted within ``SEND_TIMEOUT_S``."""
+
+    async def stream_response(self, send: Send) -> None:
+        async def send_or_give_up(message: Message) -> None:
+            with anyio.fail_after(SEND_TIMEOUT_S):
+                await send(message)
+
+        try:
+            await super().stream_response(send_or_give_up)
+        except TimeoutError:
+            # Returning before the body is complete makes the server close the connection.
+            logger.info("an SSE reader accepted nothing for %.0f s; disconnected", SEND_TIMEOUT_S)
 
 
 def _run_or_404(store: Store, run_id: int) -> Run:
@@ -161,7 +183,7 @@ async def stream_run_events(
     start = after or 0
     if last_event_id and last_event_id.strip().isdigit():
         start = max(start, int(last_event_id.strip()))
-    return StreamingResponse(
+    return EventStreamResponse(
         event_stream(store, runner.hub, run_id, start),
         media_type="text/event-stream",
         headers=SSE_HEADERS,
