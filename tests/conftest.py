@@ -159,8 +159,11 @@ def start_server(
     port: int | None = None,
     wait: bool = True,
 ) -> ServerProcess:
-    """Start ``python -m attune ops`` in its own session and wait until /healthz answers."""
-    port = port or free_port()
+    """Start ``python -m attune ops`` in its own session and wait until /healthz answers.
+
+    ``port=0`` lets the server pick one (then pass ``wait=False`` and read its banner).
+    """
+    port = free_port() if port is None else port
     full_env = {**os.environ, "ATTUNE_HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})}
     log = log_path.open("ab")
     proc = subprocess.Popen(

@@ -254,40 +254,20 @@ def test_browser_opens_only_once_the_server_answers(
         proc.wait(timeout=10)
 
 
-def test_port_zero_serves_on_the_port_it_got(project: Path, tmp_path: Path) -> None:
-    home = tmp_path / "home0"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "attune",
-            "ops",
-            "--project",
-            str(project),
-            "--port",
-            "0",
-            "--no-browser",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "ATTUNE_HOME": str(home)},
-        start_new_session=True,
-    )
-    try:
-        assert proc.stdout is not None
-        banner = proc.stdout.readline()
-        url = banner.split("— ", 1)[1].strip().rstrip("/")
-        port = int(url.rsplit(":", 1)[1])
-        assert port != 0
-        health = httpx.get(f"{url}/api/health", timeout=30).json()
-        assert health["checks"][1]["summary"] == f"serving on 127.0.0.1:{port}"
-        # `attune runs cancel` can find it: the server file names the real port.
-        deadline = time.monotonic() + 10
-        info = home / "ops" / "server.json"
-        while not info.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert json.loads(info.read_text())["port"] == port
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+def test_port_zero_serves_on_the_port_it_got(
+    server_factory: Callable[..., ServerProcess], project: Path
+) -> None:
+    srv = server_factory(project, port=0, wait=False)
+    deadline = time.monotonic() + 30
+    while "attune ops — " not in srv.output() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    url = srv.output().split("attune ops — ", 1)[1].split()[0].rstrip("/")
+    port = int(url.rsplit(":", 1)[1])
+    assert port != 0
+    health = httpx.get(f"{url}/api/health", timeout=30).json()
+    assert health["checks"][1]["summary"] == f"serving on 127.0.0.1:{port}"
+    # `attune runs cancel` can find it: the server file names the real port.
+    info = srv.home / "ops" / "server.json"
+    while not info.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert json.loads(info.read_text())["port"] == port
