@@ -154,3 +154,12 @@ def test_tokens_match_is_exact() -> None:
     assert not tokens_match(None, "abc")
     assert not tokens_match("", "abc")
     assert not tokens_match("é", "abc")
+
+
+def test_trusted_hosts_with_and_without_a_port(make_config: Callable[..., Config]) -> None:
+    hosts = allowed_hosts(
+        make_config(trusted_hosts=("dash.internal:9000", "[fd00::1]", "box", "[fd00::2]:81"))
+    )
+    assert {"dash.internal:9000", "[fd00::1]", "[fd00::1]:8765", "box", "box:8765"} <= hosts
+    assert "[fd00::2]:81" in hosts
+    assert "dash.internal:9000:8765" not in hosts and "[fd00::2]:81:8765" not in hosts

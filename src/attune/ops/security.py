@@ -68,9 +68,14 @@ def allowed_hosts(config: Config, bound_port: int | None = None) -> frozenset[st
     if config.is_loopback:
         hosts |= {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
     for trusted in config.trusted_hosts:
-        hosts.add(trusted if ":" in trusted.strip("[]").split("]")[-1] else f"{trusted}:{port}")
-        hosts.add(trusted)
+        hosts |= {trusted, _with_port(trusted, port)}  # "name" is accepted bare and with port
     return frozenset(hosts)
+
+
+def _with_port(host: str, port: int) -> str:
+    """``host`` with ``:port`` appended unless it already names a port (IPv6 aware)."""
+    after_literal = host.rsplit("]", 1)[-1]
+    return host if ":" in after_literal else f"{host}:{port}"
 
 
 class SecurityMiddleware:
