@@ -24,14 +24,20 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-ops
 	$(BIN)/attune ops $(ARGS)
 
-# Browser tests drive Debian's chromium (never a downloaded browser); install it only when missing.
-chromium:
-	@if ! command -v chromium >/dev/null 2>&1; then \
-	  echo "installing Debian's chromium for the browser tests"; \
+# $(call apt_install_if_missing,COMMAND,PACKAGE,WHY): Debian's PACKAGE, only when COMMAND is
+# missing (so a warm machine stays fast); as root directly, else through sudo.
+define apt_install_if_missing
+	@if ! command -v $(1) >/dev/null 2>&1; then \
+	  echo "installing Debian's $(2) $(3)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(2) >/dev/null; \
 	fi
+endef
+
+# Browser tests drive Debian's chromium (never a downloaded browser).
+chromium:
+	$(call apt_install_if_missing,chromium,chromium,for the browser tests)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
@@ -46,14 +52,9 @@ pytest: $(VENV)/.installed-dev chromium
 test: lint typecheck pytest
 
 # Side by side with the reference (PyPI attune-ai 16.4.0, in its own venv under .bench/).
-# GNU time gives each command's peak RSS; install Debian's package only when it is missing.
+# GNU time gives each command's peak RSS.
 bench: $(VENV)/.installed-dev
-	@if [ ! -x /usr/bin/time ]; then \
-	  echo "installing GNU time for the benchmark's peak RSS figures"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq time >/dev/null; \
-	fi
+	$(call apt_install_if_missing,/usr/bin/time,time,for the benchmark's peak RSS figures)
 	$(BIN)/python bench/compare.py $(ARGS)
 
 clean:
