@@ -88,7 +88,8 @@ class SecurityMiddleware:
         self._hosts: frozenset[str] | None = None
 
     def _allowed(self, scope: Scope) -> frozenset[str]:
-        # With --port 0 the real port is only known once bound: learn it from the socket.
+        # `attune ops --port 0` resolves the port before building the app; a library user who
+        # serves a port-0 config themselves gets it learnt from the socket here instead.
         if self._hosts is None or self.config.port == 0:
             server = scope.get("server")
             bound = server[1] if server and self.config.port == 0 else None
