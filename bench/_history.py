@@ -1,6 +1,6 @@
 """Seed 10,000 finished runs into each product's own storage, in its own layout.
 
-Ours: the SQLite store at ``<attune_home>/ops/ops.db``, opened through ``attune.ops.store.Store``
+Ours: the SQLite store at ``<attune_home>/ops/ops.db``, opened through ``Store``
 (which applies every migration) and filled with the store's own run functions. Reference:
 one JSON record per run at ``<attune_home>/ops/runs/<workflow>/<id>.json``, shaped like its
 ``Run.to_record()`` plus ``persisted_at``, with file times spread over the last days (it sorts
@@ -32,7 +32,7 @@ def seed_ours(home: Path, project: Path, workflow: str, count: int) -> None:
     The same calls the runner makes: ``create_run``, ``append_lines``, ``finish_run`` and
     ``index_run`` (the full-text index a finished run gets), one transaction each.
     """
-    from attune.ops.store import Store
+    from attune.ops.store.database import Store
 
     lines = [LINE.format(k).rstrip("\n") for k in range(1, LOG_LINES + 1)]
     command = ["python", "_gen_lines.py", "n20"]

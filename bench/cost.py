@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _cost_fixture import FAKE_KEY, FakeAnthropic, cost_payload  # noqa: E402
-from attune.ops.anthropic_cost import fetch_summary  # noqa: E402
 from attune.ops.config import build_config  # noqa: E402
-from attune.ops.cost_report import summarise, window_for  # noqa: E402
-from attune.ops.server import create_app  # noqa: E402
+from attune.ops.spend.client import fetch_summary  # noqa: E402
+from attune.ops.spend.report import summarise, window_for  # noqa: E402
+from attune.ops.web.app import create_app  # noqa: E402
 
 
 def median_ms(fn: Callable[[], object], repeat: int) -> float:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from attune.ops.store import Store
+from attune.ops.store.database import Store
 
 WORKFLOWS = ("tests", "lint", "todo-scan", "secrets-scan", "build")
 STATUSES = ("succeeded", "succeeded", "succeeded", "failed", "cancelled")

@@ -32,9 +32,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from attune.ops.completion_candidates import detect_candidates  # noqa: E402
 from attune.ops.config import build_config  # noqa: E402
-from attune.ops.server import create_app  # noqa: E402
+from attune.ops.specs.candidates import detect_candidates  # noqa: E402
+from attune.ops.web.app import create_app  # noqa: E402
 
 STATUSES = ("🔄 In Progress", "Draft", "✅ Complete", "Requirements Phase", "in-progress")
 

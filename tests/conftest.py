@@ -85,7 +85,7 @@ def config(make_config: Callable[..., Config]) -> Config:
 @pytest.fixture
 def make_app() -> Iterator[Callable[[Config], Any]]:
     """Build apps with ``create_app``; their services are stopped at teardown."""
-    from attune.ops.server import create_app
+    from attune.ops.web.app import create_app
 
     apps: list[Any] = []
 

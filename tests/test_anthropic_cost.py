@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from attune.ops.anthropic_cost import (
+from attune.ops.spend.cache import cache_path
+from attune.ops.spend.client import (
     CostFetchError,
     CostFetchErrorKind,
     CostSummary,
@@ -24,8 +25,7 @@ from attune.ops.anthropic_cost import (
     key_file_problem,
     load_admin_key,
 )
-from attune.ops.cost_cache import cache_path
-from attune.ops.cost_report import OTHER, CostSource, cents_to_usd, window_for
+from attune.ops.spend.report import OTHER, CostSource, cents_to_usd, window_for
 from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic, running_fake
 
 NOW = datetime(2026, 3, 5, 12, 30, tzinfo=UTC)
@@ -543,7 +543,7 @@ def test_import_attune_does_not_import_httpx() -> None:
     import subprocess
     import sys
 
-    code = "import attune.ops.anthropic_cost, sys; print('httpx' in sys.modules)"
+    code = "import attune.ops.spend.client, sys; print('httpx' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from attune.ops.anthropic_cost import key_file_problem, load_admin_key
-from attune.ops.cli import cmd_ops
-from attune.ops.cost_cache import cache_path
+from attune.ops.cli.ops import cmd_ops
+from attune.ops.spend.admin_key import key_file_problem, load_admin_key
+from attune.ops.spend.cache import cache_path
 from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic, running_fake, stop_fake
 
 

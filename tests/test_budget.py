@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from attune.ops.budget import BUDGET_SETTING, BudgetLevel, assess_budget, resolve_budget
-from attune.ops.cost_report import WINDOW_DAYS, CostSummary, summarise, window_for
-from attune.ops.store import Store
+from attune.ops.spend.budget import BUDGET_SETTING, BudgetLevel, assess_budget, resolve_budget
+from attune.ops.spend.report import WINDOW_DAYS, CostSummary, summarise, window_for
+from attune.ops.store.database import Store
 
 
 def summary_with(today: date, daily: dict[date, str]) -> CostSummary:

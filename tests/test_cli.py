@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from attune import cmd_ops
-from attune.ops.cli import bind_error_reason, build_ops_parser, config_from_args
+from attune.ops.cli.ops import bind_error_reason, build_ops_parser, config_from_args
 from attune.ops.config import ConfigError
 from tests.conftest import ServerProcess, free_port
 
@@ -61,8 +61,8 @@ def test_top_level_help_loads_no_command_code() -> None:
     code = (
         "import sys\nfrom attune.cli import main\ntry:\n    main(['--help'])\n"
         "except SystemExit:\n    pass\n"
-        "print('LOADED', [m for m in ('sqlite3', 'attune.ops.config', 'attune.ops.store',"
-        " 'socket', 'attune.ops.runs_cli') if m in sys.modules])"
+        "print('LOADED', [m for m in ('sqlite3', 'attune.ops.config', 'attune.ops.store.database',"
+        " 'socket', 'attune.ops.cli.runs') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "LOADED []" in out.stdout

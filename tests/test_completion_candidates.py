@@ -11,22 +11,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attune.ops.completion_candidates import (
+from attune.ops.config import Config
+from attune.ops.specs.candidates import (
     candidates_off_reason,
     detect_candidates,
     snapshot_hash,
 )
-from attune.ops.config import Config
-from attune.ops.spec_edit import (
+from attune.ops.specs.edit import (
     InvalidSpecPath,
     InvalidStatusValue,
     StatusNotRewritable,
     resolve_spec_path,
     set_spec_status,
 )
-from attune.ops.spec_status import SpecStatus
-from attune.ops.specs import SpecIndex
-from attune.ops.store import Store
+from attune.ops.specs.index import SpecIndex
+from attune.ops.specs.status import SpecStatus
+from attune.ops.store.database import Store
 from tests.spec_trees import age, age_tree, docs_spec, kiro_spec, speckit_spec, write
 
 ALL_DONE = "# Tasks\n\n- [x] 1. One\n  - [x] 1.1 Nested\n- [x] 2. Two\n- [ ]* 3. Optional\n"

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from attune.ops.config import Config
-from attune.ops.cost_cache import cache_path
+from attune.ops.spend.cache import cache_path
 from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic, running_fake
 
 
@@ -261,7 +261,7 @@ async def test_budget_is_remembered_across_starts(
 
 def test_panel_and_chart_are_csp_clean(tmp_path: Path) -> None:
     """No inline style or script in the template: CSP forbids both."""
-    from attune.ops.rendering import TEMPLATES_DIR
+    from attune.ops.web.pages import TEMPLATES_DIR
 
     template = (TEMPLATES_DIR / "_home_spend.html").read_text()
     assert "style=" not in template
@@ -272,7 +272,7 @@ def test_panel_and_chart_are_csp_clean(tmp_path: Path) -> None:
 async def test_slow_anthropic_renders_the_page_at_once_marked_pending(
     client: httpx.AsyncClient, keyed: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from attune.ops.routes import cost
+    from attune.ops.web.routes import cost
 
     monkeypatch.setattr(cost, "HOME_WAIT_S", 0.1)
     keyed.delay = 0.6
@@ -289,7 +289,7 @@ async def test_slow_anthropic_renders_the_page_at_once_marked_pending(
 async def test_slow_refresh_shows_cached_figures_as_updating(
     client: httpx.AsyncClient, keyed: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from attune.ops.routes import cost
+    from attune.ops.web.routes import cost
 
     monkeypatch.setattr(cost, "HOME_WAIT_S", 0.1)
     await home(client)

@@ -352,7 +352,7 @@ class HostileServer:
 def test_hostile_anthropic_api_gives_a_typed_error(
     behaviour: str, kind: str, attune_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from attune.ops.anthropic_cost import fetch_summary
+    from attune.ops.spend.client import fetch_summary
 
     server = HostileServer(behaviour)
     monkeypatch.setenv("ANTHROPIC_ADMIN_API_KEY", "sk-ant-admin01-" + "k" * 40)
@@ -383,7 +383,7 @@ def inprocess_server(
     """The app served by uvicorn in a thread of this process (so a constant can be tuned)."""
     import uvicorn
 
-    from attune.ops.cli import bind_socket
+    from attune.ops.cli.ops import bind_socket
 
     write_workflows(
         project,
@@ -410,7 +410,7 @@ def inprocess_server(
 def test_a_reader_that_stops_reading_is_disconnected(
     inprocess_server: tuple[str, Any, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from attune.ops.routes import runs as runs_routes
+    from attune.ops.web.routes import runs as runs_routes
 
     monkeypatch.setattr(runs_routes, "SEND_TIMEOUT_S", 1.0)
     base, app, server = inprocess_server

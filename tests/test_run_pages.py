@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from attune.ops.config import Config
-from attune.ops.routes.run_pages import format_duration
-from attune.ops.store import Store
+from attune.ops.store.database import Store
+from attune.ops.web.routes.run_pages import format_duration
 
 HOSTILE = "<script>alert('x')</script>"
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from attune.ops.config import Config
-from attune.ops.retention import RetentionJob, apply_retention
-from attune.ops.store import Store
+from attune.ops.store.database import Store
+from attune.ops.store.retention import RetentionJob, apply_retention
 
 PY = json.dumps(sys.executable)
 

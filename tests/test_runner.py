@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attune.ops.config import Config
-from attune.ops.run_process import LineSplitter
+from attune.ops.runs.process import LineSplitter
 
 PY = json.dumps(sys.executable)
 
@@ -358,7 +358,7 @@ def test_line_splitter_chunks() -> None:
 def test_interrupted_runs_are_recovered_at_start(
     make_app: Callable[[Config], Any], config: Config
 ) -> None:
-    from attune.ops.store import Store
+    from attune.ops.store.database import Store
 
     store = Store(config.db_path)
     run = store.create_run("sleep", None, ["x"])

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attune.ops.scope import InvalidPath, ScopeNotFound, list_scope, resolve_scope
+from attune.ops.runs.scope import InvalidPath, ScopeNotFound, list_scope, resolve_scope
 
 
 @pytest.fixture

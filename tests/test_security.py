@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from attune.ops.config import Config
-from attune.ops.security import CSP, allowed_hosts, tokens_match
+from attune.ops.web.security import CSP, allowed_hosts, tokens_match
 
 
 def _client(app: Any, host: str = "127.0.0.1:8765") -> httpx.AsyncClient:

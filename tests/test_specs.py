@@ -11,15 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attune.ops.config import Config
-from attune.ops.spec_files import SpecLayout
-from attune.ops.spec_status import (
+from attune.ops.specs.files import SpecLayout
+from attune.ops.specs.index import Spec, SpecIndex, SpecNotFound
+from attune.ops.specs.status import (
     SpecStatus,
     find_status_lines,
     normalise_status,
     parse_front_matter,
 )
-from attune.ops.spec_tasks import TaskState, count_tasks, count_text_tasks, parse_tasks
-from attune.ops.specs import Spec, SpecIndex, SpecNotFound
+from attune.ops.specs.tasks import TaskState, count_tasks, count_text_tasks, parse_tasks
 from tests.spec_trees import age_tree, docs_spec, kiro_spec, speckit_spec, write
 
 
@@ -466,7 +466,7 @@ def test_root_that_is_a_file(
 
 
 def test_reading_follows_a_file_that_grew_after_its_stat(tmp_path: Path) -> None:
-    from attune.ops.spec_files import read_phase_text, stat_file
+    from attune.ops.specs.files import read_phase_text, stat_file
 
     path = write(tmp_path / "tasks.md", "- [x] a\n")
     info = stat_file(tmp_path, "tasks.md")

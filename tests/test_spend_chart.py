@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from attune.ops.spend_chart import bar_chart_svg, budget_gauge_svg, format_usd, nice_ceiling
+from attune.ops.web.charts import bar_chart_svg, budget_gauge_svg, format_usd, nice_ceiling
 
 SVG = "{http://www.w3.org/2000/svg}"
 

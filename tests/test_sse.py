@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from attune.ops.run_log import Run
-from attune.ops.store import Store
-from attune.ops.streaming import Frame, StreamHub, encode_done, event_stream
+from attune.ops.runs.live import Frame, StreamHub, encode_done, event_stream
+from attune.ops.store.database import Store
+from attune.ops.store.runs import Run
 
 PY = json.dumps(sys.executable)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from attune.ops.store import Store
+from attune.ops.store.database import Store
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def test_workflow_stats(store: Store) -> None:
 
 
 def test_indexer_indexes_in_the_background_and_waits_for_live_runs(store: Store) -> None:
-    from attune.ops.indexer import SearchIndexer
+    from attune.ops.store.indexer import SearchIndexer
 
     run = store.create_run("w", None, ["w"])
     for first in range(1, 40, 10):

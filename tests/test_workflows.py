@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from attune.ops.workflows import WorkflowRegistry, parse_workflows
+from attune.ops.runs.workflows import WorkflowRegistry, parse_workflows
 
 GOOD = """
 [workflows.tests]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__version__ = "0.1.0"
+from attune._version import __version__
 
 __all__ = ["__version__", "cmd_ops"]
 
@@ -18,6 +18,6 @@ def cmd_ops(argv: Sequence[str] | None = None) -> int:
 
     Example: ``attune.cmd_ops(["--port", "9000", "--no-browser"])``.
     """
-    from attune.ops.cli import cmd_ops as _cmd_ops
+    from attune.ops.cli.ops import cmd_ops as _cmd_ops
 
     return _cmd_ops(argv)

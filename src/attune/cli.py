@@ -10,14 +10,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from attune import __version__
+from attune._version import __version__
 
 __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``attune`` command tree (``ops``, ``runs``)."""
-    from attune.ops.cli_args import add_ops_parser, add_runs_parser
+    from attune.ops.cli.args import add_ops_parser, add_runs_parser
 
     parser = argparse.ArgumentParser(
         prog="attune",
@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``attune`` console script and ``python -m attune``."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["ops"]:
-        from attune.ops.cli import cmd_ops
+        from attune.ops.cli.ops import cmd_ops
 
         return cmd_ops(args_list[1:])
     parser = build_parser()

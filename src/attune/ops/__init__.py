@@ -6,22 +6,22 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from attune.ops.config import Config, ConfigError, build_config
-    from attune.ops.server import create_app
+    from attune.ops.web.app import create_app
 
 __all__ = ["Config", "ConfigError", "build_config", "cmd_ops", "create_app"]
 
 
 def cmd_ops(argv: Any = None) -> int:
-    """Run ``attune ops …``; see :func:`attune.ops.cli.cmd_ops`."""
-    from attune.ops.cli import cmd_ops as _cmd_ops
+    """Run ``attune ops …``; see :func:`attune.ops.cli.ops.cmd_ops`."""
+    from attune.ops.cli.ops import cmd_ops as _cmd_ops
 
     return _cmd_ops(argv)
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so ``attune --help`` (which imports attune.ops.cli_args) loads nothing else.
+    # Lazy, so ``attune --help`` (which imports attune.ops.cli.args) loads nothing else.
     if name == "create_app":
-        from attune.ops.server import create_app
+        from attune.ops.web.app import create_app
 
         return create_app
     if name in ("Config", "ConfigError", "build_config"):

@@ -6,21 +6,17 @@ becomes "serving on host:port" since the server is, by definition, bound.
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 import importlib.util
-import json
 import os
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from attune.ops.config import DEFAULT_SPECS_DIRS, Config, ConfigError
+from attune.ops.listen import bind_error_reason, bind_socket, port_holder
 
-__all__ = ["Check", "CheckStatus", "cmd_doctor", "port_holder", "run_checks"]
+__all__ = ["Check", "CheckStatus", "port_holder", "run_checks"]
 
 WEB_MODULES = (
     ("fastapi", "fastapi"),
@@ -84,46 +80,7 @@ def check_web_extra() -> Check:
     return _pass("web extra", f"installed ({versions})")
 
 
-def port_holder(port: int) -> tuple[int, str] | None:
-    """``(pid, command line)`` of the process listening on ``port``, when /proc says."""
-    inodes: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if (
-                len(fields) > 9
-                and fields[3] == "0A"
-                and int(fields[1].rsplit(":", 1)[1], 16) == port
-            ):
-                inodes.add(fields[9])
-    if not inodes:
-        return None
-    targets = {f"socket:[{inode}]" for inode in inodes}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            for fd in (proc / "fd").iterdir():
-                if str(fd.readlink()) in targets:
-                    cmd = (
-                        (proc / "cmdline")
-                        .read_bytes()
-                        .replace(b"\0", b" ")
-                        .decode(errors="replace")
-                    )
-                    return int(proc.name), cmd.strip()
-        except OSError:
-            continue
-    return None
-
-
 def check_listen(config: Config) -> Check:
-    from attune.ops.cli import bind_error_reason, bind_socket
-
     where = f"{config.host}:{config.port}"
     try:
         bind_socket(config.host, config.port).close()
@@ -157,7 +114,7 @@ def check_paths(config: Config) -> list[Check]:
 
 
 def check_admin_key(config: Config) -> tuple[Check, bool]:
-    from attune.ops.anthropic_cost import KEY_ENV, key_file_path, key_file_problem, load_admin_key
+    from attune.ops.spend.admin_key import KEY_ENV, key_file_path, key_file_problem, load_admin_key
 
     key = load_admin_key(attune_home=config.attune_home)
     if key is None:
@@ -194,7 +151,7 @@ _COST_FIXES = {
 
 
 def check_cost(config: Config, *, refresh: bool) -> Check:
-    from attune.ops.anthropic_cost import fetch_summary
+    from attune.ops.spend.client import fetch_summary
 
     summary, error = fetch_summary(refresh=refresh, attune_home=config.attune_home)
     if error is None and summary is not None:
@@ -213,7 +170,7 @@ def check_cost(config: Config, *, refresh: bool) -> Check:
 
 
 def check_workflows(config: Config) -> Check:
-    from attune.ops.workflows import WorkflowRegistry
+    from attune.ops.runs.workflows import WorkflowRegistry
 
     found = WorkflowRegistry(config.project_root).load()
     builtin = sum(1 for w in found.workflows if w.source == "builtin")
@@ -274,7 +231,7 @@ def check_specs(config: Config) -> list[Check]:
 
 
 def check_store(config: Config) -> Check:
-    from attune.ops.store import Store
+    from attune.ops.store.database import Store
 
     try:
         store = Store(config.db_path)
@@ -340,47 +297,3 @@ def _config_fix(error: ConfigError) -> str:
     if text.startswith("attune home"):
         return "set ATTUNE_HOME to a writable folder, e.g. export ATTUNE_HOME=~/.attune"
     return "correct the flag named above"
-
-
-_MARKS = {CheckStatus.PASS: "PASS", CheckStatus.WARN: "WARN", CheckStatus.FAIL: "FAIL"}
-_COLOURS = {
-    CheckStatus.PASS: "\x1b[32m",
-    CheckStatus.WARN: "\x1b[33m",
-    CheckStatus.FAIL: "\x1b[31m",
-}
-
-
-def format_checks(checks: list[Check], *, colour: bool) -> str:
-    lines = []
-    for check in checks:
-        mark = _MARKS[check.status]
-        if colour:
-            mark = f"{_COLOURS[check.status]}{mark}\x1b[0m"
-        lines.append(f"  {mark}  {check.name:<16} {check.summary}")
-        if check.fix and check.status is not CheckStatus.PASS:
-            lines.append(f"        {'':<16} fix: {check.fix}")
-    fails = sum(c.status is CheckStatus.FAIL for c in checks)
-    warns = sum(c.status is CheckStatus.WARN for c in checks)
-    verdict = "all good" if not fails and not warns else f"{fails} failed, {warns} warning(s)"
-    lines.append(f"{verdict}.")
-    return "\n".join(lines)
-
-
-def cmd_doctor(args: argparse.Namespace, build: Callable[[argparse.Namespace], Config]) -> int:
-    """Diagnose this setup; exit 0 only when nothing failed.
-
-    Example: ``attune ops doctor --json``.
-    """
-    try:
-        config: Config | ConfigError = build(args)
-    except ConfigError as exc:
-        config = exc
-    checks = run_checks(config)
-    failed = any(c.status is CheckStatus.FAIL for c in checks)
-    if args.json:
-        print(json.dumps({"ok": not failed, "checks": [c.to_json() for c in checks]}, indent=2))
-    else:
-        root = config.project_root if isinstance(config, Config) else "?"
-        print(f"attune ops doctor — {root}")
-        print(format_checks(checks, colour=sys.stdout.isatty() and "NO_COLOR" not in os.environ))
-    return 1 if failed else 0

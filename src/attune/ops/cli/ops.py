@@ -1,0 +1,167 @@
+"""``attune ops``: serve the dashboard, set up billing, diagnose a setup.
+
+The web stack is imported only once a server is about to start, never for ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+import threading
+import webbrowser
+from collections.abc import Sequence
+from typing import Any
+
+from attune.ops.cli.args import build_ops_parser
+from attune.ops.config import Config, ConfigError, build_config, is_loopback_host
+from attune.ops.listen import bind_error_reason, bind_socket, url_for
+
+__all__ = ["build_ops_parser", "cmd_ops", "config_from_args"]
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """Turn parsed flags (and ``$PORT``) into a :class:`Config`; raises ``ConfigError``."""
+    port = args.port
+    if port is None and os.environ.get("PORT", "").strip():
+        raw = os.environ["PORT"].strip()
+        if not raw.isdigit():
+            raise ConfigError(f"$PORT={raw!r} is not a port number")
+        port = int(raw)
+    overrides: dict[str, Any] = {
+        "host": args.host,
+        "port": port,
+        "allow_run": not args.read_only,
+        "specs_candidates_enabled": not args.no_specs_candidates,
+        "trusted_hosts": tuple(args.trusted_host or ()),
+        "runs_retention_days": args.runs_retention_days,
+    }
+    if args.specs_root:
+        overrides["specs_roots"] = tuple(args.specs_root)
+    if args.monthly_budget is not None:
+        overrides["monthly_budget_usd"] = args.monthly_budget
+    return build_config(args.project, **overrides)
+
+
+def cmd_ops(argv: Sequence[str] | None = None) -> int:
+    """Run ``attune ops`` with ``argv`` (the words after ``ops``); return the exit code.
+
+    Example: ``cmd_ops(["--port", "9000", "--no-browser"])`` serves until Ctrl-C and returns 0;
+    it returns 1 with one line on stderr when the port cannot be bound.
+    """
+    parser = build_ops_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[2:] if argv is None else argv))
+    except SystemExit as exc:  # --help, or a usage error argparse already printed
+        return int(exc.code or 0)
+    _setup_logging()
+    if args.action == "setup-billing":
+        from attune.ops.cli.billing import cmd_setup_billing
+
+        return cmd_setup_billing(args)
+    if args.action == "doctor":
+        from attune.ops.cli.doctor import cmd_doctor
+
+        return cmd_doctor(args, config_from_args)
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        print(f"attune ops: {exc}", file=sys.stderr)
+        return 2
+    return serve(config, open_browser=not args.no_browser)
+
+
+def _setup_logging() -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.WARNING, format="attune: %(levelname)s %(message)s")
+    logging.getLogger("uvicorn.error").addFilter(_quiet_deliberate_cuts)
+
+
+def _quiet_deliberate_cuts(record: logging.LogRecord) -> bool:
+    # The events route ends a stream early to disconnect a reader that stopped reading
+    # (routes/runs.py, EventStreamResponse); uvicorn reports every such end as an error.
+    return record.getMessage() != "ASGI callable returned without completing response."
+
+
+def serve(config: Config, *, open_browser: bool) -> int:
+    """Bind, build the app, print the banner, open the browser, serve until Ctrl-C."""
+    from attune.ops.web.app import WebStackMissing
+
+    if not is_loopback_host(config.host) and not config.trusted_hosts:
+        print(
+            f"attune ops: warning: --host {config.host} is reachable from other machines and "
+            "anyone who can reach it can run workflows; browsers must use a --trusted-host "
+            "name (none given).",
+            file=sys.stderr,
+        )
+    try:
+        sock = bind_socket(config.host, config.port)
+    except OSError as exc:
+        print(
+            f"attune ops: cannot listen on {config.host}:{config.port}: {bind_error_reason(exc)}",
+            file=sys.stderr,
+        )
+        return 1
+    # With --port 0 the system picked the port: from here on the config names the real one
+    # (the Host allowlist, the server file of `attune runs cancel`, the Health page).
+    config = dataclasses.replace(config, port=int(sock.getsockname()[1]))
+    try:
+        import uvicorn
+
+        from attune.ops.web.app import create_app
+
+        app = create_app(config)
+    except WebStackMissing as exc:
+        sock.close()
+        print(f"attune ops: {exc}", file=sys.stderr)
+        return 1
+    except ConfigError as exc:
+        sock.close()
+        print(f"attune ops: {exc}", file=sys.stderr)
+        return 2
+    url = url_for(config)
+    _print_banner(config, url, app)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=3,
+            lifespan="on",
+        )
+    )
+    if open_browser:
+        threading.Timer(0.2, _open_browser, args=(url,)).start()
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    print("attune ops: stopped.", file=sys.stderr)
+    return 0
+
+
+def _open_browser(url: str) -> None:
+    try:
+        webbrowser.open(url)
+    except Exception:
+        logging.getLogger(__name__).info("could not open a browser for %s", url)
+
+
+def _print_banner(config: Config, url: str, app: Any) -> None:
+    runs = "enabled (one at a time)" if config.allow_run else "disabled (--read-only)"
+    lines = [
+        f"attune ops — {url}",
+        f"  project  {config.project_root}",
+        f"  home     {config.attune_home}",
+        f"  runs     {runs}",
+    ]
+    moved = app.state.services.store.moved_aside
+    if moved is not None:
+        lines.append(f"  note     the old database could not be read; it was moved to {moved}")
+    lines.append("Press Ctrl-C to stop.")
+    print("\n".join(lines), flush=True)

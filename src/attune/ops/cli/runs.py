@@ -1,0 +1,213 @@
+"""``attune runs …``: the run history from the terminal, through the same store as the dashboard.
+
+Reading (``list``, ``show``, ``log``, ``export``) opens the SQLite store directly (WAL lets it
+read while ``attune ops`` writes). ``cancel`` goes through the running server's API with its
+token (found in ``<attune_home>/ops/server.json``), because only the server owns the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from attune.ops.config import Config, ConfigError, build_config
+from attune.ops.errors import AttuneError
+from attune.ops.runs.ansi import strip_ansi
+from attune.ops.store.database import Store
+from attune.ops.store.runs import Run, RunStatus
+
+__all__ = ["cmd_runs"]
+
+FOLLOW_POLL_S = 0.2
+
+
+class RunMissing(AttuneError):
+    code = "run_not_found"
+    status = 404
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """``attune runs list|show|log|cancel|export``. Example: ``attune runs log 12 --follow``."""
+    if args.action is None:
+        print("usage: attune runs {list,show,log,cancel,export} …", file=sys.stderr)
+        return 2
+    try:
+        config = build_config()
+        if args.action == "cancel":
+            return _cancel(config, args)
+        store = Store(config.db_path)
+        try:
+            return int(_ACTIONS[args.action](store, args))
+        finally:
+            store.close()
+    except (AttuneError, ConfigError) as exc:
+        print(f"attune runs: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(store: Store, run_id: int) -> Run:
+    run = store.get_run(run_id)
+    if run is None:
+        raise RunMissing(f"no run with id {run_id}")
+    return run
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def _list(store: Store, args: argparse.Namespace) -> int:
+    known = {s.value for s in RunStatus}
+    bad = [s for s in args.status if s not in known]
+    if bad:
+        raise AttuneError(f"unknown status {bad[0]!r} (one of: {', '.join(sorted(known))})")
+    runs, next_cursor = store.list_runs(
+        workflow=args.workflow,
+        statuses=args.status,
+        q=args.search,
+        limit=args.limit,
+        before=args.before,
+    )
+    if args.json:
+        print(json.dumps({"runs": [r.to_json() for r in runs], "next": next_cursor}, indent=2))
+        return 0
+    if not runs:
+        print("no runs")
+        return 0
+    print(f"{'ID':>6}  {'STATUS':<11} {'WORKFLOW':<20} {'STARTED':<19}  {'TIME':>7}  EXIT  PATH")
+    for r in runs:
+        code = "" if r.exit_code is None else str(r.exit_code)
+        started = r.started_at[:19].replace("T", " ")
+        print(
+            f"{r.id:>6}  {r.status:<11} {r.workflow[:20]:<20} {started:<19}  "
+            f"{_duration(r.duration_s):>7}  {code:>4}  {r.path or '.'}"
+        )
+    if next_cursor is not None:
+        print(f"… older runs: attune runs list --before {next_cursor}")
+    return 0
+
+
+def _show(store: Store, args: argparse.Namespace) -> int:
+    run = _run(store, args.id)
+    recs = [payload for _, payload in store.recommendations(run.id)]
+    if args.json:
+        print(json.dumps({**run.to_json(), "recommendations": recs}, indent=2))
+        return 0
+    rows = [
+        ("run", str(run.id)),
+        ("workflow", run.workflow),
+        ("path", run.path or "."),
+        ("status", run.status),
+        ("exit code", "-" if run.exit_code is None else str(run.exit_code)),
+        ("command", " ".join(run.command)),
+        ("started", run.started_at),
+        ("finished", run.finished_at or "-"),
+        ("duration", _duration(run.duration_s)),
+        ("lines", str(run.line_count)),
+        ("trigger", run.trigger),
+    ]
+    if run.error:
+        rows.append(("error", run.error))
+    for label, value in rows:
+        print(f"{label:>10}  {value}")
+    for rec in recs:
+        target = rec.get("url") or f"{rec.get('workflow')} {rec.get('path') or '.'}"
+        print(f"{'suggests':>10}  {rec['kind']}: {target}")
+    return 0
+
+
+def _print_lines(store: Store, run_id: int, after: int, plain: bool) -> int:
+    out = sys.stdout
+    for first, lines in store.iter_chunks(run_id, after):
+        text = "".join(line + "\n" for line in lines)
+        out.write(strip_ansi(text) if plain else text)
+        after = first + len(lines) - 1
+    out.flush()
+    return after
+
+
+def _log(store: Store, args: argparse.Namespace) -> int:
+    run = _run(store, args.id)
+    after = _print_lines(store, run.id, 0, args.plain)
+    if not args.follow:
+        return 0
+    while run.status == RunStatus.RUNNING:
+        if not _server_alive(run):
+            print(
+                f"attune runs: the server running run {run.id} is gone; the run will be marked "
+                "interrupted when attune ops starts again",
+                file=sys.stderr,
+            )
+            return 1
+        time.sleep(FOLLOW_POLL_S)
+        after = _print_lines(store, run.id, after, args.plain)
+        run = _run(store, run.id)
+    _print_lines(store, run.id, after, args.plain)
+    code = "" if run.exit_code is None else f" (exit {run.exit_code})"
+    print(f"run {run.id} {run.status}{code} in {_duration(run.duration_s)}", file=sys.stderr)
+    if run.status == RunStatus.SUCCEEDED:
+        return 0
+    return run.exit_code if run.exit_code and 0 < run.exit_code < 256 else 1
+
+
+def _server_alive(run: Run) -> bool:
+    if not run.server_pid:
+        return True
+    try:
+        os.kill(run.server_pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _export(store: Store, args: argparse.Namespace) -> int:
+    run = _run(store, args.id)
+    recs = [payload for _, payload in store.recommendations(run.id)]
+    lines = [text for _, text in store.read_lines(run.id)]
+    json.dump({"run": run.to_json(), "recommendations": recs, "lines": lines}, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _cancel(config: Config, args: argparse.Namespace) -> int:
+    import httpx
+
+    from attune.ops.server_file import read_server_file
+
+    info = read_server_file(config)
+    if info is None:
+        raise AttuneError(
+            f"no attune ops server is running for {config.attune_home} "
+            "(only the server that started a run can cancel it)"
+        )
+    try:
+        r = httpx.post(
+            f"{info.url}/api/runs/{args.id}/cancel",
+            headers={"X-Attune-Token": info.token},
+            timeout=15,
+        )
+    except httpx.HTTPError as exc:
+        raise AttuneError(f"the server at {info.url} did not answer: {exc}") from exc
+    body = r.json()
+    if r.status_code >= 400:
+        raise AttuneError(body.get("error", {}).get("message", f"HTTP {r.status_code}"))
+    if args.json:
+        print(json.dumps(body, indent=2))
+    else:
+        print(f"run {body['id']} {body['status']}")
+    return 0
+
+
+_ACTIONS = {"list": _list, "show": _show, "log": _log, "export": _export}

@@ -1,0 +1,324 @@
+"""One running workflow process and the thread that pumps its output into the store.
+
+The pump reads the merged stdout/stderr pipe in 64 KiB chunks (never line by line), splits lines
+itself (an unterminated last line is kept; invalid UTF-8 is replaced), and flushes a batch every
+few milliseconds or every few thousand lines: one transaction in the store, then the same batch
+encoded once as an SSE frame and handed to the event loop for every subscriber. ``ATTUNE_REC``
+lines become recommendations instead of log lines.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from attune.ops.runs.live import Frame, encode_done, encode_recommendation
+from attune.ops.store.database import Store
+from attune.ops.store.runs import Run, RunStatus
+
+__all__ = ["LineSplitter", "RunProcess", "kill_group"]
+
+logger = logging.getLogger(__name__)
+
+READ_SIZE = 64 * 1024
+FLUSH_INTERVAL_S = 0.012
+FLUSH_LINES = 8192
+FLUSH_BYTES = 512 * 1024
+MAX_LINE_BYTES = 16 * 1024 * 1024
+MAX_RECOMMENDATIONS = 50
+REC_PREFIX = "ATTUNE_REC "
+REC_MARKER = REC_PREFIX.encode()
+ORPHAN_GRACE_S = 2.0
+IDLE_POLL_S = 0.25  # how often an idle run checks its timeout and its leader
+
+
+class LineSplitter:
+    """Bytes in, complete decoded lines out; keeps the unterminated tail between chunks."""
+
+    def __init__(self, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+        self._tail = bytearray()
+        self.max_line_bytes = max_line_bytes
+        self.saw_marker = False  # the last block fed may hold an ATTUNE_REC line
+
+    def feed(self, data: bytes) -> list[str]:
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._tail += data
+            self.saw_marker = False
+            if len(self._tail) >= self.max_line_bytes:  # a runaway line: break it here
+                return self.flush()
+            return []
+        block = bytes(self._tail) + data[: cut + 1] if self._tail else data[: cut + 1]
+        self._tail = bytearray(data[cut + 1 :])
+        self.saw_marker = REC_MARKER in block
+        text = block.decode("utf-8", "replace")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        return text[:-1].split("\n")
+
+    def flush(self) -> list[str]:
+        """The unterminated last line, if any (at end of output)."""
+        if not self._tail:
+            return []
+        line = bytes(self._tail).decode("utf-8", "replace")
+        self._tail = bytearray()
+        return [line]
+
+
+def kill_group(pgid: int, sig: int) -> bool:
+    """Signal a whole process group; ``False`` when it no longer exists."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    return True
+
+
+Publish = Callable[[Frame], None]
+RecValidator = Callable[[Any], dict[str, Any] | None]
+
+
+@dataclass
+class _Pending:
+    """Lines read but not yet flushed, and since when the oldest of them waits."""
+
+    lines: list[str] = field(default_factory=list)
+    size: int = 0
+    since: float = 0.0
+
+    def add(self, lines: list[str], size: int) -> None:
+        if lines and not self.lines:
+            self.since = time.monotonic()
+        self.lines.extend(lines)
+        self.size += size
+
+    def wait(self, now: float) -> float:
+        """How long the reader may block before a flush is due."""
+        return max(0.0, self.since + FLUSH_INTERVAL_S - now) if self.lines else IDLE_POLL_S
+
+    def due(self, now: float) -> bool:
+        return bool(self.lines) and (
+            now - self.since >= FLUSH_INTERVAL_S
+            or len(self.lines) >= FLUSH_LINES
+            or self.size >= FLUSH_BYTES
+        )
+
+    def take(self) -> list[str]:
+        lines, self.lines, self.size = self.lines, [], 0
+        return lines
+
+
+@dataclass
+class _Outcome:
+    status: RunStatus | None = None
+    error: str | None = None
+
+
+class RunProcess:
+    """A started workflow process plus its pump thread."""
+
+    def __init__(
+        self,
+        store: Store,
+        run: Run,
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        timeout_s: float | None,
+        publish: Publish | None,
+        validate_rec: RecValidator,
+        on_exit: Callable[[RunProcess, Run], None],
+        grace_s: float = 3.0,
+    ) -> None:
+        self.store = store
+        self.run = run
+        self.cwd = cwd
+        self.env = dict(env)
+        self.timeout_s = timeout_s
+        self.publish = publish
+        self.validate_rec = validate_rec
+        self.on_exit = on_exit
+        self.grace_s = grace_s
+        self.finished = threading.Event()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._outcome = _Outcome()
+        self._next_seq = 1
+        self._rec_count = 0
+        self._started = time.monotonic()
+        self._thread: threading.Thread | None = None
+        self._kill_timer: threading.Timer | None = None
+
+    # -- control -------------------------------------------------------------------------------
+
+    def start(self, argv: Sequence[str]) -> None:
+        """Spawn the process (own session, no shell) and start pumping; raises ``OSError``."""
+        self.proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=self.cwd,
+            env=self.env,
+            start_new_session=True,
+            bufsize=0,
+            close_fds=True,
+        )
+        self.store.set_run_pid(self.run.id, self.proc.pid)
+        self._thread = threading.Thread(
+            target=self._pump, name=f"attune-run-{self.run.id}", daemon=True
+        )
+        self._thread.start()
+
+    def cancel(self) -> None:
+        """SIGTERM to the process group now, SIGKILL after the grace period."""
+        if self._outcome.status is None:
+            self._outcome.status = RunStatus.CANCELLED
+        self._terminate()
+
+    def _terminate(self) -> None:
+        if self.proc is None or self.finished.is_set():
+            return
+        kill_group(self.proc.pid, signal.SIGTERM)
+        if self._kill_timer is None:
+            timer = threading.Timer(self.grace_s, self._kill)
+            timer.daemon = True
+            self._kill_timer = timer
+            timer.start()
+
+    def _kill(self) -> None:
+        if self.proc is not None:
+            kill_group(self.proc.pid, signal.SIGKILL)
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self.finished.wait(timeout)
+
+    # -- the pump ------------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        try:
+            self._read_until_eof(fd)
+        except Exception as exc:  # a store failure (disk full, read-only): stop the run
+            logger.exception("run %s: output could not be stored", self.run.id)
+            self._outcome.status = RunStatus.FAILED
+            self._outcome.error = f"the run's output could not be stored: {exc}"
+            self._kill()
+        finally:
+            self.proc.stdout.close()
+            self._finish()
+
+    def _read_until_eof(self, fd: int) -> None:
+        splitter = LineSplitter()
+        pending = _Pending()
+        exited_at: float | None = None
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while True:
+                if sel.select(pending.wait(time.monotonic())):
+                    data = os.read(fd, READ_SIZE)
+                    if not data:
+                        break
+                    self._take(splitter.feed(data), len(data), splitter.saw_marker, pending)
+                now = time.monotonic()
+                if pending.due(now):
+                    self._flush(pending.take())
+                exited_at = self._watch(now, exited_at)
+                if exited_at is not None and now - exited_at > 2 * ORPHAN_GRACE_S:
+                    break  # a child in its own session still holds the pipe: stop reading
+        self._take(splitter.flush(), 0, True, pending)
+        self._flush(pending.take())
+
+    def _take(self, lines: list[str], size: int, may_hold_rec: bool, pending: _Pending) -> None:
+        """Queue log lines; an ``ATTUNE_REC`` line flushes what is before it, then recommends."""
+        if not may_hold_rec:
+            pending.add(lines, size)
+            return
+        for line in lines:
+            if line.startswith(REC_PREFIX):
+                self._flush(pending.take())
+                self._recommend(line)
+            else:
+                pending.add([line], len(line))
+
+    def _watch(self, now: float, exited_at: float | None) -> float | None:
+        """Enforce the timeout; end a run whose leader exited but whose pipe stays open."""
+        assert self.proc is not None
+        timed_out = self.timeout_s is not None and now - self._started > self.timeout_s
+        if timed_out and self._outcome.status is None:
+            self._outcome.status = RunStatus.TIMED_OUT
+            self._terminate()
+        if exited_at is None and self.proc.poll() is not None:
+            return now
+        if exited_at is not None and now - exited_at > ORPHAN_GRACE_S:
+            self._kill()  # background children still hold the pipe: the run is over
+        return exited_at
+
+    def _flush(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        first = self._next_seq
+        self.store.append_lines(self.run.id, first, lines)  # on disk before anyone sees it
+        self._next_seq += len(lines)
+        if self.publish is not None:
+            self.publish(Frame.of_lines(first, lines))
+
+    def _recommend(self, line: str) -> None:
+        if self._rec_count >= MAX_RECOMMENDATIONS:
+            return
+        try:
+            payload = self.validate_rec(json.loads(line[len(REC_PREFIX) :]))
+        except ValueError:
+            payload = None
+        if payload is None:
+            return
+        index = self._rec_count
+        self._rec_count += 1
+        self.store.add_recommendation(self.run.id, index, payload)
+        if self.publish is not None:
+            self.publish(Frame("recommendation", encode_recommendation(payload), index=index))
+
+    def _finish(self) -> None:
+        assert self.proc is not None
+        try:
+            code = self.proc.wait(timeout=self.grace_s + 5)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            code = self.proc.wait()
+        if self._kill_timer is not None:
+            self._kill_timer.cancel()
+        kill_group(self.proc.pid, signal.SIGKILL)  # no grandchild outlives its run
+        status = self._outcome.status or (RunStatus.SUCCEEDED if code == 0 else RunStatus.FAILED)
+        duration = round(time.monotonic() - self._started, 3)
+        run = self._record_end(status, code, duration)
+        self.finished.set()
+        self.on_exit(self, run)
+        if self.publish is not None:
+            self.publish(Frame("done", encode_done(run)))
+
+    def _record_end(self, status: RunStatus, code: int, duration: float) -> Run:
+        try:
+            return self.store.finish_run(self.run.id, status, code, duration, self._outcome.error)
+        except Exception as exc:
+            logger.exception("run %s: could not record its end", self.run.id)
+            error = self._outcome.error or f"the run's end could not be stored: {exc}"
+            return replace(
+                self.run,
+                status=status,
+                exit_code=code,
+                duration_s=duration,
+                line_count=self._next_seq - 1,
+                error=error,
+            )

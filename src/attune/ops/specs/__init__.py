@@ -1,0 +1,1 @@
+"""Specs on disk: the index, phase files, status, tasks, edits, completion candidates."""

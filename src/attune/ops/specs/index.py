@@ -1,0 +1,343 @@
+"""Spec discovery: every spec folder under the configured roots, with status and task progress.
+
+A spec is a folder directly under a specs root (or under one of its archive folders,
+``_archived/`` or ``archive/``) holding at least one phase file. :class:`SpecIndex` keeps what it
+read keyed by file mtimes, sizes and inodes, so a warm listing only stats files; anything that
+changed (or changed too recently to trust its timestamp) is read again.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from attune.ops.config import Config
+from attune.ops.errors import AttuneError
+from attune.ops.specs.files import (
+    PHASE_FILES,
+    PHASE_NAMES,
+    FileStat,
+    SpecLayout,
+    SpecReading,
+    read_spec_files,
+    stat_file,
+)
+from attune.ops.specs.status import SpecStatus
+from attune.ops.specs.tasks import TaskCounts
+
+__all__ = [
+    "ARCHIVE_DIRS",
+    "RootInfo",
+    "Spec",
+    "SpecIndex",
+    "SpecListing",
+    "SpecNotFound",
+    "display_path",
+]
+
+logger = logging.getLogger(__name__)
+
+ARCHIVE_DIRS = frozenset({"_archived", "archive", "_archive", "archived"})
+# Timestamps are coarse on many filesystems: an entry modified this recently when it was read
+# might change again without its mtime moving, so it is read again until it is older than this.
+RACY_WINDOW_NS = 2_000_000_000
+_PHASE_ORDER = {name: i for i, name in enumerate(PHASE_FILES)}
+
+
+class SpecNotFound(AttuneError):
+    code = "spec_not_found"
+    status = 404
+
+
+def display_path(path: Path, project_root: Path) -> str:
+    """``path`` relative to the project root (POSIX style), or absolute when outside it."""
+    try:
+        rel = path.relative_to(project_root)
+    except ValueError:
+        return str(path)
+    return rel.as_posix() or "."
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One spec folder as the dashboard shows it."""
+
+    name: str
+    folder: Path
+    path: str  # display path of the folder: the key for dismissals and status changes
+    root: str  # display path of the specs root it was found under
+    archived: bool
+    stats: tuple[FileStat, ...]
+    reading: SpecReading
+
+    @property
+    def layout(self) -> SpecLayout:
+        return self.reading.layout
+
+    @property
+    def status(self) -> SpecStatus:
+        return SpecStatus.ARCHIVED if self.archived else self.reading.status
+
+    @property
+    def tasks(self) -> TaskCounts:
+        return self.reading.tasks
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return self.reading.problems
+
+    @property
+    def last_modified(self) -> datetime | None:
+        ns = self.reading.last_modified_ns
+        return None if ns is None else datetime.fromtimestamp(ns / 1e9, UTC)
+
+
+@dataclass(frozen=True)
+class RootInfo:
+    """A configured specs root and what was found there."""
+
+    path: str
+    exists: bool
+    spec_count: int
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class SpecListing:
+    """Every spec of every root; ``generation`` changes whenever anything in it changed."""
+
+    roots: tuple[RootInfo, ...]
+    specs: tuple[Spec, ...]
+    generation: int
+    by_name: dict[str, list[Spec]] = field(default_factory=dict, compare=False)
+
+    def find(self, name: str, path: str | None = None) -> Spec:
+        """The spec called ``name`` (``path`` picks one when names collide across roots)."""
+        matches = self.by_name.get(name, [])
+        if path is not None:
+            matches = [s for s in matches if s.path == path.strip("/")]
+        if not matches:
+            raise SpecNotFound(f"No spec named {name!r} under the specs roots.", name=name)
+        active = [s for s in matches if not s.archived]
+        return (active or matches)[0]
+
+    def is_ambiguous(self, spec: Spec) -> bool:
+        """True when another spec has the same name (its links then carry ``?path=``)."""
+        return len(self.by_name.get(spec.name, ())) > 1
+
+
+@dataclass
+class _DirCache:
+    key: tuple[int, int]
+    names: list[str]
+    trusted: bool
+
+
+# A cheap stat fingerprint: (mtime_ns, size, inode, mode), or (errno,) when stat failed.
+_StatKey = tuple[int, ...]
+
+
+def _stat_key(path: str) -> _StatKey:
+    try:
+        st = os.stat(path)  # noqa: PTH116 - str paths: pathlib costs more than the syscall here
+    except OSError as exc:
+        return (exc.errno or -1,)
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_mode)
+
+
+@dataclass
+class _SpecCache:
+    dir_key: tuple[int, int]
+    filenames: list[str]
+    keys: list[_StatKey]
+    spec: Spec
+    trusted: bool
+
+
+@dataclass
+class _Scan:
+    """The state of one listing pass."""
+
+    now_ns: int
+    dirs: dict[str, _DirCache] = field(default_factory=dict)
+    specs: dict[str, _SpecCache] = field(default_factory=dict)
+    found: list[Spec] = field(default_factory=list)
+
+    @property
+    def settled_before(self) -> int:
+        """Timestamps older than this can be trusted to move on the next change."""
+        return self.now_ns - RACY_WINDOW_NS
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a spec folder was found: its root and the root's display path."""
+
+    root: Path
+    shown: str
+    archived: bool
+
+
+class SpecIndex:
+    """The specs of one configuration, cached by file stats. Thread-safe.
+
+    The warm path works on plain strings and stat tuples (pathlib and dataclasses cost more than
+    the system calls here): one stat per spec folder and per phase file.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.project_root = config.project_root
+        self.roots = tuple(dict.fromkeys(config.specs_roots))  # a root given twice lists once
+        self._lock = threading.Lock()
+        self._dirs: dict[str, _DirCache] = {}
+        self._specs: dict[str, _SpecCache] = {}
+        self._listing: SpecListing | None = None
+
+    def listing(self) -> SpecListing:
+        """Every spec under every root, re-reading only what changed since the last call."""
+        with self._lock:
+            scan = _Scan(time.time_ns())
+            roots = [self._scan_root(root, scan) for root in self.roots]
+            self._dirs, self._specs = scan.dirs, scan.specs
+            previous = self._listing
+            unchanged = previous is not None and _same_specs(previous.specs, scan.found)
+            if unchanged and previous is not None and previous.roots == tuple(roots):
+                return previous
+            generation = previous.generation + 1 if previous else 1
+            by_name: dict[str, list[Spec]] = {}
+            for spec in scan.found:
+                by_name.setdefault(spec.name, []).append(spec)
+            self._listing = SpecListing(tuple(roots), tuple(scan.found), generation, by_name)
+            return self._listing
+
+    def _scan_root(self, root: Path, scan: _Scan) -> RootInfo:
+        shown = display_path(root, self.project_root)
+        base = str(root)
+        names, problem = self._subdirs(base, scan)
+        if names is None:
+            return RootInfo(shown, False, 0, problem)
+        before = len(scan.found)
+        archives: list[str] = []
+        live = _Where(root, shown, False)
+        for name in names:
+            if name.lower() in ARCHIVE_DIRS:
+                archives.append(name)
+            else:
+                self._scan_spec(base, name, live, scan)
+        archived = _Where(root, shown, True)
+        for name in archives:
+            inner, _ = self._subdirs(f"{base}/{name}", scan)
+            for child in inner or ():
+                self._scan_spec(f"{base}/{name}", child, archived, scan)
+        return RootInfo(shown, True, len(scan.found) - before, problem)
+
+    def _shown(self, path: str) -> str:
+        return display_path(Path(path), self.project_root)
+
+    def _subdirs(self, folder: str, scan: _Scan) -> tuple[list[str] | None, str | None]:
+        """Names of the entries of ``folder`` that may be spec folders (cached by dir mtime)."""
+        try:
+            st = os.stat(folder)  # noqa: PTH116 - hot path on plain strings
+        except OSError as exc:
+            reason = "does not exist" if isinstance(exc, FileNotFoundError) else exc.strerror
+            return None, f"{self._shown(folder)} {reason}"
+        if not stat.S_ISDIR(st.st_mode):
+            return None, f"{self._shown(folder)} is not a folder"
+        key = (st.st_mtime_ns, st.st_ino)
+        cached = self._dirs.get(folder)
+        if cached is None or cached.key != key or not cached.trusted:
+            try:
+                names = sorted(_candidate_dirs(folder))
+            except OSError as exc:
+                return None, f"{self._shown(folder)}: {exc.strerror}"
+            cached = _DirCache(key, names, st.st_mtime_ns < scan.settled_before)
+        scan.dirs[folder] = cached
+        return cached.names, None
+
+    def _scan_spec(self, parent: str, name: str, where: _Where, scan: _Scan) -> None:
+        folder = f"{parent}/{name}"
+        cached = self._specs.get(folder)
+        try:
+            st = os.stat(folder)  # noqa: PTH116 - hot path on plain strings
+        except OSError as exc:
+            scan.found.append(self._broken(Path(folder), where, exc))
+            return
+        dir_key = (st.st_mtime_ns, st.st_ino)
+        if cached is not None and cached.dir_key == dir_key and cached.trusted:
+            filenames = cached.filenames
+        else:
+            try:
+                filenames = _phase_filenames(folder)
+            except OSError as exc:
+                scan.found.append(self._broken(Path(folder), where, exc))
+                return
+        if not filenames:
+            return
+        keys = [_stat_key(f"{folder}/{f}") for f in filenames]
+        settled = scan.settled_before
+        trusted = st.st_mtime_ns < settled and all(k[0] < settled for k in keys if len(k) > 1)
+        if cached is not None and cached.keys == keys and cached.trusted:
+            spec = cached.spec
+        else:
+            spec = self._read(Path(folder), filenames, where)
+            if cached is not None and cached.spec == spec:
+                spec = cached.spec  # unchanged: keep the object so the listing stays the same
+        scan.specs[folder] = _SpecCache(dir_key, filenames, keys, spec, trusted)
+        scan.found.append(spec)
+
+    def _read(self, folder: Path, filenames: list[str], where: _Where) -> Spec:
+        stats = tuple(stat_file(folder, f) for f in filenames)
+        reading = read_spec_files(folder, where.root, stats)
+        path = display_path(folder, self.project_root)
+        return Spec(folder.name, folder, path, where.shown, where.archived, stats, reading)
+
+    def _broken(self, folder: Path, where: _Where, exc: OSError) -> Spec:
+        reason = "symbolic link loop" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
+        reading = SpecReading(
+            layout=SpecLayout.DOCS,
+            phase_files=(),
+            status=SpecStatus.NONE,
+            status_raw=None,
+            status_source=None,
+            tasks=TaskCounts(),
+            tasks_readable=False,
+            last_modified_ns=None,
+            problems=(f"{folder.name}: cannot be opened ({reason})",),
+        )
+        path = display_path(folder, self.project_root)
+        return Spec(folder.name, folder, path, where.shown, where.archived, (), reading)
+
+
+def _same_specs(old: tuple[Spec, ...], new: list[Spec]) -> bool:
+    return len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True))
+
+
+def _candidate_dirs(folder: str) -> list[str]:
+    """Sub-folders (and links that cannot be followed, reported as broken specs)."""
+    names: list[str] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir():
+                    names.append(entry.name)
+            except OSError:
+                if entry.is_symlink():
+                    names.append(entry.name)
+    return names
+
+
+def _phase_filenames(folder: str) -> list[str]:
+    """The phase files present in ``folder``, in reading order (names matched ignoring case)."""
+    with os.scandir(folder) as it:
+        entries = [entry.name for entry in it]
+    found = {PHASE_NAMES[n.lower()]: n for n in entries if n.lower() in PHASE_NAMES}
+    return [found[name] for name in sorted(found, key=_PHASE_ORDER.__getitem__)]

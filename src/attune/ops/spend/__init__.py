@@ -1,0 +1,1 @@
+"""The organisation's Anthropic spend: admin key, transport, report, cache, service, budget."""

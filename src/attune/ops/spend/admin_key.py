@@ -1,0 +1,124 @@
+"""The Anthropic admin key: the one module that reads or writes its file.
+
+The key comes from ``$ANTHROPIC_ADMIN_API_KEY``, else ``<attune_home>/anthropic-admin.env``
+(mode 0600). It is handed straight to the transport and never logged, cached or put in a message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import stat
+from pathlib import Path
+
+__all__ = [
+    "ADMIN_KEY_PREFIX",
+    "KEY_ENV",
+    "KEY_FILE_NAME",
+    "default_attune_home",
+    "key_file_path",
+    "key_file_problem",
+    "load_admin_key",
+    "parse_key_file",
+    "remove_key_file",
+    "write_key_file",
+]
+
+logger = logging.getLogger(__name__)
+
+KEY_ENV = "ANTHROPIC_ADMIN_API_KEY"
+KEY_FILE_NAME = "anthropic-admin.env"
+ADMIN_KEY_PREFIX = "sk-ant-admin"
+
+
+def default_attune_home() -> Path:
+    """``$ATTUNE_HOME``, else ``~/.attune`` (not created here)."""
+    env = os.environ.get("ATTUNE_HOME", "").strip()
+    return Path(env).expanduser() if env else Path.home() / ".attune"
+
+
+def key_file_path(attune_home: Path | None = None) -> Path:
+    return (attune_home or default_attune_home()) / KEY_FILE_NAME
+
+
+def load_admin_key(*, attune_home: Path | None = None) -> str | None:
+    """``$ANTHROPIC_ADMIN_API_KEY``, else the key in ``<attune_home>/anthropic-admin.env``.
+
+    The file holds ``ANTHROPIC_ADMIN_API_KEY=…`` (quotes and ``export`` allowed) or a bare
+    ``sk-ant-admin…`` line. ``None`` when absent or unreadable. Example: ``load_admin_key()``.
+    """
+    from_env = os.environ.get(KEY_ENV, "").strip()
+    if from_env:
+        return from_env
+    path = key_file_path(attune_home)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        logger.warning("the admin key file %s cannot be read: %s", path, type(exc).__name__)
+        return None
+    return parse_key_file(text)
+
+
+def parse_key_file(text: str) -> str | None:
+    """The key in the text of an ``anthropic-admin.env`` file, or ``None``."""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").strip()
+        name, sep, value = line.partition("=")
+        if sep and name.strip() == KEY_ENV:
+            value = value.strip().strip("'\"").strip()
+            return value or None
+        if not sep and line.startswith(ADMIN_KEY_PREFIX):
+            return line
+    return None
+
+
+def key_file_problem(attune_home: Path | None = None) -> str | None:
+    """A warning when the key file is readable by group or others (it should be 0600)."""
+    path = key_file_path(attune_home)
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return (
+            f"the admin key file {path} is readable by other users (mode "
+            f"{stat.S_IMODE(mode):04o}): run `chmod 600 {path}`"
+        )
+    return None
+
+
+def write_key_file(home: Path, key: str) -> Path:
+    """Write ``ANTHROPIC_ADMIN_API_KEY=<key>`` to the key file, mode 0600, atomically."""
+    path = key_file_path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()  # left by a crash of an earlier run with the same pid
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)  # in case the umask left more bits
+            handle.write(f"# written by attune ops setup-billing\n{KEY_ENV}={key}\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return path
+
+
+def remove_key_file(home: Path) -> bool:
+    """Delete the key file; ``False`` when there was none."""
+    try:
+        key_file_path(home).unlink()
+    except FileNotFoundError:
+        return False
+    return True

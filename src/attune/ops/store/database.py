@@ -1,0 +1,321 @@
+"""The embedded SQLite store: ``<attune_home>/ops/ops.db``.
+
+One writer connection behind a lock (every write is one transaction), one reader connection per
+thread (WAL lets readers run beside the writer, including ``attune runs`` in another process).
+Schema changes are numbered migrations recorded in ``schema_migrations``; a file that is not a
+database, or someone else's database, is moved aside and a fresh one created, never a crash loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from attune.ops.store.runs import Run, RunLogMixin
+from attune.ops.store.upkeep import RunUpkeepMixin
+
+__all__ = ["APPLICATION_ID", "MIGRATIONS", "Run", "Store", "utc_now"]
+
+logger = logging.getLogger(__name__)
+
+# 'ATTU' — marks a database as ours, so a foreign SQLite file is recognised and set aside.
+APPLICATION_ID = 0x41545455
+
+# Numbered migrations: index 0 is version 1. Append only; never edit a released one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: runs, their output in batched chunks, settings, spec dismissals.
+    # A run's output is stored as chunks of consecutive lines (seq first_seq..last_seq joined
+    # with newlines), one row per batch the runner flushes: a million-line run is a few
+    # thousand rows, not a million.
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        workflow TEXT NOT NULL,
+        path TEXT,
+        status TEXT NOT NULL,
+        exit_code INTEGER,
+        command TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        duration_s REAL,
+        line_count INTEGER NOT NULL DEFAULT 0,
+        trigger TEXT NOT NULL DEFAULT 'web',
+        pid INTEGER,
+        error TEXT
+    );
+    CREATE INDEX runs_by_workflow ON runs (workflow, id);
+    CREATE INDEX runs_by_status ON runs (status, id);
+    CREATE INDEX runs_by_started ON runs (started_at);
+    CREATE TABLE run_chunks (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX run_chunks_by_run ON run_chunks (run_id, last_seq);
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE spec_dismissals (
+        path TEXT PRIMARY KEY,
+        snapshot_hash TEXT NOT NULL,
+        dismissed_at TEXT NOT NULL
+    );
+    """,
+    # 2: run recommendations, and a full-text index of finished runs' output (external content:
+    # the text lives once, in run_chunks; a run is indexed when it finishes).
+    """
+    CREATE TABLE run_recommendations (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        PRIMARY KEY (run_id, idx)
+    );
+    ALTER TABLE runs ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN server_pid INTEGER;
+    CREATE INDEX runs_unindexed ON runs (indexed) WHERE indexed = 0;
+    CREATE VIRTUAL TABLE run_chunks_fts USING fts5 (
+        text, content = 'run_chunks', content_rowid = 'id'
+    );
+    """,
+    # 3: a finished run is indexed in small batches off the hot path; indexed_upto is the last
+    # chunk id already in the index, so an interrupted indexing resumes without duplicates.
+    """
+    ALTER TABLE runs ADD COLUMN indexed_upto INTEGER NOT NULL DEFAULT 0;
+    UPDATE runs SET indexed_upto = (
+        SELECT coalesce(max(id), 0) FROM run_chunks WHERE run_id = runs.id
+    ) WHERE indexed = 1;
+    """,
+)
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 UTC with seconds precision and a ``Z``-free offset."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Store(RunLogMixin, RunUpkeepMixin):
+    """The SQLite database of one attune home. Thread-safe; cheap to share.
+
+    The run methods (``create_run``, ``get_run``, ``list_runs``, ``read_lines`` …) come from
+    :class:`attune.ops.store.runs.RunLogMixin`; indexing, recovery and retention from
+    :class:`attune.ops.store.upkeep.RunUpkeepMixin`.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.moved_aside: Path | None = None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        self._unwritten_ends = {}
+        self._writer = self._open_checked()
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _open_checked(self) -> sqlite3.Connection:
+        try:
+            return self._open_and_migrate()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and not _looks_corrupt(exc):
+                raise
+            self.moved_aside = self._move_aside(str(exc))
+            return self._open_and_migrate()
+
+    def _open_and_migrate(self) -> sqlite3.Connection:
+        conn = self._connect()
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if app_id != APPLICATION_ID and tables:
+                raise sqlite3.DatabaseError("not an attune ops database (foreign schema)")
+            self._migrate(conn)
+            conn.execute("PRAGMA quick_check(1)").fetchone()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _move_aside(self, reason: str) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        target = self.path.with_name(f"{self.path.name}.broken-{stamp}")
+        n = 1
+        while target.exists():
+            target = self.path.with_name(f"{self.path.name}.broken-{stamp}-{n}")
+            n += 1
+        self.path.rename(target)
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                side.rename(target.with_name(target.name + suffix))
+        logger.warning(
+            "database %s could not be used (%s); moved it to %s and started a new one",
+            self.path,
+            reason,
+            target,
+        )
+        return target
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        for version, script in enumerate(MIGRATIONS, start=1):
+            if version in done:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _statements(script):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    (version, utc_now()),
+                )
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        with self.read() as conn:
+            row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``) under the writer lock."""
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:  # SQLite already rolled back after e.g. SQLITE_FULL
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A reader connection of this thread, inside one read transaction (a stable snapshot)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
+        with self._write_lock:
+            self._writer.close()
+
+    def free_ratio(self) -> float:
+        """The share of the database file's pages that are free (after deletions)."""
+        with self.read() as conn:
+            free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            total = conn.execute("PRAGMA page_count").fetchone()[0]
+        return float(free) / total if total else 0.0
+
+    def vacuum(self) -> None:
+        """Rebuild the file to give freed pages back to the disk (takes the writer lock)."""
+        with self._write_lock:
+            self._writer.execute("VACUUM")
+
+    # -- settings ------------------------------------------------------------------------------
+
+    def get_setting(self, key: str) -> str | None:
+        with self.read() as conn:
+            row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        """Store ``value`` under ``key``; ``None`` deletes it."""
+        with self.write() as conn:
+            if value is None:
+                conn.execute("DELETE FROM settings WHERE key = ?", (key,))
+            else:
+                conn.execute(
+                    "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                    "updated_at = excluded.updated_at",
+                    (key, value, utc_now()),
+                )
+
+    # -- spec dismissals -----------------------------------------------------------------------
+
+    def dismissed_hashes(self) -> dict[str, str]:
+        """``{spec path: snapshot_hash}`` of every dismissed completion candidate."""
+        with self.read() as conn:
+            rows = conn.execute("SELECT path, snapshot_hash FROM spec_dismissals").fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def dismiss_spec(self, path: str, snapshot_hash: str) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO spec_dismissals (path, snapshot_hash, dismissed_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (path) DO UPDATE SET snapshot_hash = excluded.snapshot_hash, "
+                "dismissed_at = excluded.dismissed_at",
+                (path, snapshot_hash, utc_now()),
+            )
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (``executescript`` would commit on its own)."""
+    out: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
+
+
+def _looks_corrupt(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text or "file is encrypted" in text

@@ -1,0 +1,377 @@
+"""Runs and their output in the store: the :class:`Run` value and the run half of ``Store``.
+
+A run's output is kept as chunks of consecutive lines (``first_seq..last_seq`` joined by
+``\\n``), one row per batch the runner flushes, each batch one transaction that also bumps the
+run's ``line_count``: what a client was sent is already on disk. Finished runs are added to a
+full-text index (FTS5) so ``q=`` finds the run that printed an error; runs still running are
+searched with ``LIKE`` until they are indexed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["FINISHED", "Run", "RunLogMixin", "RunStatus"]
+
+MAX_LIMIT = 200
+MAX_SQLITE_INT = 2**63 - 1  # ids, seqs and cursors from users are clamped to what SQLite stores
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    INTERRUPTED = "interrupted"
+
+
+FINISHED = frozenset(s for s in RunStatus if s is not RunStatus.RUNNING)
+
+RUN_COLUMNS = (
+    "id, workflow, path, status, exit_code, command, started_at, finished_at, duration_s, "
+    "line_count, trigger, pid, error, server_pid"
+)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a workflow, as stored."""
+
+    id: int
+    workflow: str
+    path: str | None
+    status: str
+    exit_code: int | None
+    command: tuple[str, ...]
+    started_at: str
+    finished_at: str | None
+    duration_s: float | None
+    line_count: int
+    trigger: str
+    pid: int | None = None
+    error: str | None = None
+    server_pid: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status != RunStatus.RUNNING
+
+    def to_json(self) -> dict[str, Any]:
+        """The DESIGN §5 run object (plus ``error`` when the run failed to start or store)."""
+        data: dict[str, Any] = {
+            "id": self.id,
+            "workflow": self.workflow,
+            "path": self.path,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "command": list(self.command),
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_s": self.duration_s,
+            "line_count": self.line_count,
+            "trigger": self.trigger,
+        }
+        if self.error:
+            data["error"] = self.error
+        return data
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row | Sequence[Any]) -> Run:
+        return cls(
+            id=int(row[0]),
+            workflow=row[1],
+            path=row[2],
+            status=row[3],
+            exit_code=row[4],
+            command=tuple(json.loads(row[5])),
+            started_at=row[6],
+            finished_at=row[7],
+            duration_s=row[8],
+            line_count=int(row[9]),
+            trigger=row[10],
+            pid=row[11],
+            error=row[12],
+            server_pid=row[13],
+        )
+
+
+def fts_phrase(q: str) -> str:
+    """``q`` as one FTS5 phrase query (quotes doubled), so user text is never FTS syntax."""
+    return '"' + q.replace('"', '""') + '"'
+
+
+class RunLogMixin:
+    """The run methods of :class:`attune.ops.store.database.Store` (mixed in; uses its connections).
+
+    An ending that cannot be written (disk full, read-only) is kept in memory and shown by every
+    read of this store, so no page says ``running`` for a run that is over; it is written by the
+    next write that succeeds (or, after a restart, the run is found ``interrupted``).
+    """
+
+    _unwritten_ends: dict[int, dict[str, Any]]
+
+    def read(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
+        raise NotImplementedError
+
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
+        raise NotImplementedError
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def create_run(
+        self, workflow: str, path: str | None, command: Sequence[str], trigger: str = "web"
+    ) -> Run:
+        """Insert a new ``running`` run and return it."""
+        self.write_pending_ends()
+        with self.write() as conn:
+            cur = conn.execute(
+                "INSERT INTO runs (workflow, path, status, command, started_at, trigger, "
+                "server_pid) VALUES (?, ?, 'running', ?, ?, ?, ?)",
+                (workflow, path, json.dumps(list(command)), now_iso(), trigger, os.getpid()),
+            )
+            run_id = int(cur.lastrowid or 0)
+        run = self.get_run(run_id)
+        assert run is not None
+        return run
+
+    def set_run_pid(self, run_id: int, pid: int) -> None:
+        with self.write() as conn:
+            conn.execute("UPDATE runs SET pid = ? WHERE id = ?", (pid, run_id))
+
+    def append_lines(self, run_id: int, first_seq: int, lines: Sequence[str]) -> None:
+        """Store ``lines`` (seq ``first_seq``…) as one chunk, in one transaction."""
+        if not lines:
+            return
+        last_seq = first_seq + len(lines) - 1
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO run_chunks (run_id, first_seq, last_seq, text) VALUES (?, ?, ?, ?)",
+                (run_id, first_seq, last_seq, "\n".join(lines)),
+            )
+            conn.execute("UPDATE runs SET line_count = ? WHERE id = ?", (last_seq, run_id))
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        exit_code: int | None,
+        duration_s: float | None,
+        error: str | None = None,
+    ) -> Run:
+        """Record how a run ended; returns the finished run.
+
+        When the write fails, the ending is remembered (see the class) and the error raised.
+        """
+        end = {
+            "status": status,
+            "exit_code": exit_code,
+            "finished_at": now_iso(),
+            "duration_s": duration_s,
+            "error": error,
+        }
+        try:
+            self._write_end(run_id, end)
+        except sqlite3.Error:
+            self._unwritten_ends[run_id] = end
+            raise
+        run = self.get_run(run_id)
+        assert run is not None
+        return run
+
+    def _write_end(self, run_id: int, end: dict[str, Any]) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, exit_code = ?, finished_at = ?, duration_s = ?, "
+                "error = coalesce(?, error) WHERE id = ?",
+                (
+                    end["status"],
+                    end["exit_code"],
+                    end["finished_at"],
+                    end["duration_s"],
+                    end["error"],
+                    run_id,
+                ),
+            )
+
+    def write_pending_ends(self) -> None:
+        """Write the endings that could not be written before; raises if the store still fails."""
+        for run_id, end in list(self._unwritten_ends.items()):
+            self._write_end(run_id, end)
+            del self._unwritten_ends[run_id]
+
+    def _with_pending_end(self, run: Run) -> Run:
+        end = self._unwritten_ends.get(run.id)
+        if end is None:
+            return run
+        return replace(run, **{k: v for k, v in end.items() if k != "error" or v is not None})
+
+    def add_recommendation(self, run_id: int, index: int, payload: dict[str, Any]) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO run_recommendations (run_id, idx, payload) VALUES (?, ?, ?)",
+                (run_id, index, json.dumps(payload)),
+            )
+
+    def append_note(self, run_id: int, text: str) -> None:
+        """Append one line to a (finished) run's log, e.g. what happened to its process."""
+        with self.write() as conn:
+            row = conn.execute("SELECT line_count FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                return
+            seq = int(row[0]) + 1
+            conn.execute(
+                "INSERT INTO run_chunks (run_id, first_seq, last_seq, text) VALUES (?, ?, ?, ?)",
+                (run_id, seq, seq, text),
+            )
+            conn.execute("UPDATE runs SET line_count = ?, indexed = 0 WHERE id = ?", (seq, run_id))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get_run(self, run_id: int) -> Run | None:
+        if not 0 < run_id <= MAX_SQLITE_INT:
+            return None
+        with self.read() as conn:
+            sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?"  # noqa: S608
+            row = conn.execute(sql, (run_id,)).fetchone()
+        return None if row is None else self._with_pending_end(Run.from_row(row))
+
+    def list_runs(
+        self,
+        workflow: str | None = None,
+        statuses: Sequence[str] = (),
+        q: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+        since: str | None = None,
+    ) -> tuple[list[Run], int | None]:
+        """Runs newest first and the cursor of the next page (``None`` on the last page).
+
+        The cursor is a run id: ids only grow, so pages stay stable while new runs arrive.
+        """
+        limit = max(1, min(int(limit), MAX_LIMIT))
+        where: list[str] = []
+        args: list[Any] = []
+        if workflow:
+            where.append("workflow = ?")
+            args.append(workflow)
+        if statuses:
+            # With a workflow, walk its (workflow, id) index newest first and filter on status
+            # ("+status" keeps the planner off the status index, which would need a sort).
+            column = "+status" if workflow else "status"
+            where.append(f"{column} IN ({', '.join('?' * len(statuses))})")
+            args.extend(statuses)
+        if before is not None:
+            where.append("id < ?")
+            args.append(max(min(before, MAX_SQLITE_INT), 0))
+        if since:
+            where.append("started_at >= ?")
+            args.append(since)
+        if q:
+            where.append(
+                "(id IN (SELECT c.run_id FROM run_chunks c WHERE c.id IN "
+                "(SELECT rowid FROM run_chunks_fts WHERE run_chunks_fts MATCH ?)) "
+                "OR (indexed = 0 AND id IN (SELECT run_id FROM run_chunks "
+                "WHERE run_id IN (SELECT id FROM runs WHERE indexed = 0) AND instr(text, ?) > 0)))"
+            )
+            args.extend([fts_phrase(q), q])
+        sql = f"SELECT {RUN_COLUMNS} FROM runs"  # noqa: S608 - placeholders carry the values
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit + 1)
+        with self.read() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        runs = [self._with_pending_end(Run.from_row(r)) for r in rows[:limit]]
+        return runs, (runs[-1].id if len(rows) > limit else None)
+
+    def read_lines(
+        self, run_id: int, after_seq: int = 0, limit: int | None = None
+    ) -> list[tuple[int, str]]:
+        """Lines ``(seq, text)`` of a run with ``seq > after_seq``, at most ``limit`` of them."""
+        out: list[tuple[int, str]] = []
+        for first, texts in self.iter_chunks(run_id, after_seq):
+            for offset, text in enumerate(texts):
+                out.append((first + offset, text))
+                if limit is not None and len(out) >= limit:
+                    return out
+        return out
+
+    def iter_chunks(
+        self, run_id: int, after_seq: int = 0, max_chunks: int = 4
+    ) -> Iterator[tuple[int, list[str]]]:
+        """``(first_seq, lines)`` batches with ``seq > after_seq``, read a few chunks at a time.
+
+        A chunk can hold thousands of lines, so only ``max_chunks`` rows are fetched per query:
+        a reader that stops early never pulls megabytes it does not use.
+        """
+        cursor = after_seq
+        while True:
+            with self.read() as conn:
+                rows = conn.execute(
+                    "SELECT first_seq, last_seq, text FROM run_chunks "
+                    "WHERE run_id = ? AND last_seq > ? ORDER BY last_seq LIMIT ?",
+                    (run_id, cursor, max_chunks),
+                ).fetchall()
+            if not rows:
+                return
+            for first, last, text in rows:
+                lines = text.split("\n")
+                if first <= cursor:
+                    lines = lines[cursor - first + 1 :]
+                    first = cursor + 1
+                yield first, lines
+                cursor = last
+            if len(rows) < max_chunks:
+                return
+
+    def chunk_refs(self, run_id: int, after_seq: int, limit: int) -> list[tuple[int, int, int]]:
+        """``(chunk id, first_seq, last_seq)`` of the chunks holding seqs after ``after_seq``."""
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT id, first_seq, last_seq FROM run_chunks WHERE run_id = ? AND last_seq > ? "
+                "ORDER BY last_seq LIMIT ?",
+                (run_id, after_seq, limit),
+            ).fetchall()
+        return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    def chunk_text(self, chunk_id: int) -> str | None:
+        with self.read() as conn:
+            row = conn.execute("SELECT text FROM run_chunks WHERE id = ?", (chunk_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def recommendations(self, run_id: int) -> list[tuple[int, dict[str, Any]]]:
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT idx, payload FROM run_recommendations WHERE run_id = ? ORDER BY idx",
+                (run_id,),
+            ).fetchall()
+        return [(int(r[0]), json.loads(r[1])) for r in rows]
+
+    def workflow_stats(self, workflow: str, last: int = 10) -> dict[str, Any]:
+        """The last ``last`` finished runs' durations and the success rate of a workflow."""
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT id, status, duration_s FROM runs WHERE workflow = ? AND status != "
+                "'running' ORDER BY id DESC LIMIT ?",
+                (workflow, last),
+            ).fetchall()
+        done = [r for r in rows if r[1] in ("succeeded", "failed")]
+        ok = sum(1 for r in done if r[1] == "succeeded")
+        return {
+            "workflow": workflow,
+            "recent": [{"id": r[0], "status": r[1], "duration_s": r[2]} for r in reversed(rows)],
+            "success_rate": (ok / len(done)) if done else None,
+        }

@@ -1,0 +1,206 @@
+"""The runs API: start, list, show, log, live events, cancel and re-run (DESIGN §5)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.types import Message, Send
+
+from attune.ops.errors import AttuneError
+from attune.ops.runs.ansi import strip_ansi
+from attune.ops.runs.live import event_stream
+from attune.ops.runs.runner import RunNotFound
+from attune.ops.store.database import Store
+from attune.ops.store.runs import MAX_LIMIT, Run, RunStatus
+from attune.ops.web.services import RunnerDep, StoreDep
+
+router = APIRouter(tags=["runs"])
+logger = logging.getLogger(__name__)
+
+SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
+# A reader that accepts nothing for this long (a frozen tab, a stopped `curl`) is disconnected;
+# a live one resumes by id. Its queue is already bounded; this frees its connection too.
+SEND_TIMEOUT_S = 30.0
+CANCEL_WAIT_S = 1.0
+
+
+class InvalidFilter(AttuneError):
+    code = "invalid_filter"
+    status = 400
+
+
+class StartRun(BaseModel):
+    """The body of ``POST /api/runs``."""
+
+    model_config = ConfigDict(extra="forbid")
+    workflow: str
+    path: str | None = None
+
+
+class EventStreamResponse(StreamingResponse):
+    """``text/event-stream`` whose every write must be accepted within ``SEND_TIMEOUT_S``."""
+
+    async def stream_response(self, send: Send) -> None:
+        async def send_or_give_up(message: Message) -> None:
+            with anyio.fail_after(SEND_TIMEOUT_S):
+                await send(message)
+
+        try:
+            await super().stream_response(send_or_give_up)
+        except TimeoutError:
+            # Returning before the body is complete makes the server close the connection.
+            logger.info("an SSE reader accepted nothing for %.0f s; disconnected", SEND_TIMEOUT_S)
+
+
+def _run_or_404(store: Store, run_id: int) -> Run:
+    run = store.get_run(run_id)
+    if run is None:
+        raise RunNotFound(f"no run with id {run_id}", run_id=run_id)
+    return run
+
+
+def _statuses(values: list[str]) -> list[str]:
+    statuses = [s.strip() for value in values for s in value.split(",") if s.strip()]
+    known = {s.value for s in RunStatus}
+    bad = [s for s in statuses if s not in known]
+    if bad:
+        raise InvalidFilter(
+            f"unknown status {bad[0]!r} (one of: {', '.join(sorted(known))})", status=bad[0]
+        )
+    return statuses
+
+
+@router.post("/api/runs", status_code=201)
+async def create_run(body: StartRun, runner: RunnerDep) -> JSONResponse:
+    """Start a workflow run: ``{"workflow": "todo-scan", "path": "src"}``."""
+    run = runner.start(body.workflow, body.path)
+    return JSONResponse(run.to_json(), status_code=201)
+
+
+@router.get("/api/runs")
+async def list_runs(
+    store: StoreDep,
+    workflow: str | None = None,
+    status: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
+    q: str | None = None,
+    limit: int = 50,
+    before: int | None = None,
+    since: str | None = None,
+) -> dict[str, Any]:
+    """Runs newest first, filtered; ``next`` is the cursor of the next page (``before=``)."""
+    statuses = _statuses(status)
+    if limit < 1:
+        raise InvalidFilter(f"limit must be between 1 and {MAX_LIMIT}", limit=limit)
+    runs, next_cursor = await asyncio.to_thread(
+        store.list_runs,
+        workflow=workflow or None,
+        statuses=statuses,
+        q=(q or "").strip() or None,
+        limit=min(limit, MAX_LIMIT),
+        before=before,
+        since=since or None,
+    )
+    return {"runs": [r.to_json() for r in runs], "next": next_cursor}
+
+
+@router.get("/api/runs/current")
+async def show_current_run(runner: RunnerDep, store: StoreDep) -> dict[str, Any]:
+    """The run in progress on this server, or ``{"run": null}``."""
+    run_id = runner.current_run_id
+    run = store.get_run(run_id) if run_id is not None else None
+    return {"run": run.to_json() if run else None}
+
+
+@router.get("/api/runs/{run_id}")
+async def show_run(run_id: int, store: StoreDep) -> dict[str, Any]:
+    """One run object; 404 ``run_not_found``."""
+    return _run_or_404(store, run_id).to_json()
+
+
+@router.get("/api/runs/{run_id}/recommendations")
+async def list_recommendations(run_id: int, store: StoreDep) -> dict[str, Any]:
+    """The recommendations a run emitted (``ATTUNE_REC`` lines), in order."""
+    _run_or_404(store, run_id)
+    recs = await asyncio.to_thread(store.recommendations, run_id)
+    return {"recommendations": [payload for _, payload in recs]}
+
+
+async def _log_body(store: Store, run_id: int, ansi: bool) -> AsyncIterator[bytes]:
+    after = 0
+    while True:
+        batch = await asyncio.to_thread(_log_batch, store, run_id, after)
+        if not batch:
+            return
+        after, text = batch
+        yield (text if ansi else strip_ansi(text)).encode()
+
+
+def _log_batch(store: Store, run_id: int, after: int) -> tuple[int, str] | None:
+    parts: list[str] = []
+    last = after
+    for first, lines in store.iter_chunks(run_id, after):
+        parts.append("".join(line + "\n" for line in lines))
+        last = first + len(lines) - 1
+        if sum(map(len, parts)) > 1_000_000:
+            break
+    return (last, "".join(parts)) if parts else None
+
+
+@router.get("/api/runs/{run_id}/log")
+async def show_run_log(
+    run_id: int, store: StoreDep, ansi: int = 1, download: int = 0
+) -> StreamingResponse:
+    """The full log as text; ``?ansi=0`` strips ANSI escapes, ``?download=1`` saves a file."""
+    _run_or_404(store, run_id)
+    headers = {"Cache-Control": "no-store"}
+    if download:
+        suffix = "" if ansi else "-plain"
+        headers["Content-Disposition"] = f'attachment; filename="run-{run_id}{suffix}.log"'
+    return StreamingResponse(
+        _log_body(store, run_id, bool(ansi)),
+        media_type="text/plain; charset=utf-8",
+        headers=headers,
+    )
+
+
+@router.get("/api/runs/{run_id}/events")
+async def stream_run_events(
+    run_id: int,
+    request: Request,
+    store: StoreDep,
+    runner: RunnerDep,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """SSE of a run: ``lines`` frames, ``recommendation``s, then ``done`` (DESIGN §5)."""
+    _run_or_404(store, run_id)
+    start = after or 0
+    if last_event_id and last_event_id.strip().isdigit():
+        start = max(start, int(last_event_id.strip()))
+    return EventStreamResponse(
+        event_stream(store, runner.hub, run_id, start),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
+    )
+
+
+@router.post("/api/runs/{run_id}/cancel", status_code=202)
+async def cancel_run(run_id: int, runner: RunnerDep) -> JSONResponse:
+    """Cancel a live run: 202 with the run (``cancelled`` once its group is gone)."""
+    run = runner.cancel(run_id)
+    run = await runner.wait(run_id, CANCEL_WAIT_S) or run
+    return JSONResponse(run.to_json(), status_code=202)
+
+
+@router.post("/api/runs/{run_id}/rerun", status_code=201)
+async def rerun_run(run_id: int, runner: RunnerDep) -> JSONResponse:
+    """Start a new run with the same workflow and path: 201 with the new run."""
+    run = runner.rerun(run_id)
+    return JSONResponse(run.to_json(), status_code=201)

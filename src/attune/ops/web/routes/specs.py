@@ -1,0 +1,270 @@
+"""Specs: the listing, completion candidates, dismissals, "Mark complete", and their pages.
+
+Scanning touches the disk, so every handler that lists specs runs it in a worker thread; the
+app's :class:`SpecIndex` (created on first use, one per app) keeps warm listings to a few stats.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from markupsafe import Markup
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from attune.ops.config import Config
+from attune.ops.errors import AttuneError, InvalidBody
+from attune.ops.specs.candidates import candidates_off_reason, detect_candidates
+from attune.ops.specs.edit import resolve_spec_path, set_spec_status
+from attune.ops.specs.index import SpecIndex, SpecListing
+from attune.ops.specs.status import SpecStatus
+from attune.ops.specs.views import (
+    STATUS_LABELS,
+    filter_specs,
+    load_detail,
+    spec_json,
+    spec_url,
+    workflow_url,
+)
+from attune.ops.store.database import Store
+from attune.ops.web.markdown import render_markdown
+from attune.ops.web.pages import render_page
+from attune.ops.web.services import ConfigDep, StoreDep
+
+router = APIRouter(tags=["specs"])
+
+_HASH_RE = re.compile(r"^[0-9a-f]{8,64}$")
+
+
+class SpecsReadOnly(AttuneError):
+    code = "read_only"
+    status = 403
+
+
+class DismissBody(BaseModel):
+    path: str
+    snapshot_hash: str
+
+
+class StatusBody(BaseModel):
+    path: str
+    status: str
+
+
+def spec_index(request: Request) -> SpecIndex:
+    """This app's spec index, created on first use (no background work, nothing global).
+
+    Called from the event loop thread only, so two requests cannot race to create it.
+    """
+    state = request.app.state
+    index: SpecIndex | None = getattr(state, "spec_index", None)
+    if index is None:
+        index = SpecIndex(state.services.config)
+        state.spec_index = index
+    return index
+
+
+async def _listing(request: Request) -> SpecListing:
+    return await run_in_threadpool(spec_index(request).listing)
+
+
+def _listing_body(request: Request, listing: SpecListing) -> bytes:
+    """The unfiltered ``GET /api/specs`` body, encoded once per listing generation."""
+    cached: tuple[int, int, bytes] | None = getattr(request.app.state, "spec_body", None)
+    if cached is not None and cached[:2] == (id(listing), listing.generation):
+        return cached[2]
+    body = json.dumps(_listing_json(listing, listing.specs), ensure_ascii=False).encode()
+    request.app.state.spec_body = (id(listing), listing.generation, body)
+    return body
+
+
+def _listing_json(listing: SpecListing, specs: Any) -> dict[str, Any]:
+    return {
+        "roots": [root.path for root in listing.roots],
+        "root_details": [
+            {"path": r.path, "exists": r.exists, "spec_count": r.spec_count, "problem": r.problem}
+            for r in listing.roots
+        ],
+        "specs": [spec_json(spec, listing) for spec in specs],
+    }
+
+
+@router.get("/api/specs")
+async def list_specs(request: Request, status: str | None = None, q: str | None = None) -> Response:
+    """Every spec under the roots; ``status`` (normalised, or ``problem``) and ``q`` filter."""
+    listing = await _listing(request)
+    if not status and not q:
+        return Response(_listing_body(request, listing), media_type="application/json")
+    chosen = filter_specs(listing.specs, status, q)
+    return JSONResponse(_listing_json(listing, chosen))
+
+
+def _candidates_json(config: Config, index: SpecIndex, store: Store) -> dict[str, Any]:
+    reason = candidates_off_reason(config)
+    found = [] if reason else detect_candidates(config, index=index, store=store)
+    return {
+        "enabled": reason is None,
+        "reason": reason,
+        "candidates": [c.to_json() for c in found],
+    }
+
+
+@router.get("/api/specs/candidates")
+async def list_candidates(request: Request, config: ConfigDep, store: StoreDep) -> dict[str, Any]:
+    """Specs that look finished but are not closed; ``reason`` says why when detection is off."""
+    return await run_in_threadpool(_candidates_json, config, spec_index(request), store)
+
+
+@router.post("/api/specs/candidates/dismiss")
+async def dismiss_candidate(body: DismissBody, config: ConfigDep, store: StoreDep) -> Any:
+    """Hide a candidate until its evidence (tasks, status, file times) changes."""
+    digest = body.snapshot_hash.strip().lower()
+    if not _HASH_RE.match(digest):
+        raise InvalidBody("snapshot_hash must be the hex hash a candidate carries.")
+    _, path = resolve_spec_path(config, body.path)
+    await run_in_threadpool(store.dismiss_spec, path, digest)
+    return {"dismissed": True, "path": path, "snapshot_hash": digest}
+
+
+@router.post("/api/specs/status")
+async def change_spec_status(request: Request, body: StatusBody, config: ConfigDep) -> Any:
+    """Rewrite a spec's status in place: ``{"path": "docs/specs/auth", "status": "complete"}``."""
+    if not config.allow_run:
+        raise SpecsReadOnly(
+            "The dashboard runs read-only (--read-only): spec files are not changed."
+        )
+    change = await run_in_threadpool(set_spec_status, config, body.path, body.status)
+    listing = await _listing(request)
+    spec = next((s for s in listing.specs if s.path == change.path), None)
+    return {
+        "path": change.path,
+        "file": change.file,
+        "previous": change.previous,
+        "status": change.status,
+        "normalised": change.normalised.value,
+        "inserted": change.inserted,
+        "spec": None if spec is None else spec_json(spec, listing),
+    }
+
+
+@router.get("/api/specs/{name}")
+async def show_spec_json(request: Request, name: str, path: str | None = None) -> Any:
+    """The detail of one spec: files' text, tasks, problems (the JSON twin of its page)."""
+    listing = await _listing(request)
+    spec = listing.find(name, path)
+    detail = await run_in_threadpool(load_detail, spec)
+    return detail.to_json(listing)
+
+
+def _status_options(listing: SpecListing) -> list[tuple[str, str, int]]:
+    counts: dict[str, int] = {}
+    for spec in listing.specs:
+        counts[spec.status.value] = counts.get(spec.status.value, 0) + 1
+    return [(s.value, STATUS_LABELS[s], counts[s.value]) for s in SpecStatus if s.value in counts]
+
+
+def _candidate_urls(listing: SpecListing, candidates: dict[str, Any]) -> dict[str, str]:
+    paths = {c["path"] for c in candidates["candidates"]}
+    return {s.path: spec_url(s, listing) for s in listing.specs if s.path in paths}
+
+
+def _rows_html(request: Request, listing: SpecListing) -> Markup:
+    """The table rows, most recently changed first, rendered once per listing generation.
+
+    Rows depend only on the listing (relative times are filled in by the browser), so a large
+    repository pays for rendering them only when something changed.
+    """
+    cached: tuple[int, int, Markup] | None = getattr(request.app.state, "spec_rows_html", None)
+    if cached is not None and cached[:2] == (id(listing), listing.generation):
+        return cached[2]
+    rows = sorted(listing.specs, key=lambda s: (s.archived, -(s.reading.last_modified_ns or 0)))
+    env = request.app.state.services.templates.env
+    template = env.get_template("_spec_rows.html")
+    # The app's environment autoescapes: the rendered rows are already safe HTML.
+    html = Markup(template.render(rows=[spec_json(s, listing) for s in rows]))  # noqa: S704
+    request.app.state.spec_rows_html = (id(listing), listing.generation, html)
+    return html
+
+
+@router.get("/specs", response_class=HTMLResponse, include_in_schema=False)
+async def show_specs(
+    request: Request,
+    config: ConfigDep,
+    store: StoreDep,
+    status: str = Query(""),
+    q: str = Query(""),
+) -> HTMLResponse:
+    """The specs page: "Ready to close?" cards, then a filterable table of every spec."""
+    listing = await _listing(request)
+    candidates = await run_in_threadpool(_candidates_json, config, spec_index(request), store)
+    context = {
+        "active": "specs",
+        "title": "Specs",
+        "listing": listing,
+        "spec_count": len(listing.specs),
+        "rows_html": await run_in_threadpool(_rows_html, request, listing),
+        "candidates": candidates,
+        "candidate_urls": _candidate_urls(listing, candidates),
+        "status_options": _status_options(listing),
+        "status_filter": status,
+        "query": q,
+    }
+    return render_page(request, "specs.html", context)
+
+
+@router.get("/specs/{name}", response_class=HTMLResponse, include_in_schema=False)
+async def show_spec(request: Request, name: str, path: str | None = None) -> HTMLResponse:
+    """One spec: its phase files rendered, its tasks read-only, its problems."""
+    listing = await _listing(request)
+    spec = listing.find(name, path)
+    detail = await run_in_threadpool(load_detail, spec)
+    rendered = await run_in_threadpool(
+        lambda: {f.filename: render_markdown(f.text) for f in detail.files if f.text is not None}
+    )
+    context = {
+        "active": "specs",
+        "title": spec.name,
+        "spec": spec_json(spec, listing),
+        "detail": detail,
+        "rendered": rendered,
+        "workflow_url": workflow_url(spec),
+        "status_labels": STATUS_LABELS,
+        "namesakes": [
+            (other.path, spec_url(other, listing))
+            for other in listing.by_name.get(spec.name, [])
+            if other is not spec
+        ],
+    }
+    return render_page(request, "spec_detail.html", context)
+
+
+async def home_panel(request: Request) -> dict[str, Any] | None:
+    """The home page's "specs in progress" panel: counts, active specs, candidates."""
+    services = request.app.state.services
+    listing = await _listing(request)
+    candidates = await run_in_threadpool(
+        _candidates_json, services.config, spec_index(request), services.store
+    )
+    active = [
+        s
+        for s in listing.specs
+        if s.status in {SpecStatus.IN_PROGRESS, SpecStatus.IN_REVIEW, SpecStatus.BLOCKED}
+    ]
+    active.sort(key=lambda s: -(s.reading.last_modified_ns or 0))
+    counts: dict[str, int] = {}
+    for spec in listing.specs:
+        counts[spec.status.value] = counts.get(spec.status.value, 0) + 1
+    return {
+        "total": len(listing.specs),
+        "roots": [r.path for r in listing.roots if r.exists],
+        "active_count": len(active),
+        "active": [spec_json(s, listing) for s in active[:5]],
+        "complete": counts.get(SpecStatus.COMPLETE.value, 0),
+        "candidates": len(candidates["candidates"]),
+        "candidates_reason": candidates["reason"],
+        "urls": {s.path: spec_url(s, listing) for s in active[:5]},
+    }

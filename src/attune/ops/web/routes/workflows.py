@@ -1,0 +1,17 @@
+"""The workflows API: built-ins plus the project's own, with the errors of a broken file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from attune.ops.web.services import RunnerDep
+
+router = APIRouter(tags=["workflows"])
+
+
+@router.get("/api/workflows")
+async def list_workflows(runner: RunnerDep) -> dict[str, Any]:
+    """``{"workflows": [...], "errors": [{"file", "line", "key", "message"}]}``."""
+    return runner.registry.load().to_json()
