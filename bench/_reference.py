@@ -13,7 +13,7 @@ It builds the reference's app exactly as its ``attune ops`` does (``build_config
   ``POST /workflows/{name}/run`` with ``{"path": "nN"}``; the runner appends ``--path <abs>``,
   from which the generator reads N. The workflow name must be one of its registry's
   path-accepting workflows (we use ``health-check``) — the route rejects anything else.
-* its in-process cost cache (``attune.ops.spend.client._CACHE``; it has no on-disk cache and
+* its in-process cost cache (``attune.ops.anthropic_cost._CACHE``; it has no on-disk cache and
   its Admin API URL cannot be redirected) is filled with the same 30-day payload our fake
   Anthropic server answers, so its home page renders from a cached summary like ours.
 """
@@ -43,8 +43,7 @@ def fill_cost_cache() -> None:
 def build_runner(config: object, python: str, gen: str) -> object:
     """The reference's ``RunnerService`` wired like production, running our generator."""
     from attune.bulletin import FileBulletinBackend
-
-    from attune.ops.runs.runner import RunnerService
+    from attune.ops.runner import RunnerService
 
     def command(workflow: str) -> Sequence[str]:
         return (python, gen)
@@ -69,7 +68,7 @@ def main(argv: list[str]) -> int:
     import uvicorn
 
     from attune.ops.config import build_config
-    from attune.ops.web.app import create_app
+    from attune.ops.server import create_app
 
     config = build_config(
         project_root=args.project, host="127.0.0.1", port=args.port, allow_run=True

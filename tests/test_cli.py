@@ -18,7 +18,7 @@ import pytest
 
 from attune import cmd_ops
 from attune.ops.cli.ops import bind_error_reason, build_ops_parser, config_from_args
-from attune.ops.config import ConfigError
+from attune.ops.errors import ConfigError
 from tests.conftest import ServerProcess, free_port
 
 

@@ -12,18 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attune.ops.config import Config
+from attune.ops.errors import InvalidPath, InvalidStatusValue, StatusNotRewritable
 from attune.ops.specs.candidates import (
     candidates_off_reason,
     detect_candidates,
     snapshot_hash,
 )
-from attune.ops.specs.edit import (
-    InvalidSpecPath,
-    InvalidStatusValue,
-    StatusNotRewritable,
-    resolve_spec_path,
-    set_spec_status,
-)
+from attune.ops.specs.edit import resolve_spec_path, set_spec_status
 from attune.ops.specs.index import SpecIndex
 from attune.ops.specs.status import SpecStatus
 from attune.ops.store.database import Store
@@ -279,7 +274,7 @@ def test_paths_outside_the_roots_are_refused(
     outside = tmp_path / "outside"
     write(outside / "requirements.md", "**Status:** Draft\n")
     (project / "docs" / "specs" / "escape").symlink_to(outside)
-    with pytest.raises(InvalidSpecPath) as caught:
+    with pytest.raises(InvalidPath) as caught:
         set_spec_status(make_config(), path, "complete")
     assert caught.value.code == "invalid_path" and caught.value.status == 400
     assert (outside / "requirements.md").read_text() == "**Status:** Draft\n"
@@ -348,7 +343,7 @@ def test_resolved_spec_paths_never_leave_the_roots(
         given_path = str(project / given_path)
     try:
         folder, shown = resolve_spec_path(config, given_path)
-    except InvalidSpecPath:
+    except InvalidPath:
         return
     real_root = root.resolve()
     assert folder.parent == real_root or (

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from attune.ops.config import Config, ConfigError, build_config, is_loopback_host
+from attune.ops.config import Config, build_config, is_loopback_host
+from attune.ops.errors import ConfigError
 
 
 def test_defaults_resolve_project_and_home(project: Path, attune_home: Path) -> None:

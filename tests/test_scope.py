@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attune.ops.runs.scope import InvalidPath, ScopeNotFound, list_scope, resolve_scope
+from attune.ops.errors import InvalidPath, NotFound
+from attune.ops.runs.scope import list_scope, resolve_scope
 
 
 @pytest.fixture
@@ -126,7 +127,7 @@ def test_containment_property(tree: Path, rel: str) -> None:
     """Whatever the text, the result is inside the root or a clean InvalidPath / 404."""
     try:
         real = resolve_scope(tree, rel)
-    except (InvalidPath, ScopeNotFound):
+    except (InvalidPath, NotFound):
         return
     root = tree.resolve()
     assert real == root or root in real.parents

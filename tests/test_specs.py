@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attune.ops.config import Config
+from attune.ops.errors import SpecNotFound
 from attune.ops.specs.files import SpecLayout
-from attune.ops.specs.index import Spec, SpecIndex, SpecNotFound
+from attune.ops.specs.index import Spec, SpecIndex
 from attune.ops.specs.status import (
     SpecStatus,
     find_status_lines,

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from attune.ops.config import DEFAULT_SPECS_DIRS, Config, ConfigError
+from attune.ops.config import DEFAULT_SPECS_DIRS, Config
+from attune.ops.errors import ConfigError
 from attune.ops.listen import bind_error_reason, bind_socket, port_holder
 
 __all__ = ["Check", "CheckStatus", "port_holder", "run_checks"]

@@ -1,13 +1,33 @@
-"""Domain errors that carry their own machine-readable code and HTTP status.
+"""Every predictable failure, one class per error code (DESIGN §5).
 
-Routes never build error responses themselves: one handler in ``server.py`` maps any
-``AttuneError`` to the JSON shape ``{"error": {"code", "message", ...}}`` (or the HTML
-error page), and the CLI maps it to one line on stderr.
+Domain code raises these; only ``web/errors.py`` turns them into responses (the JSON shape
+``{"error": {"code", "message", ...}}`` or the HTML error page) and only ``cli/main.py`` turns
+them into one line on stderr and an exit code. ``tests/test_layout.py`` keeps one class per code.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
+
+__all__ = [
+    "AttuneError",
+    "ConfigError",
+    "InvalidBody",
+    "InvalidFilter",
+    "InvalidPath",
+    "InvalidStatusValue",
+    "NotFound",
+    "PathNotAccepted",
+    "RunFinished",
+    "RunNotFound",
+    "RunnerBusy",
+    "RunsDisabled",
+    "SpecNotFound",
+    "SpecsReadOnly",
+    "StatusNotRewritable",
+    "StoreUnavailable",
+    "UnknownWorkflow",
+]
 
 
 class AttuneError(Exception):
@@ -15,6 +35,7 @@ class AttuneError(Exception):
 
     code: ClassVar[str] = "error"
     status: ClassVar[int] = 400
+    exit_code: ClassVar[int] = 1  # what the CLI exits with
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -26,18 +47,116 @@ class AttuneError(Exception):
         return {"error": {"code": self.code, "message": self.message, **self.extra}}
 
 
+# -- the request itself ------------------------------------------------------------------------
+
+
+class InvalidBody(AttuneError):
+    """A request body that is not the JSON object the route takes."""
+
+    code = "invalid_body"
+    exit_code = 2
+
+
+class InvalidFilter(AttuneError):
+    """A history filter (status, date, cursor) that cannot be used."""
+
+    code = "invalid_filter"
+    exit_code = 2
+
+
+class InvalidPath(AttuneError):
+    """A path that is absolute, escapes the project root, or cannot be a path at all."""
+
+    code = "invalid_path"
+    exit_code = 2
+
+
+class NotFound(AttuneError):
+    """Nothing exists at a (valid) path."""
+
+    code = "not_found"
+    status = 404
+    exit_code = 3
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+
 class ConfigError(AttuneError, ValueError):
     """A configuration value (a path, a port, a budget) cannot be used."""
 
     code = "config_error"
     status = 500
+    exit_code = 2
 
 
-class InvalidBody(AttuneError):
-    code = "invalid_body"
-    status = 400
+# -- runs --------------------------------------------------------------------------------------
 
 
-class NotFound(AttuneError):
-    code = "not_found"
+class UnknownWorkflow(AttuneError):
+    code = "unknown_workflow"
     status = 404
+    exit_code = 3
+
+
+class PathNotAccepted(AttuneError):
+    code = "path_not_accepted"
+    exit_code = 2
+
+
+class RunsDisabled(AttuneError):
+    code = "runs_disabled"
+    status = 403
+    exit_code = 4
+
+
+class RunnerBusy(AttuneError):
+    code = "runner_busy"
+    status = 409
+    exit_code = 5
+
+
+class RunNotFound(AttuneError):
+    code = "run_not_found"
+    status = 404
+    exit_code = 3
+
+
+class RunFinished(AttuneError):
+    code = "run_finished"
+    status = 409
+    exit_code = 5
+
+
+class StoreUnavailable(AttuneError):
+    """The store cannot be read or written now (locked, full, damaged)."""
+
+    code = "store_unavailable"
+    status = 503
+    exit_code = 6
+
+
+# -- specs -------------------------------------------------------------------------------------
+
+
+class SpecNotFound(AttuneError):
+    code = "spec_not_found"
+    status = 404
+    exit_code = 3
+
+
+class SpecsReadOnly(AttuneError):
+    code = "read_only"
+    status = 403
+    exit_code = 4
+
+
+class InvalidStatusValue(AttuneError):
+    code = "invalid_status"
+    exit_code = 2
+
+
+class StatusNotRewritable(AttuneError):
+    code = "status_not_rewritable"
+    status = 409
+    exit_code = 5

@@ -15,7 +15,8 @@ import os
 import sys
 from pathlib import Path
 
-from attune.ops.config import ConfigError, build_config
+from attune.ops.config import build_config
+from attune.ops.errors import ConfigError
 from attune.ops.spend.admin_key import (
     ADMIN_KEY_PREFIX,
     KEY_ENV,

@@ -8,8 +8,9 @@ import os
 import sys
 from collections.abc import Callable
 
-from attune.ops.config import Config, ConfigError
+from attune.ops.config import Config
 from attune.ops.doctor import Check, CheckStatus, run_checks
+from attune.ops.errors import ConfigError
 
 __all__ = ["cmd_doctor", "format_checks"]
 

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from attune.ops.cli.args import build_ops_parser
-from attune.ops.config import Config, ConfigError, build_config, is_loopback_host
+from attune.ops.config import Config, build_config, is_loopback_host
+from attune.ops.errors import ConfigError
 from attune.ops.listen import bind_error_reason, bind_socket, url_for
 
 __all__ = ["build_ops_parser", "cmd_ops", "config_from_args"]

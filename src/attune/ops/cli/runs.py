@@ -13,8 +13,8 @@ import os
 import sys
 import time
 
-from attune.ops.config import Config, ConfigError, build_config
-from attune.ops.errors import AttuneError
+from attune.ops.config import Config, build_config
+from attune.ops.errors import AttuneError, ConfigError, RunNotFound
 from attune.ops.runs.ansi import strip_ansi
 from attune.ops.store.database import Store
 from attune.ops.store.runs import Run, RunStatus
@@ -22,11 +22,6 @@ from attune.ops.store.runs import Run, RunStatus
 __all__ = ["cmd_runs"]
 
 FOLLOW_POLL_S = 0.2
-
-
-class RunMissing(AttuneError):
-    code = "run_not_found"
-    status = 404
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -53,7 +48,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def _run(store: Store, run_id: int) -> Run:
     run = store.get_run(run_id)
     if run is None:
-        raise RunMissing(f"no run with id {run_id}")
+        raise RunNotFound(f"no run with id {run_id}")
     return run
 
 

@@ -20,11 +20,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from attune.ops.config import Config
-from attune.ops.errors import AttuneError
+from attune.ops.errors import (
+    AttuneError,
+    PathNotAccepted,
+    RunFinished,
+    RunnerBusy,
+    RunNotFound,
+    RunsDisabled,
+    StoreUnavailable,
+)
 from attune.ops.runs.live import Frame, StreamHub, encode_done
 from attune.ops.runs.process import RunProcess, kill_group
-from attune.ops.runs.scope import InvalidPath, normalize_rel, resolve_scope
-from attune.ops.runs.workflows import UnknownWorkflow, Workflow, WorkflowRegistry
+from attune.ops.runs.scope import normalize_rel, resolve_scope
+from attune.ops.runs.workflows import Workflow, WorkflowRegistry
 from attune.ops.server_file import remove_server_file, write_server_file
 from attune.ops.store.database import Store
 from attune.ops.store.indexer import SearchIndexer
@@ -32,13 +40,7 @@ from attune.ops.store.retention import RetentionJob
 from attune.ops.store.runs import Run, RunStatus
 
 __all__ = [
-    "PathNotAccepted",
-    "RunFinished",
-    "RunNotFound",
     "Runner",
-    "RunnerBusy",
-    "RunsDisabled",
-    "StoreUnavailable",
     "validate_recommendation",
 ]
 
@@ -48,36 +50,6 @@ logger = logging.getLogger(__name__)
 # workflow's environment (a workflow is any command a project declares).
 WITHHELD_ENV = frozenset({"ANTHROPIC_ADMIN_API_KEY"})
 INTERRUPTED_NOTE = "[attune] the dashboard stopped while this run was running; marked interrupted"
-
-
-class RunnerBusy(AttuneError):
-    code = "runner_busy"
-    status = 409
-
-
-class RunsDisabled(AttuneError):
-    code = "runs_disabled"
-    status = 403
-
-
-class PathNotAccepted(AttuneError):
-    code = "path_not_accepted"
-    status = 400
-
-
-class RunNotFound(AttuneError):
-    code = "run_not_found"
-    status = 404
-
-
-class StoreUnavailable(AttuneError):
-    code = "store_unavailable"
-    status = 503
-
-
-class RunFinished(AttuneError):
-    code = "run_finished"
-    status = 409
 
 
 def validate_recommendation(
@@ -347,6 +319,3 @@ def _group_belongs_to(pgid: int, run_id: int) -> bool:
         except (OSError, ValueError, IndexError):
             continue
     return False
-
-
-__all__ += ["InvalidPath", "UnknownWorkflow"]

@@ -18,13 +18,11 @@ from typing import Any
 
 from attune.gitignore import IgnoreRule, gitignore_rules, is_ignored
 from attune.ops.config import Config
-from attune.ops.errors import AttuneError, NotFound
+from attune.ops.errors import InvalidPath, NotFound
 
 __all__ = [
     "ALWAYS_HIDDEN",
-    "InvalidPath",
     "ScopeEntry",
-    "ScopeNotFound",
     "list_scope",
     "normalize_rel",
     "resolve_scope",
@@ -34,16 +32,6 @@ ALWAYS_HIDDEN = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__
 MAX_PATH_BYTES = 4096
 MAX_NAME_BYTES = 255
 MAX_ENTRIES = 5000  # a folder with more shows its first 5,000 (sorted) and says so
-
-
-class InvalidPath(AttuneError):
-    code = "invalid_path"
-    status = 400
-
-
-class ScopeNotFound(NotFound):
-    code = "not_found"
-    status = 404
 
 
 @dataclass(frozen=True)
@@ -91,7 +79,7 @@ def resolve_scope(root: Path | Config, rel: str | None, *, must_exist: bool = Tr
     """The real path of ``rel`` under ``root``; it is guaranteed to stay inside ``root``.
 
     Raises :class:`InvalidPath` (400) for hostile paths, including symlinks whose target leaves
-    the root, and :class:`ScopeNotFound` (404) when nothing exists there.
+    the root, and :class:`NotFound` (404) when nothing exists there.
     Example: ``resolve_scope(config.project_root, "src/app")``.
     """
     canonical = normalize_rel(rel)
@@ -101,7 +89,7 @@ def resolve_scope(root: Path | Config, rel: str | None, *, must_exist: bool = Tr
         real = Path(os.path.realpath(candidate, strict=must_exist))
     except FileNotFoundError as exc:
         message = f"nothing at {canonical or '.'} in the project"
-        raise ScopeNotFound(message, path=canonical) from exc
+        raise NotFound(message, path=canonical) from exc
     except (OSError, ValueError) as exc:
         # ELOOP (a symlink loop), ENOTDIR, EACCES…: never something a workflow should get.
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

@@ -19,11 +19,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from attune.ops.errors import AttuneError
+from attune.ops.errors import UnknownWorkflow
 
 __all__ = [
     "BUILTIN_WORKFLOWS",
-    "UnknownWorkflow",
     "Workflow",
     "WorkflowFileError",
     "WorkflowRegistry",
@@ -33,11 +32,6 @@ __all__ = [
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ALLOWED_KEYS = frozenset({"description", "command", "accepts_path", "timeout_s", "env"})
 PATH_PLACEHOLDER = "{path}"
-
-
-class UnknownWorkflow(AttuneError):
-    code = "unknown_workflow"
-    status = 404
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from attune.ops.config import Config
-from attune.ops.errors import AttuneError
+from attune.ops.errors import InvalidPath, InvalidStatusValue, StatusNotRewritable
 from attune.ops.specs.files import PHASE_FILES, PHASE_NAMES
 from attune.ops.specs.index import ARCHIVE_DIRS, display_path
 from attune.ops.specs.status import (
@@ -31,31 +31,13 @@ from attune.ops.specs.status import (
 )
 
 __all__ = [
-    "InvalidSpecPath",
-    "InvalidStatusValue",
     "StatusChange",
-    "StatusNotRewritable",
     "resolve_spec_path",
     "set_spec_status",
 ]
 
 _VALUE_RE = re.compile(r"^[^\W_][^\"'#|*\\`<>\[\]{}:\x00-\x1f\x7f]{0,79}$")
 _HEADING_RE = re.compile(r"^#{1,6}(?:[ \t]|$)")
-
-
-class InvalidSpecPath(AttuneError):
-    code = "invalid_path"
-    status = 400
-
-
-class InvalidStatusValue(AttuneError):
-    code = "invalid_status"
-    status = 400
-
-
-class StatusNotRewritable(AttuneError):
-    code = "status_not_rewritable"
-    status = 409
 
 
 @dataclass(frozen=True)
@@ -71,19 +53,19 @@ class StatusChange:
 
 
 def resolve_spec_path(config: Config, path: str) -> tuple[Path, str]:
-    """(real folder, canonical display path) of a spec folder under a root, else InvalidSpecPath.
+    """(real folder, canonical display path) of a spec folder under a root, else InvalidPath.
 
     ``path`` is relative to the project root (or absolute). Real paths are compared, so ``..``
     and symbolic links cannot reach outside the roots.
     """
     if not path or "\x00" in path or len(path) > 4096:
-        raise InvalidSpecPath("The path is empty or not a valid path.", path=path[:200])
+        raise InvalidPath("The path is empty or not a valid path.", path=path[:200])
     given = Path(path).expanduser()
     candidate = given if given.is_absolute() else config.project_root / given
     try:
         real = candidate.resolve(strict=True)
     except (OSError, RuntimeError) as exc:
-        raise InvalidSpecPath(f"{path} does not exist.", path=path) from exc
+        raise InvalidPath(f"{path} does not exist.", path=path) from exc
     for root in config.specs_roots:
         try:
             real_root = root.resolve(strict=True)
@@ -98,7 +80,7 @@ def resolve_spec_path(config: Config, path: str) -> tuple[Path, str]:
             continue
         if real.is_dir() and _phase_files(real):
             return real, shown
-    raise InvalidSpecPath(f"{path} is not a spec folder under the specs roots.", path=path)
+    raise InvalidPath(f"{path} is not a spec folder under the specs roots.", path=path)
 
 
 def _phase_files(folder: Path) -> list[str]:
@@ -237,7 +219,7 @@ def _write_atomic(src: _Source, text: str) -> None:
 def set_spec_status(config: Config, path: str, status: str) -> StatusChange:
     """Rewrite the status of the spec folder ``path`` to ``status``, in place.
 
-    Example: ``set_spec_status(config, "docs/specs/auth", "complete")``. Raises InvalidSpecPath
+    Example: ``set_spec_status(config, "docs/specs/auth", "complete")``. Raises InvalidPath
     (400), InvalidStatusValue (400) or StatusNotRewritable (409); never leaves a half-written file.
     """
     value = status.strip()

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from attune.ops.config import Config
-from attune.ops.errors import AttuneError
+from attune.ops.errors import SpecNotFound
 from attune.ops.specs.files import (
     PHASE_FILES,
     PHASE_NAMES,
@@ -38,7 +38,6 @@ __all__ = [
     "Spec",
     "SpecIndex",
     "SpecListing",
-    "SpecNotFound",
     "display_path",
 ]
 
@@ -49,11 +48,6 @@ ARCHIVE_DIRS = frozenset({"_archived", "archive", "_archive", "archived"})
 # might change again without its mtime moving, so it is read again until it is older than this.
 RACY_WINDOW_NS = 2_000_000_000
 _PHASE_ORDER = {name: i for i, name in enumerate(PHASE_FILES)}
-
-
-class SpecNotFound(AttuneError):
-    code = "spec_not_found"
-    status = 404
 
 
 def display_path(path: Path, project_root: Path) -> str:

@@ -18,14 +18,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from attune.ops.errors import AttuneError
+from attune.ops.errors import RunNotFound
 from attune.ops.runs.workflows import WorkflowRegistry, WorkflowSet
 from attune.ops.store.database import Store
 from attune.ops.store.runs import Run, RunStatus
 from attune.ops.web.pages import render_page
 from attune.ops.web.services import AppServices
 
-__all__ = ["RunPageNotFound", "format_duration", "home_panel", "router"]
+__all__ = ["RunNotFound", "format_duration", "home_panel", "router"]
 
 router = APIRouter(tags=["pages"])
 
@@ -39,13 +39,6 @@ DATE_PRESETS: dict[str, tuple[str, timedelta | None]] = {
     "all": ("All time", None),
 }
 CHART_WIDTH, CHART_HEIGHT, CHART_BARS = 120, 28, 10
-
-
-class RunPageNotFound(AttuneError):
-    """The page of a run that does not exist (or no longer does, after retention)."""
-
-    code = "run_not_found"
-    status = 404
 
 
 def format_duration(seconds: float | None) -> str:
@@ -123,7 +116,7 @@ async def show_run(request: Request, run_id: str) -> HTMLResponse:
     """One run: status, timings, the live log, search, cancel, re-run and recommendations."""
     run = _store(request).get_run(int(run_id)) if run_id.isdigit() else None
     if run is None:
-        raise RunPageNotFound(f"There is no run #{run_id}; it may have been removed by retention.")
+        raise RunNotFound(f"There is no run #{run_id}; it may have been removed by retention.")
     context = {
         "active": "runs",
         "title": f"Run #{run.id} · {run.workflow}",

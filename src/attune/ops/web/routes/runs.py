@@ -13,10 +13,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.types import Message, Send
 
-from attune.ops.errors import AttuneError
+from attune.ops.errors import InvalidFilter, RunNotFound
 from attune.ops.runs.ansi import strip_ansi
 from attune.ops.runs.live import event_stream
-from attune.ops.runs.runner import RunNotFound
 from attune.ops.store.database import Store
 from attune.ops.store.runs import MAX_LIMIT, Run, RunStatus
 from attune.ops.web.services import RunnerDep, StoreDep
@@ -29,11 +28,6 @@ SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "
 # a live one resumes by id. Its queue is already bounded; this frees its connection too.
 SEND_TIMEOUT_S = 30.0
 CANCEL_WAIT_S = 1.0
-
-
-class InvalidFilter(AttuneError):
-    code = "invalid_filter"
-    status = 400
 
 
 class StartRun(BaseModel):

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from attune.ops.config import Config
-from attune.ops.errors import AttuneError, InvalidBody
+from attune.ops.errors import InvalidBody, SpecsReadOnly
 from attune.ops.specs.candidates import candidates_off_reason, detect_candidates
 from attune.ops.specs.edit import resolve_spec_path, set_spec_status
 from attune.ops.specs.index import SpecIndex, SpecListing
@@ -38,11 +38,6 @@ from attune.ops.web.services import ConfigDep, StoreDep
 router = APIRouter(tags=["specs"])
 
 _HASH_RE = re.compile(r"^[0-9a-f]{8,64}$")
-
-
-class SpecsReadOnly(AttuneError):
-    code = "read_only"
-    status = 403
 
 
 class DismissBody(BaseModel):
