@@ -72,6 +72,21 @@ def test_optional_tasks_never_block_completion() -> None:
     assert (counts.total, counts.done, counts.optional_total) == (1, 1, 1)
 
 
+def test_kiro_optional_marker_with_an_escaped_star() -> None:
+    # Kiro writes "- [ ]\\* 10.10 …" as often as "- [ ]* …"; both are the optional marker.
+    text = "- [x] 10.9 Build\n- [ ]\\* 10.10 Write extra tests\n  - [x]\\* 10.11 Done extra\n"
+    tasks = parse_tasks(text)
+    assert [(t.optional, t.text) for t in tasks] == [
+        (False, "10.9 Build"),
+        (True, "10.10 Write extra tests"),
+        (True, "10.11 Done extra"),
+    ]
+    counts = count_text_tasks(text)
+    assert counts == count_tasks(tasks)
+    assert (counts.total, counts.done, counts.optional_total, counts.optional_done) == (1, 1, 2, 1)
+    assert counts.all_done
+
+
 def test_only_optional_tasks_is_not_all_done() -> None:
     assert not count_tasks(parse_tasks("- [x]* optional only\n")).all_done
 
@@ -150,6 +165,8 @@ TASKY_LINES = [
     "- [ ] b",
     "  - [X] c",
     "- [ ]* opt",
+    "- [ ]\\* escaped opt",
+    "- [x]\\*",
     "- [~] d",
     "1. [!] e",
     "- [ ] = legend",
@@ -176,7 +193,7 @@ def test_fast_counter_agrees_with_the_parser(lines: list[str], eol: str) -> None
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("- []xX~!*=:\t\r\n`<!>T1.abc")), max_size=200))
+@given(st.text(alphabet=st.sampled_from(list("- []xX~!*=:\t\r\n`<!>T1.abc\\")), max_size=200))
 def test_fast_counter_agrees_on_hostile_text(text: str) -> None:
     assert count_text_tasks(text) == count_tasks(parse_tasks(text))
 

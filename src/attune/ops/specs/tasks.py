@@ -1,8 +1,9 @@
 """Task checkboxes in a spec's ``tasks.md``: every mark real repositories use, read right.
 
 ``[x]``/``[X]`` done, ``[ ]`` open, ``[-]``/``[~]`` in progress, ``[!]`` blocked (both still open),
-Kiro's optional ``- [ ]*`` counted apart (never blocks completion), spec-kit lines such as
-``- [X] T012 [P] [US1] …`` are ordinary tasks, and its legend line ``- [P] tasks = …`` is not one.
+Kiro's optional ``- [ ]*`` (or ``- [ ]\\*``, escaped) counted apart (never blocks completion),
+spec-kit lines such as ``- [X] T012 [P] [US1] …`` are ordinary tasks, and its legend line
+``- [P] tasks = …`` is not one.
 Nested items count; checkboxes inside fenced code blocks or HTML comments do not.
 """
 
@@ -43,15 +44,16 @@ _MARKS = {
 }
 
 # A list item (bullet or ordered) whose content starts with a one-character checkbox. The
-# optional ``*`` right after the box is Kiro's "optional task" marker.
+# optional ``*`` right after the box is Kiro's "optional task" marker, which Kiro also writes
+# Markdown-escaped as ``\\*``.
 _TASK_RE = re.compile(
-    r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]+\[(?P<mark>[ xX~!-])\](?P<optional>\*)?"
+    r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]+\[(?P<mark>[ xX~!-])\](?P<optional>\\?\*)?"
     r"(?:[ \t]+(?P<text>[^\r\n]*))?\r?$",
     re.MULTILINE,
 )
 # The same lines as _TASK_RE, captured as (mark, optional star, legend start) for counting.
 _COUNT_RE = re.compile(
-    r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+\[([ xX~!-])\](\*?)"
+    r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+\[([ xX~!-])\]((?:\\?\*)?)"
     r"(?:[ \t]+(=|:|(?i:means\b)|(?i:tasks?[ \t]*=))?[^\r\n]*)?\r?$",
     re.MULTILINE,
 )
