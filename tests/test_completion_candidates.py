@@ -208,6 +208,31 @@ def test_spec_without_status_gets_one_inserted(
     assert SpecIndex(make_config()).listing().find("bare").status is SpecStatus.COMPLETE
 
 
+def test_only_the_header_status_is_rewritten(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    # A requirement's or a task's own **Status:** is neither read nor rewritten (it used to 409).
+    folder = project / "docs" / "specs" / "deep"
+    req_text = "# Deep\n\n**Status:** In Progress\n\n## Requirement 1\n\n**Status:** Done\n"
+    req = write(folder / "requirements.md", req_text)
+    tasks_text = "# Tasks\n\n- [x] 1. a\n  - **Status**: Draft\n"
+    write(folder / "tasks.md", tasks_text)
+    change = set_spec_status(make_config(), "docs/specs/deep", "complete")
+    assert (change.file, change.previous) == ("requirements.md", "In Progress")
+    assert req.read_text() == req_text.replace("In Progress", "Complete", 1)
+    assert (folder / "tasks.md").read_text() == tasks_text
+
+    only_deep = project / "docs" / "specs" / "only-deep"
+    deep_text = "# Only deep\n\n## Requirement 1\n**Status:** Done\n\n## Requirement 2\n"
+    write(only_deep / "requirements.md", deep_text)
+    write(only_deep / "tasks.md", "- [x] a\n")
+    inserted = set_spec_status(make_config(), "docs/specs/only-deep", "complete")
+    assert inserted.inserted and inserted.file == "requirements.md"
+    assert (only_deep / "requirements.md").read_text() == deep_text.replace(
+        "# Only deep\n", "# Only deep\n\n**Status:** Complete\n", 1
+    )
+
+
 @pytest.mark.parametrize(
     ("files", "message"),
     [
@@ -363,7 +388,8 @@ def test_rewrite_changes_only_the_status_value(
     project: Path, make_config: Callable[..., Config], before: str, after: str
 ) -> None:
     folder = project / "docs" / "specs" / "prop"
-    head = "# Title\n" + before.replace("`", "") + "\n"
+    # No heading before the status line: it stays in the file's header, where it is read.
+    head = "# Title\n" + before.replace("`", "").replace("#", "a#") + "\n"
     original = f"{head}**Status:** Draft\n{after.replace('`', '')}"
     write(folder / "requirements.md", original)
     set_spec_status(make_config(), "docs/specs/prop", "complete")

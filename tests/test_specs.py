@@ -17,6 +17,8 @@ from attune.ops.specs.index import Spec, SpecIndex
 from attune.ops.specs.status import (
     SpecStatus,
     find_status_lines,
+    header_end,
+    header_status_lines,
     normalise_status,
     parse_front_matter,
 )
@@ -275,6 +277,44 @@ def test_every_status_syntax(project: Path, make_config: Callable[..., Config]) 
     assert specs["docs/specs/a"].reading.status_source == "requirements.md line 3"
 
 
+def test_status_comes_from_the_header_only(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    # Real specs carry a **Status:** per requirement or per task; none of them is the spec's.
+    root = project / "docs" / "specs"
+    write(
+        root / "deep" / "requirements.md",
+        "# Deep\n\n## Requirement 1\n\n**Status**: Complete\n",
+    )
+    write(
+        root / "deep" / "tasks.md",
+        "# Implementation Plan\n\n- [x] 1. a\n  - **Status**: Complete\n- [ ] 2. b\n",
+    )
+    write(
+        root / "both" / "requirements.md",
+        "# Both\n\n**Status:** In Progress\n\n## Requirement 1\n**Status:** Complete\n",
+    )
+    write(
+        root / "fenced" / "design.md",
+        "# Fenced\n```\n## not a heading\n```\n**Status:** Draft\n## Goals\n",
+    )
+    write(root / "no-title" / "design.md", "**Status:** Planned\n\n# Title\n## Part\n")
+    write(root / "second-title" / "design.md", "# One\n\n# Two\n**Status:** Done\n")
+    write(root / "later-file" / "requirements.md", "# R\n\n## Part\n**Status:** Done\n")
+    write(root / "later-file" / "design.md", "# D\n**Status:** In review\n")
+    specs = listing_of(make_config())
+    got = {p.rsplit("/", 1)[1]: (s.status, s.reading.status_source) for p, s in specs.items()}
+    assert got == {
+        "deep": (SpecStatus.NONE, None),
+        "both": (SpecStatus.IN_PROGRESS, "requirements.md line 3"),
+        "fenced": (SpecStatus.DRAFT, "design.md line 5"),
+        "no-title": (SpecStatus.PLANNED, "design.md line 1"),
+        "second-title": (SpecStatus.NONE, None),
+        "later-file": (SpecStatus.IN_REVIEW, "design.md line 2"),
+    }
+    assert specs["docs/specs/deep"].tasks.open == 1
+
+
 # -- discovery ---------------------------------------------------------------------------------
 
 
@@ -472,6 +512,13 @@ def test_front_matter_and_status_lines_never_crash(body: str) -> None:
         assert 0 <= front.body_start <= len(text) + 1
         for spot in find_status_lines(text, skip_until=front.body_start):
             assert text[spot.start : spot.end] == spot.value
+        end = header_end(text, front.body_start)
+        header = header_status_lines(text, front.body_start)
+        assert all(spot.end <= end for spot in header)
+        assert (
+            header
+            == [s for s in find_status_lines(text) if s.start >= front.body_start][: len(header)]
+        )
         normalise_status(text)
 
 

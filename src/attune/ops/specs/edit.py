@@ -1,6 +1,6 @@
 """Changing a spec's status in place ("Mark complete"), and checking that a path is a spec.
 
-The rewrite touches only the status value — the front matter ``status:`` value or the
+The rewrite touches only the status value — the front matter ``status:`` value or the header's
 ``**Status:**`` line the listing reads — and keeps every other byte. It writes a temporary file
 next to the original and renames it over (keeping the file mode), and refuses (409) whenever it
 cannot be sure: conflicting status values, a file that is not UTF-8, a symbolic link, a file
@@ -25,7 +25,7 @@ from attune.ops.specs.index import ARCHIVE_DIRS, display_path
 from attune.ops.specs.status import (
     SpecStatus,
     StatusSpot,
-    find_status_lines,
+    header_status_lines,
     normalise_status,
     parse_front_matter,
 )
@@ -149,7 +149,7 @@ def _targets(sources: list[_Source]) -> tuple[list[tuple[_Source, list[StatusSpo
         if src.text is None:
             continue
         fm = parse_front_matter(src.text)
-        spots = find_status_lines(src.text, skip_until=fm.body_start)
+        spots = header_status_lines(src.text, fm.body_start)
         if spots:
             if len({s.value.strip().lower() for s in spots}) > 1:
                 lines = ", ".join(str(s.line) for s in spots)

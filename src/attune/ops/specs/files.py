@@ -17,7 +17,7 @@ from pathlib import Path
 
 from attune.ops.specs.status import (
     SpecStatus,
-    find_status_lines,
+    header_status_lines,
     normalise_status,
     parse_front_matter,
 )
@@ -157,7 +157,8 @@ def guess_layout(root: Path, name: str, phase_names: set[str]) -> SpecLayout:
 def _find_status(
     texts: list[tuple[str, str]], problems: list[str]
 ) -> tuple[str | None, str | None]:
-    """(raw status, where it came from): front matter in any file first, then ``**Status:**``."""
+    """(raw status, where it came from): front matter in any file first, then a ``**Status:**``
+    line in a file's header (a requirement's or a task's own status further down is not it)."""
     bodies: list[tuple[str, str, int]] = []
     found: tuple[str, str] | None = None
     for filename, text in texts:
@@ -171,7 +172,7 @@ def _find_status(
     if found is not None:
         return found
     for filename, text, body_start in bodies:
-        spots = find_status_lines(text, skip_until=body_start)
+        spots = header_status_lines(text, body_start)
         if spots:
             return spots[0].value, f"{filename} line {spots[0].line}"
     return None, None

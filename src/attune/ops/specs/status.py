@@ -2,8 +2,11 @@
 
 Two places hold a status: YAML front matter (``status: in-progress`` between ``---`` lines at the
 top of a phase file, parsed here as simple ``key: value`` lines, no YAML library needed) and a
-Markdown line ``**Status:** x`` / ``**Status**: x``. Raw text such as "✅ Complete", "🔄 In
-Progress" or "Requirements Phase" is normalised to a :class:`SpecStatus`, keeping the raw text.
+Markdown line ``**Status:** x`` / ``**Status**: x`` in the file's header — before its first ``##``
+heading (or a second title, or the first task checkbox). Real specs also give each requirement or
+task its own ``**Status:**`` further down; those describe a part, never the spec. Raw text such
+as "✅ Complete", "🔄 In Progress" or "Requirements Phase" is normalised to a
+:class:`SpecStatus`, keeping the raw text.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ __all__ = [
     "SpecStatus",
     "StatusSpot",
     "find_status_lines",
+    "header_end",
+    "header_status_lines",
     "normalise_status",
     "parse_front_matter",
 ]
@@ -148,6 +153,12 @@ _STATUS_LINE_RE = re.compile(
     r"(?P<value>[^\r\n]*?)[ \t]*\r?$",
     re.IGNORECASE | re.MULTILINE,
 )
+# What ends a file's header: an ATX heading (the first ``#`` one is the title and does not), or a
+# task checkbox (a task's own details are not the header's).
+_HEADER_END_RE = re.compile(
+    r"^(?:[ ]{0,3}(?P<hashes>#{1,6})(?:[ \t]|$)|[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+\[[ xX~!-]\])",
+    re.MULTILINE,
+)
 _FRONT_MATTER_KEY_RE = re.compile(r"^(?P<key>[A-Za-z_][\w-]*)[ \t]*:(?:[ \t]+|$)(?P<rest>.*)$")
 _MAX_FRONT_MATTER_LINES = 200
 
@@ -242,14 +253,44 @@ def parse_front_matter(text: str) -> FrontMatter:
     return FrontMatter(False, {}, {}, 0, 1, "front matter opened with '---' is never closed")
 
 
-def find_status_lines(text: str, *, skip_until: int = 0) -> list[StatusSpot]:
-    """Every ``**Status:** x`` line outside code blocks, after character offset ``skip_until``."""
+def header_end(text: str, body_start: int = 0) -> int:
+    """Where the header of ``text`` (starting at ``body_start``, after any front matter) ends.
+
+    The header runs to the first ``##``-or-deeper heading, a second ``#`` heading, or the first
+    task checkbox, whichever comes first, skipping lookalikes in code blocks; else to the end.
+    """
+    hidden: frozenset[int] | None = None
+    seen_title = False
+    for match in _HEADER_END_RE.finditer(text, body_start):
+        if hidden is None:
+            hidden = masked_lines(text)
+        if hidden and text.count("\n", 0, match.start()) + 1 in hidden:
+            continue
+        if match["hashes"] == "#" and not seen_title:
+            seen_title = True
+            continue
+        return match.start()
+    return len(text)
+
+
+def header_status_lines(text: str, body_start: int = 0) -> list[StatusSpot]:
+    """The ``**Status:** x`` lines of the header of ``text`` (see :func:`header_end`)."""
+    if "**" not in text:
+        return []
+    return find_status_lines(text, skip_until=body_start, stop_at=header_end(text, body_start))
+
+
+def find_status_lines(
+    text: str, *, skip_until: int = 0, stop_at: int | None = None
+) -> list[StatusSpot]:
+    """Every ``**Status:** x`` line outside code blocks between ``skip_until`` and ``stop_at``."""
     if "**" not in text:
         return []
     hidden: frozenset[int] | None = None
     spots: list[StatusSpot] = []
     line, counted_to = 1, 0
-    for match in _STATUS_LINE_RE.finditer(text, skip_until):
+    end = len(text) if stop_at is None else stop_at
+    for match in _STATUS_LINE_RE.finditer(text, skip_until, end):
         line += text.count("\n", counted_to, match.start())
         counted_to = match.start()
         if hidden is None:
