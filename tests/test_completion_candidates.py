@@ -316,6 +316,36 @@ def test_archived_and_absolute_paths_resolve(
     )
 
 
+def test_nested_specs_resolve_and_are_candidates(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    folder = kiro_spec(project, "agent-system/lina-agent", tasks=ALL_DONE)
+    write(project / ".kiro" / "specs" / "agent-system" / "README.md", "# Agents\n")
+    archived = write(
+        project / "docs" / "specs" / "_archived" / "group" / "old" / "tasks.md", "- [x] a\n"
+    ).parent
+    config = make_config()
+    assert resolve_spec_path(config, ".kiro/specs/agent-system/lina-agent") == (
+        folder.resolve(),
+        ".kiro/specs/agent-system/lina-agent",
+    )
+    assert resolve_spec_path(config, str(archived))[1] == "docs/specs/_archived/group/old"
+    for not_a_spec in (".kiro/specs/agent-system", ".kiro/specs/agent-system/nope"):
+        with pytest.raises(InvalidPath):
+            resolve_spec_path(config, not_a_spec)
+    (found,) = detect_candidates(config)
+    assert found.name == "agent-system/lina-agent"
+    assert found.path == folder.relative_to(project).as_posix()
+    change = set_spec_status(config, found.path, "complete")
+    assert change.inserted and change.path == ".kiro/specs/agent-system/lina-agent"
+    assert detect_candidates(config) == []
+
+    # A phase file in the grouping folder makes it a spec: its sub-folders are no specs then.
+    write(project / ".kiro" / "specs" / "agent-system" / "design.md", "# Agents\n")
+    with pytest.raises(InvalidPath):
+        resolve_spec_path(config, ".kiro/specs/agent-system/lina-agent")
+
+
 @pytest.mark.parametrize("value", ["", "   ", "done\nstatus: x", "a: b", '"q"', "#x", "x" * 81])
 def test_bad_status_values_are_refused(
     project: Path, make_config: Callable[..., Config], value: str
@@ -359,6 +389,7 @@ def test_resolved_spec_paths_never_leave_the_roots(
     if not root.exists():
         docs_spec(project, "auth")
         write(root / "_archived" / "old" / "tasks.md", "- [x] a\n")
+        write(root / "x" / "auth" / "tasks.md", "- [x] a\n")  # nested under a grouping folder
         outside = project.parent / "outside-root"
         write(outside / "tasks.md", "- [x] a\n")
         (root / "escape").symlink_to(outside)
@@ -371,10 +402,8 @@ def test_resolved_spec_paths_never_leave_the_roots(
     except InvalidPath:
         return
     real_root = root.resolve()
-    assert folder.parent == real_root or (
-        folder.parent.parent == real_root and folder.parent.name == "_archived"
-    )
-    assert shown in {"docs/specs/auth", "docs/specs/_archived/old"}
+    assert real_root in folder.parents and len(folder.relative_to(real_root).parts) <= 3
+    assert shown in {"docs/specs/auth", "docs/specs/_archived/old", "docs/specs/x/auth"}
 
 
 @settings(

@@ -227,6 +227,39 @@ async def test_spec_detail_json(spec_client: httpx.AsyncClient) -> None:
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "spec_not_found"
 
 
+async def test_nested_spec_pages_api_and_mark_complete(
+    project: Path, make_config: Callable[..., Config], make_app: Any
+) -> None:
+    folder = kiro_spec(project, "agent-system/lina-agent", tasks=ALL_DONE)
+    kiro_spec(project, "agent-system/mira agent?#", tasks="- [ ] 1. Open\n")
+    async with await client_for(make_app, make_config()) as c:
+        listed = {s["name"]: s for s in (await c.get("/api/specs")).json()["specs"]}
+        lina = listed["agent-system/lina-agent"]
+        assert lina["path"] == ".kiro/specs/agent-system/lina-agent"
+        assert lina["url"] == "/specs/agent-system/lina-agent"
+        odd = listed["agent-system/mira agent?#"]
+        assert odd["url"] == "/specs/agent-system/mira%20agent%3F%23"
+        for spec in (lina, odd):
+            detail = await c.get("/api" + spec["url"])
+            assert detail.status_code == 200 and detail.json()["name"] == spec["name"]
+            page = await c.get(spec["url"])
+            assert page.status_code == 200 and f"<code>{spec['path']}</code>" in page.text
+        # The slash may also come percent-encoded.
+        encoded = await c.get("/api/specs/agent-system%2Flina-agent")
+        assert encoded.status_code == 200 and encoded.json()["path"] == lina["path"]
+        missing = await c.get("/api/specs/agent-system/nope")
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "spec_not_found"
+
+        (cand,) = (await c.get("/api/specs/candidates")).json()["candidates"]
+        assert cand["name"] == "agent-system/lina-agent"
+        page = (await c.get("/specs")).text
+        assert 'href="/specs/agent-system/lina-agent"' in page
+        r = await c.post("/api/specs/status", json={"path": cand["path"], "status": "complete"})
+        assert r.status_code == 200, r.text
+        assert r.json()["spec"]["status"] == "complete"
+    assert "**Status:** Complete" in (folder / "requirements.md").read_text()
+
+
 # -- pages ---------------------------------------------------------------------------------------
 
 

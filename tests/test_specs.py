@@ -364,6 +364,48 @@ def test_archive_folders_list_archived_specs(
     assert not specs["docs/specs/live"].archived
 
 
+def test_specs_nested_one_level_under_a_grouping_folder(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    kiro = project / ".kiro" / "specs"
+    kiro_spec(project, "agent-system/lina-agent", tasks="- [x] 1. a\n")
+    write(kiro / "agent-system" / "mira-agent" / "tasks.md", "- [ ] 1. b\n")
+    write(kiro / "agent-system" / "notes" / "README.md", "not a spec\n")
+    write(kiro / "agent-system" / "deeper" / "still" / "tasks.md", "- [ ] two levels down\n")
+    # A spec folder is a spec, not a group: its sub-folders are its own business.
+    kiro_spec(project, "parent", tasks="- [ ] p\n")
+    write(kiro / "parent" / "child" / "tasks.md", "- [ ] c\n")
+    write(project / "docs" / "specs" / "_archived" / "group" / "old" / "tasks.md", "- [x] a\n")
+    index = SpecIndex(make_config())
+    specs = {spec.path: spec for spec in index.listing().specs}
+    assert set(specs) == {
+        ".kiro/specs/agent-system/lina-agent",
+        ".kiro/specs/agent-system/mira-agent",
+        ".kiro/specs/parent",
+        "docs/specs/_archived/group/old",
+    }
+    lina = specs[".kiro/specs/agent-system/lina-agent"]
+    assert (lina.name, lina.layout, lina.root, lina.tasks.done) == (
+        "agent-system/lina-agent",
+        SpecLayout.KIRO,
+        ".kiro/specs",
+        1,
+    )
+    old = specs["docs/specs/_archived/group/old"]
+    assert old.name == "group/old" and old.archived
+    assert index.listing().find("agent-system/lina-agent") is lina
+
+    age_tree(project)
+    warm = index.listing()
+    assert index.listing() is warm
+    write(kiro / "agent-system" / "new-agent" / "design.md", "# New\n")
+    assert "agent-system/new-agent" in {s.name for s in index.listing().specs}
+    # A phase file in the group folder makes it a spec itself (its sub-folders then are not).
+    write(kiro / "agent-system" / "requirements.md", "# Agents\n")
+    names = {s.name for s in index.listing().specs}
+    assert "agent-system" in names and "agent-system/lina-agent" not in names
+
+
 def test_case_insensitive_phase_file_names(
     project: Path, make_config: Callable[..., Config]
 ) -> None:

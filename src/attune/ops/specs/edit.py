@@ -66,21 +66,35 @@ def resolve_spec_path(config: Config, path: str) -> tuple[Path, str]:
         real = candidate.resolve(strict=True)
     except (OSError, RuntimeError) as exc:
         raise InvalidPath(f"{path} does not exist.", path=path) from exc
-    for root in config.specs_roots:
-        try:
-            real_root = root.resolve(strict=True)
-        except (OSError, RuntimeError):
-            continue
-        parent = real.parent
-        if parent == real_root and real.name.lower() not in ARCHIVE_DIRS:
-            shown = display_path(root / real.name, config.project_root)
-        elif parent.parent == real_root and parent.name.lower() in ARCHIVE_DIRS:
-            shown = display_path(root / parent.name / real.name, config.project_root)
-        else:
-            continue
-        if real.is_dir() and _phase_files(real):
-            return real, shown
+    if real.is_dir() and _phase_files(real):
+        for root in config.specs_roots:
+            try:
+                real_root = root.resolve(strict=True)
+            except (OSError, RuntimeError):
+                continue
+            inside = _spec_place(real, real_root)
+            if inside is not None:
+                return real, display_path(root.joinpath(*inside), config.project_root)
     raise InvalidPath(f"{path} is not a spec folder under the specs roots.", path=path)
+
+
+def _spec_place(real: Path, real_root: Path) -> tuple[str, ...] | None:
+    """The parts of ``real`` below ``real_root`` when the index lists it as a spec, else None.
+
+    That is ``name``, ``<archive>/name``, and one level deeper under a grouping folder (one
+    without phase files): ``group/name``, ``<archive>/group/name``.
+    """
+    try:
+        parts = real.relative_to(real_root).parts
+    except ValueError:
+        return None
+    archived = bool(parts) and parts[0].lower() in ARCHIVE_DIRS
+    inner = parts[1:] if archived else parts
+    if not 1 <= len(inner) <= 2:
+        return None
+    if len(inner) == 2 and _phase_files(real.parent):
+        return None  # the parent is a spec itself: its sub-folders are not specs
+    return parts
 
 
 def _phase_files(folder: Path) -> list[str]:

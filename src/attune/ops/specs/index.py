@@ -1,7 +1,9 @@
 """Spec discovery: every spec folder under the configured roots, with status and task progress.
 
 A spec is a folder directly under a specs root (or under one of its archive folders,
-``_archived/`` or ``archive/``) holding at least one phase file. :class:`SpecIndex` keeps what it
+``_archived/`` or ``archive/``) holding at least one phase file, or one level further down under
+a grouping folder that holds no phase file itself (``.kiro/specs/agent-system/lina-agent``, named
+``agent-system/lina-agent``). :class:`SpecIndex` keeps what it
 read keyed by file mtimes, sizes and inodes, so a warm listing only stats files; anything that
 changed (or changed too recently to trust its timestamp) is read again.
 """
@@ -151,7 +153,7 @@ class _SpecCache:
     dir_key: tuple[int, int]
     filenames: list[str]
     keys: list[_StatKey]
-    spec: Spec
+    spec: Spec | None  # None: a folder without phase files (perhaps a grouping folder)
     trusted: bool
 
 
@@ -255,13 +257,15 @@ class SpecIndex:
         scan.dirs[folder] = cached
         return cached.names, None
 
-    def _scan_spec(self, parent: str, name: str, where: _Where, scan: _Scan) -> None:
+    def _scan_spec(
+        self, parent: str, name: str, where: _Where, scan: _Scan, group: str | None = None
+    ) -> None:
         folder = f"{parent}/{name}"
         cached = self._specs.get(folder)
         try:
             st = os.stat(folder)  # noqa: PTH116 - hot path on plain strings
         except OSError as exc:
-            scan.found.append(self._broken(Path(folder), where, exc))
+            scan.found.append(self._broken(Path(folder), where, exc, group))
             return
         dir_key = (st.st_mtime_ns, st.st_ino)
         if cached is not None and cached.dir_key == dir_key and cached.trusted:
@@ -270,29 +274,44 @@ class SpecIndex:
             try:
                 filenames = _phase_filenames(folder)
             except OSError as exc:
-                scan.found.append(self._broken(Path(folder), where, exc))
+                scan.found.append(self._broken(Path(folder), where, exc, group))
                 return
+        settled = scan.settled_before
         if not filenames:
+            scan.specs[folder] = _SpecCache(dir_key, [], [], None, st.st_mtime_ns < settled)
+            if group is None:
+                self._scan_group(folder, name, where, scan)
             return
         keys = [_stat_key(f"{folder}/{f}") for f in filenames]
-        settled = scan.settled_before
         trusted = st.st_mtime_ns < settled and all(k[0] < settled for k in keys if len(k) > 1)
-        if cached is not None and cached.keys == keys and cached.trusted:
+        if (
+            cached is not None
+            and cached.spec is not None
+            and cached.keys == keys
+            and cached.trusted
+        ):
             spec = cached.spec
         else:
-            spec = self._read(Path(folder), filenames, where)
+            spec = self._read(Path(folder), filenames, where, group)
             if cached is not None and cached.spec == spec:
                 spec = cached.spec  # unchanged: keep the object so the listing stays the same
         scan.specs[folder] = _SpecCache(dir_key, filenames, keys, spec, trusted)
         scan.found.append(spec)
 
-    def _read(self, folder: Path, filenames: list[str], where: _Where) -> Spec:
+    def _scan_group(self, folder: str, group: str, where: _Where, scan: _Scan) -> None:
+        """The specs one level down in ``folder``, a folder without phase files of its own."""
+        names, _ = self._subdirs(folder, scan)
+        for child in names or ():
+            self._scan_spec(folder, child, where, scan, group)
+
+    def _read(self, folder: Path, filenames: list[str], where: _Where, group: str | None) -> Spec:
         stats = tuple(stat_file(folder, f) for f in filenames)
         reading = read_spec_files(folder, where.root, stats)
         path = display_path(folder, self.project_root)
-        return Spec(folder.name, folder, path, where.shown, where.archived, stats, reading)
+        name = folder.name if group is None else f"{group}/{folder.name}"
+        return Spec(name, folder, path, where.shown, where.archived, stats, reading)
 
-    def _broken(self, folder: Path, where: _Where, exc: OSError) -> Spec:
+    def _broken(self, folder: Path, where: _Where, exc: OSError, group: str | None) -> Spec:
         reason = "symbolic link loop" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
         reading = SpecReading(
             layout=SpecLayout.DOCS,
@@ -306,7 +325,8 @@ class SpecIndex:
             problems=(f"{folder.name}: cannot be opened ({reason})",),
         )
         path = display_path(folder, self.project_root)
-        return Spec(folder.name, folder, path, where.shown, where.archived, (), reading)
+        name = folder.name if group is None else f"{group}/{folder.name}"
+        return Spec(name, folder, path, where.shown, where.archived, (), reading)
 
 
 def _same_specs(old: tuple[Spec, ...], new: list[Spec]) -> bool:

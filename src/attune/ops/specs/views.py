@@ -37,8 +37,9 @@ STATUS_LABELS: dict[str, str] = {
 
 
 def spec_url(spec: Spec, listing: SpecListing, *, api: bool = False) -> str:
-    """``/specs/<name>``, plus ``?path=<folder>`` when another spec has the same name."""
-    base = f"{'/api' if api else ''}/specs/{quote(spec.name, safe='')}"
+    """``/specs/<name>`` (a nested spec keeps its slash: ``/specs/group/name``), plus
+    ``?path=<folder>`` when another spec has the same name."""
+    base = f"{'/api' if api else ''}/specs/{quote(spec.name, safe='/')}"
     if listing.is_ambiguous(spec):
         return f"{base}?path={quote(spec.path, safe='/')}"
     return base

@@ -146,7 +146,7 @@ async def change_spec_status(request: Request, body: StatusBody, config: ConfigD
     }
 
 
-@router.get("/api/specs/{name}")
+@router.get("/api/specs/{name:path}")
 async def show_spec_json(request: Request, name: str, path: str | None = None) -> Any:
     """The detail of one spec: files' text, tasks, problems (the JSON twin of its page)."""
     listing = await _listing(request)
@@ -211,7 +211,7 @@ async def show_specs(
     return render_page(request, "specs.html", context)
 
 
-@router.get("/specs/{name}", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/specs/{name:path}", response_class=HTMLResponse, include_in_schema=False)
 async def show_spec(request: Request, name: str, path: str | None = None) -> HTMLResponse:
     """One spec: its phase files rendered, its tasks read-only, its problems."""
     listing = await _listing(request)
