@@ -1,33 +1,41 @@
-// attune ops: ANSI SGR colours to HTML, safely.
-// HTML is escaped FIRST; only then are SGR sequences (ESC [ … m) turned into <span class="…">.
-// Every other escape sequence (cursor moves, OSC titles and links, charset switches) is dropped.
+// attune ops: a log line's plain text and its SGR colours as HTML, safely.
+// The grammar is the server's (runs/ansi.py, which spells it out) token for token, so search,
+// Copy and the rendered text all equal "Download plain": escape sequences and C0 controls are
+// removed, then only the last non-empty carriage-return part of the line stays visible.
+// SGR sequences (ESC [ … m) become <span class="…">; the text between tokens is HTML-escaped.
 "use strict";
 
 const attuneAnsi = (() => {
-  // CSI … final byte | OSC … BEL/ST | two-byte escapes | stray ESC and C0 controls (not \t).
-  const ESCAPES = /\x1b\[([0-9;:?<=>]*)[ -\/]*([@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -\/]*[0-~]?|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]/g;
-  const HTML_CHARS = /[&<>"']/g;
-  const HTML_ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-
-  const HAS_HTML_CHAR = /[&<>"']/;
+  // CSI (groups 1-3: parameters, intermediates, final — absent when cut short) | string
+  // sequences OSC/DCS/SOS/PM/APC up to BEL, ST, the next ESC or the end | other escapes and a
+  // lone ESC | C0 controls but tab, newline and CR. Same source as ANSI_RE in runs/ansi.py.
+  const SEQUENCE_SOURCE = "\\x1b\\[([0-?]*)([ -/]*)([@-~]?)"
+    + "|\\x1b[\\]PX^_][^\\x07\\x1b\\n]*(?:\\x07|\\x1b\\\\)?"
+    + "|\\x1b[ -/]*[0-~]?"
+    + "|[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1a\\x1c-\\x1f\\x7f]";
+  const SEQUENCE = new RegExp(SEQUENCE_SOURCE, "g");
+  const TOKEN = new RegExp(`${SEQUENCE_SOURCE}|(\\r)`, "g");  // group 4: a carriage return
+  const SGR_PARAMS = /^[0-9;:]*$/;
   const HAS_CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
+  const HTML_CHARS = /[&<>"']/g;
+  const HAS_HTML_CHAR = /[&<>"']/;
+  const HTML_ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
   function escapeHtml(text) {
     return HAS_HTML_CHAR.test(text) ? text.replace(HTML_CHARS, (c) => HTML_ENTITIES[c]) : text;
   }
 
-  // A carriage return overwrites the terminal line: keep what would be visible last.
-  function lastCarriageSegment(text) {
+  // A carriage return overwrites the terminal line, but an empty part never erases (CRLF).
+  function lastNonEmptyPart(text) {
     if (text.indexOf("\r") < 0) return text;
     const parts = text.split("\r");
     for (let i = parts.length - 1; i >= 0; i--) if (parts[i] !== "") return parts[i];
     return "";
   }
 
-  /** The text a user sees, with every escape sequence removed (for search and copy). */
-  function strip(text) {
-    const visible = lastCarriageSegment(text);
-    return HAS_CONTROL.test(visible) ? visible.replace(ESCAPES, "") : visible;
+  /** The line's plain text: what search matches, Copy copies and "Download plain" holds. */
+  function strip(line) {
+    return HAS_CONTROL.test(line) ? lastNonEmptyPart(line.replace(SEQUENCE, "")) : line;
   }
 
   function newState() {
@@ -98,32 +106,42 @@ const attuneAnsi = (() => {
   }
 
   /**
-   * One log line to safe HTML. `state` carries SGR attributes from line to line (as a terminal
-   * does) and is updated in place; pass `newState()` for the first line.
+   * One log line to safe HTML whose text is exactly `strip(line)`. `state` carries SGR
+   * attributes from line to line (as a terminal does) and is updated in place; pass
+   * `newState()` for the first line. Colours set in an overwritten part still apply after it.
    */
   function toHtml(line, state) {
-    const text = escapeHtml(lastCarriageSegment(line));
-    if (text.indexOf("\x1b") < 0 && state.fg === null && state.bg === null && !classesOf(state)) {
-      return HAS_CONTROL.test(text) ? text.replace(ESCAPES, "") : text;
+    let cls = classesOf(state);
+    if (!HAS_CONTROL.test(line)) {
+      const text = escapeHtml(line);
+      return cls && text ? `<span class="${cls}">${text}</span>` : text;
     }
-    let html = "", open = false, last = 0, m;
-    const start = () => {
-      const cls = classesOf(state);
-      if (cls) { html += `<span class="${cls}">`; open = true; }
-    };
-    start();
-    ESCAPES.lastIndex = 0;
-    while ((m = ESCAPES.exec(text)) !== null) {
-      html += text.slice(last, m.index);
-      last = ESCAPES.lastIndex;
-      if (m[2] !== "m" || m[0][1] !== "[") continue;
-      if (open) { html += "</span>"; open = false; }
-      applySgr(state, m[1]);
-      start();
+    // `part` is the HTML of the current \r-separated part; `shown` the last non-empty one.
+    let part = "", shown = "", hasText = false, open = false, last = 0, m;
+    TOKEN.lastIndex = 0;
+    for (;;) {
+      m = TOKEN.exec(line);
+      const end = m === null ? line.length : m.index;
+      if (end > last) {
+        if (cls && !open) { part += `<span class="${cls}">`; open = true; }
+        part += escapeHtml(line.slice(last, end));
+        hasText = true;
+      }
+      if (m === null) break;
+      last = TOKEN.lastIndex;
+      if (m[4] !== undefined) {
+        if (open) { part += "</span>"; open = false; }
+        if (hasText) shown = part;
+        part = "";
+        hasText = false;
+      } else if (m[3] === "m" && m[2] === "" && SGR_PARAMS.test(m[1])) {
+        if (open) { part += "</span>"; open = false; }
+        applySgr(state, m[1]);
+        cls = classesOf(state);
+      }
     }
-    html += text.slice(last);
-    if (open) html += "</span>";
-    return html;
+    if (open) part += "</span>";
+    return hasText ? part : shown;
   }
 
   return { escapeHtml, strip, toHtml, newState };

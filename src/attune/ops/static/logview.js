@@ -63,7 +63,9 @@ class AttuneLogView {
   lineHtml(i) {
     const cls = this.hitLines.has(i) ? "ll hit" : "ll";
     let text = this.raw[i], cut = "";
-    if (text.length > AttuneLogView.MAX_LINE_CHARS) {
+    // Cut by the visible length: a progress bar redrawn 1,000 times over \r shows one state.
+    if (text.length > AttuneLogView.MAX_LINE_CHARS
+        && attuneAnsi.strip(text).length > AttuneLogView.MAX_LINE_CHARS) {
       const more = (text.length - AttuneLogView.MAX_LINE_CHARS).toLocaleString();
       cut = `<span class="ll-cut">… ${more} more characters: download the log for the whole line</span>`;
       text = text.slice(0, AttuneLogView.MAX_LINE_CHARS);
