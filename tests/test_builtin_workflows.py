@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,13 +20,15 @@ AWS_ID = "AKIA" + "ABCDEFGHIJKLMNOP"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY"
 
 
-def run(module: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run(
+    module: str, cwd: Path, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", f"attune.workflows.{module}", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,  # a scan stuck on a FIFO is killed here and the test fails
     )
 
 
@@ -87,3 +91,63 @@ def test_scan_line_does_not_double_count() -> None:
     assert [k for k, _ in scan_line(f"key={ANTHROPIC}")] == ["Anthropic API key"]
     assert scan_line("sk-short") == [] and scan_line("the task-management docs") == []
     assert mask(ANTHROPIC) == "sk-ant-…wxyz"
+
+
+def test_todo_scan_follows_every_gitignore_like_git(project: Path) -> None:
+    files = {
+        ".gitignore": "docs/*.md\nlogs/**/trace.py\nbuild-out/\n!build-out/keep.py\n",
+        "docs/top.md": "TODO top-level doc\n",
+        "docs/sub/deep.md": "TODO deep doc\n",
+        "logs/trace.py": "# TODO trace at the top\n",
+        "logs/a/b/trace.py": "# TODO trace deep down\n",
+        "pkg/.gitignore": "*.gen.py\n!keep.gen.py\n",
+        "pkg/x/y/z.gen.py": "# TODO generated deep\n",
+        "pkg/x/keep.gen.py": "# TODO kept generated\n",
+        "build-out/keep.py": "# TODO inside an ignored folder\n",
+        "tool-cache/.gitignore": "# made by a tool\n*\n",
+        "tool-cache/data.py": "# TODO cached by a tool\n",
+    }
+    for rel, text in files.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text)
+    proc = run("todo_scan", project)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "deep doc" in out and "kept generated" in out
+    for skipped in ("top-level doc", "trace at", "trace deep", "generated deep", "inside an"):
+        assert skipped not in out, skipped
+    assert "cached by a tool" not in out
+    assert "2 markers in 2 of 4 files scanned" in out  # + the .gitignore files of root and pkg
+
+
+def test_scans_skip_fifos_and_finish(repo: Path) -> None:
+    """A FIFO in the tree (as a file, as a .gitignore, as the scope) is skipped, never opened
+    in a way that blocks; the regular files around it are still scanned."""
+    (repo / "src" / "config.py").write_text(f'KEY = "{ANTHROPIC}"  # XXX rotate\n')
+    (repo / "src" / "sub").mkdir()
+    for fifo in ("src/pipe", "src/sub/.gitignore", "fifo.md"):
+        os.mkfifo(repo / fifo)
+    todo = run("todo_scan", repo, timeout=30)
+    assert todo.returncode == 0, todo.stderr
+    assert "src/app.py" in todo.stdout and "src/config.py" in todo.stdout
+    assert "5 markers in 3 of" in todo.stdout and "pipe" not in todo.stdout
+    secrets = run("secrets_scan", repo, timeout=30)
+    assert secrets.returncode == 1, secrets.stderr
+    assert "src/config.py:1" in secrets.stdout and "1 likely secrets" in secrets.stdout
+    alone = run("todo_scan", repo, "src/pipe", timeout=30)
+    assert alone.returncode == 0 and "0 markers in 0 of 0 files" in alone.stdout
+
+
+def test_scans_skip_symlinks_sockets_and_oversized_files(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outside = tmp_path / "outside.py"
+    outside.write_text("# TODO outside the project\n")
+    (repo / "src" / "link.py").symlink_to(outside)
+    (repo / "src" / "big.py").write_text("# TODO big\n" + "x" * (5 * 1024 * 1024))
+    monkeypatch.chdir(repo / "src")  # a relative name: socket paths are short (108 bytes)
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind("sock")
+        out = run("todo_scan", repo, timeout=30).stdout
+    assert "outside the project" not in out and "big" not in out
+    assert "4 markers in 2 of" in out

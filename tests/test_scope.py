@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -73,6 +76,67 @@ def test_gitignore_negation_and_anchors(project: Path) -> None:
     assert root["a.tmp"] and not root["keep.tmp"] and root["top-only"]
     sub = {e.name: e.hidden for e in list_scope(project, "sub", include_hidden=True)}
     assert sub["top-only"] is False
+
+
+def test_every_gitignore_from_the_root_down_applies(project: Path) -> None:
+    (project / ".gitignore").write_text("docs/*.md\n")
+    (project / "docs" / "sub").mkdir(parents=True)
+    (project / "docs" / "top.md").write_text("")
+    (project / "docs" / "sub" / "deep.md").write_text("")
+    (project / "web" / "a" / "b").mkdir(parents=True)
+    (project / "web" / ".gitignore").write_text("*.tmp\n")
+    (project / "web" / "a" / "b" / "x.tmp").write_text("")
+    (project / "web" / "a" / "b" / "x.txt").write_text("")
+
+    def hidden(rel: str) -> dict[str, bool]:
+        return {e.name: e.hidden for e in list_scope(project, rel, include_hidden=True)}
+
+    assert hidden("docs")["top.md"] is True
+    assert hidden("docs/sub")["deep.md"] is False  # '*' does not cross a '/'
+    assert hidden("web/a/b") == {"x.tmp": True, "x.txt": False}  # web/.gitignore, two levels up
+
+
+def test_a_folder_that_ignores_all_its_contents_is_dimmed(project: Path) -> None:
+    for folder, rules in ((".pytest_cache", "*\n"), ("partial", "*\n!keep.txt\n")):
+        (project / folder / "v").mkdir(parents=True)
+        (project / folder / ".gitignore").write_text(rules)
+        (project / folder / "keep.txt").write_text("")
+    root = {e.name: e.hidden for e in list_scope(project, "", include_hidden=True)}
+    assert root[".pytest_cache"] is True and root["partial"] is False
+    assert ".pytest_cache" not in {e.name for e in list_scope(project, "")}
+    inside = {e.name: e.hidden for e in list_scope(project, ".pytest_cache", include_hidden=True)}
+    assert inside == {".gitignore": True, "keep.txt": True, "v": True}
+
+
+LIST_SCOPE = """
+import json, sys
+from pathlib import Path
+from attune.ops.runs.scope import list_scope
+entries = list_scope(Path(sys.argv[1]), sys.argv[2], include_hidden=True)
+print(json.dumps({e.name: e.hidden for e in entries}))
+"""
+
+
+@pytest.mark.parametrize("rel", ["", "sub"])
+def test_fifos_never_block_the_listing(project: Path, rel: str) -> None:
+    """A FIFO blocks open() until a writer comes: as an entry and as a .gitignore."""
+    (project / "sub" / "inner").mkdir(parents=True)
+    (project / "sub" / "a.txt").write_text("")
+    for fifo in ("pipe", ".gitignore", "sub/pipe", "sub/.gitignore", "sub/inner/.gitignore"):
+        os.mkfifo(project / fifo)
+    proc = subprocess.run(
+        [sys.executable, "-c", LIST_SCOPE, str(project), rel],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    names = json.loads(proc.stdout)
+    assert names == (
+        {"pipe": False, ".gitignore": False, "sub": False}
+        if rel == ""
+        else {"pipe": False, ".gitignore": False, "inner": False, "a.txt": False}
+    )
 
 
 @pytest.mark.parametrize(

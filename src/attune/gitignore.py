@@ -1,74 +1,126 @@
-"""A small ``.gitignore`` reader, shared by the scope picker and the built-in scanners.
+"""What a project's ``.gitignore`` files ignore: a thin adapter over :mod:`pathspec`.
 
-Deliberately simple: the root's ``.gitignore`` and the one of the directory at hand are read;
-each pattern is matched with :mod:`fnmatch` against an entry's name, or, when the pattern holds
-a ``/``, against its path relative to the ``.gitignore`` that declared it. A trailing ``/``
-limits a pattern to directories, ``!pattern`` re-includes. ``.gitignore`` files of intermediate
-directories and ``**`` beyond a leading ``**/`` are not interpreted.
+Shared by the scope picker and the built-in scanners, so that the picker dims exactly what a
+scan of that folder skips. Git's own rules, as :class:`pathspec.GitIgnoreSpec` implements them:
+a ``.gitignore`` at any depth applies under its own folder, each pattern relative to that folder;
+a deeper file overrides a shallower one, and within a file the last matching pattern wins
+(``!pattern`` re-includes). An entry is judged by its own path: callers walk top-down and do not
+descend into an ignored folder, which is how git ignores everything inside one.
+
+One step beyond per-entry matching: a folder whose own ``.gitignore`` ignores every name in it
+(the ``*`` that pytest, mypy, ruff and virtualenv write into the folders they create) counts as
+ignored itself, as ``git status --ignored`` shows it; there is nothing in it to scan.
+
+``.git/info/exclude`` and the user's global excludes file are not read: they describe one
+checkout, not the project.
 """
 
 from __future__ import annotations
 
-import fnmatch
-from dataclasses import dataclass
+import os
+import re
+import stat
 from pathlib import Path
 
-__all__ = ["IgnoreRule", "gitignore_rules", "is_ignored", "parse_gitignore"]
+from pathspec import GitIgnoreSpec
+
+__all__ = ["MAX_GITIGNORE_BYTES", "GitIgnore", "parse_gitignore"]
+
+MAX_GITIGNORE_BYTES = 1024 * 1024
+# A name no real file can have (NUL is not allowed in names): only a catch-all pattern matches it.
+_PROBE = "attune\0probe"
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
 
 
-@dataclass(frozen=True)
-class IgnoreRule:
-    pattern: str
-    anchored: bool  # the pattern holds a '/': matched against the path, not the name
-    dir_only: bool
-    negate: bool
-    base: str  # the directory (relative to the root) of the .gitignore the rule came from
+def parse_gitignore(text: str) -> GitIgnoreSpec:
+    """The patterns of one ``.gitignore``; a line git would reject is dropped, as git does."""
+    lines = text.removeprefix("\ufeff").splitlines()
+    try:
+        return GitIgnoreSpec.from_lines(lines)
+    except (ValueError, re.error):
+        return GitIgnoreSpec.from_lines([line for line in lines if _is_valid(line)])
 
 
-def parse_gitignore(text: str, base: str = "") -> list[IgnoreRule]:
-    """The rules of one ``.gitignore`` whose directory is ``base`` (relative to the root)."""
-    rules = []
-    for raw in text.splitlines():
-        line = raw.rstrip()
-        if not line or line.startswith("#"):
-            continue
-        negate = line.startswith("!")
-        line = line[1:] if negate else line
-        dir_only = line.endswith("/")
-        line = line.rstrip("/")
-        anchored = "/" in line
-        line = line.lstrip("/").removeprefix("**/")
-        if line:
-            rules.append(IgnoreRule(line, anchored, dir_only, negate, base))
-    return rules
+def _is_valid(line: str) -> bool:
+    try:
+        GitIgnoreSpec.from_lines([line])
+    except (ValueError, re.error):
+        return False
+    return True
 
 
-def gitignore_rules(root: Path, directory: Path) -> list[IgnoreRule]:
-    """The rules that apply to the entries of ``directory``: the root's, then its own."""
-    files = [root / ".gitignore"]
-    if directory != root:
-        files.append(directory / ".gitignore")
-    rules: list[IgnoreRule] = []
-    for file in files:
-        try:
-            text = file.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        base = file.parent.relative_to(root).as_posix()
-        rules.extend(parse_gitignore(text, "" if base == "." else base))
-    return rules
+class GitIgnore:
+    """The ``.gitignore`` files under ``root``, each read and parsed at most once.
+
+    Make one per listing or scan: it caches what it read and never notices later edits.
+    Example: ``GitIgnore(root).is_ignored("src/build", is_dir=True)``.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._specs: dict[str, GitIgnoreSpec | None] = {}
+        self._chains: dict[str, tuple[tuple[str, GitIgnoreSpec], ...]] = {}
+
+    def is_ignored(self, path: str, *, is_dir: bool) -> bool:
+        """Whether the entry at ``path`` (relative to the root, ``a/b`` form) is ignored.
+
+        Only the entry itself is judged, not the folders above it (see the module docstring).
+        """
+        parent = path.rpartition("/")[0]
+        ignored: bool | None = None
+        for base, spec in self._chain(parent):
+            local = path[len(base) + 1 :] if base else path
+            verdict = spec.check_file(local + "/" if is_dir else local).include
+            if verdict is not None:
+                ignored = verdict  # the deepest .gitignore with a matching pattern decides
+        return bool(ignored) or (is_dir and self._ignores_everything(path))
+
+    def _ignores_everything(self, directory: str) -> bool:
+        spec = self._spec(directory)
+        if spec is None or any(pattern.include is False for pattern in spec.patterns):
+            return False
+        return spec.match_file(_PROBE) and spec.match_file(_PROBE + "/")
+
+    def _chain(self, directory: str) -> tuple[tuple[str, GitIgnoreSpec], ...]:
+        """``(folder, patterns)`` of each ``.gitignore`` from the root down to ``directory``."""
+        unknown = []  # climbed in a loop, not recursively: a tree can be deeper than the stack
+        known = directory
+        while known not in self._chains:
+            unknown.append(known)
+            if not known:
+                break
+            known = known.rpartition("/")[0]
+        chain = self._chains.get(known, ())
+        for folder in reversed(unknown):
+            spec = self._spec(folder)
+            if spec is not None:
+                chain = (*chain, (folder, spec))
+            self._chains[folder] = chain
+        return chain
+
+    def _spec(self, directory: str) -> GitIgnoreSpec | None:
+        if directory not in self._specs:
+            text = _read_gitignore(self._root / directory / ".gitignore")
+            spec = parse_gitignore(text) if text else None
+            self._specs[directory] = spec if spec else None
+        return self._specs[directory]
 
 
-def is_ignored(rules: list[IgnoreRule], path: str, name: str, is_dir: bool) -> bool:
-    """Whether the entry ``name`` at ``path`` (relative to the root) is ignored; last rule wins."""
-    ignored = False
-    for rule in rules:
-        if rule.dir_only and not is_dir:
-            continue
-        if rule.base and not path.startswith(rule.base + "/"):
-            continue
-        local = path[len(rule.base) + 1 :] if rule.base else path
-        target = local if rule.anchored else name
-        if fnmatch.fnmatchcase(target, rule.pattern):
-            ignored = not rule.negate
-    return ignored
+def _read_gitignore(path: Path) -> str | None:
+    """The text of a ``.gitignore`` that is a regular file under the size cap, else ``None``.
+
+    Never follows a symlink (git does not either) and never blocks on a FIFO planted there.
+    """
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_GITIGNORE_BYTES:
+                return None
+            data = handle.read(info.st_size + 1)  # sized by the stat, not by the cap
+    except OSError:
+        return None
+    return data.decode("utf-8", errors="replace")

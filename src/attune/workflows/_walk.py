@@ -1,20 +1,21 @@
-"""Walking a scope for the built-in scanners: text files only, the usual noise skipped.
+"""Walking a scope for the built-in scanners: regular text files only, the usual noise skipped.
 
-Skipped: ``.git``, ``.venv``/``venv``, ``node_modules``, ``__pycache__`` and other tool caches,
-what the root ``.gitignore`` (and each directory's own ``.gitignore``) ignores — simple
-fnmatch-style patterns, trailing ``/`` for folders, ``!`` to re-include — files over 5 MB and
-binary files (a NUL byte in the first 8 KiB).
+Skipped: ``.git``, ``.venv``/``venv``, ``node_modules``, ``__pycache__`` and other tool caches;
+what the project's ``.gitignore`` files ignore (git's rules, :mod:`attune.gitignore`); symlinks,
+FIFOs, sockets and devices (a FIFO would block ``open()`` forever); files over 5 MB; binary
+files (a NUL byte in the first 8 KiB).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from attune.gitignore import gitignore_rules, is_ignored
+from attune.gitignore import GitIgnore
 
-__all__ = ["SKIP_DIRS", "iter_text_files", "rel"]
+__all__ = ["MAX_FILE_BYTES", "SKIP_DIRS", "iter_text_files", "read_text", "rel"]
 
 SKIP_DIRS = frozenset(
     {
@@ -36,41 +37,87 @@ SKIP_DIRS = frozenset(
     }
 )
 MAX_FILE_BYTES = 5 * 1024 * 1024
+BINARY_SNIFF_BYTES = 8192
+# O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; O_NOFOLLOW: a
+# symlink planted after the listing is refused rather than followed out of the tree.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
 
 
-def is_binary(path: Path) -> bool:
+def read_text(path: Path) -> str | None:
+    """The text of ``path`` if it is a regular, non-binary file of at most 5 MB, else ``None``.
+
+    The type is checked on the open descriptor, so a file swapped for a FIFO or a symlink
+    between the listing and the open is still refused. Example: ``read_text(Path("app.py"))``.
+    """
     try:
-        with path.open("rb") as fh:
-            return b"\0" in fh.read(8192)
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError:
-        return True
+        return None
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+                return None
+            # Sized by the stat: a read sized by the cap would allocate 5 MB for every small file.
+            data = handle.read(info.st_size + 1)
+            if len(data) > info.st_size:  # it grew since the stat: read on, up to the cap
+                data += handle.read(MAX_FILE_BYTES + 1 - len(data))
+    except OSError:
+        return None
+    if len(data) > MAX_FILE_BYTES or b"\0" in data[:BINARY_SNIFF_BYTES]:
+        return None
+    return data.decode("utf-8", errors="replace")
 
 
-def iter_text_files(scope: Path, root: Path) -> Iterator[Path]:
-    """Text files under ``scope`` (a file or a folder), in a stable order."""
-    if scope.is_file():
-        if not is_binary(scope):
-            yield scope
+def iter_text_files(scope: Path, root: Path) -> Iterator[tuple[Path, str]]:
+    """``(path, text)`` of the text files under ``scope`` (a file or a folder), in a stable order.
+
+    A folder is walked depth first, each folder's files before its subfolders, names sorted.
+    """
+    if not scope.is_dir():
+        text = read_text(scope)
+        if text is not None:
+            yield scope, text
         return
-    for dirpath, dirnames, filenames in os.walk(scope):
-        here = Path(dirpath)
-        rules = gitignore_rules(root, here)
-        base = rel(here, root)
-        prefix = "" if base == "." else base + "/"
-        dirnames[:] = sorted(
-            d for d in dirnames if d not in SKIP_DIRS and not is_ignored(rules, prefix + d, d, True)
-        )
-        for name in sorted(filenames):
-            path = here / name
-            if is_ignored(rules, prefix + name, name, False) or path.is_symlink():
-                continue
-            try:
-                if path.stat().st_size > MAX_FILE_BYTES:
-                    continue
-            except OSError:
-                continue
-            if not is_binary(path):
-                yield path
+    inside = scope == root or root in scope.parents
+    ignore = GitIgnore(root if inside else scope)
+    start = rel(scope, root) if inside else "."
+    pending = [(scope, "" if start == "." else start + "/")]
+    while pending:
+        directory, prefix = pending.pop()
+        files, folders = _entries(directory, prefix, ignore)
+        for path in files:
+            text = read_text(path)
+            if text is not None:
+                yield path, text
+        pending.extend(reversed(folders))
+
+
+def _entries(
+    directory: Path, prefix: str, ignore: GitIgnore
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The files to read and the folders to walk in ``directory``, sorted by name."""
+    try:
+        with os.scandir(directory) as it:
+            items = sorted(it, key=lambda item: item.name)
+    except OSError:
+        return [], []
+    files: list[Path] = []
+    folders: list[tuple[Path, str]] = []
+    for item in items:
+        path = prefix + item.name
+        try:
+            # The listing's own type (no stat, no symlink followed): links, FIFOs, sockets and
+            # devices are neither.
+            is_dir = item.is_dir(follow_symlinks=False)
+            is_file = not is_dir and item.is_file(follow_symlinks=False)
+        except OSError:
+            continue
+        if is_dir and item.name not in SKIP_DIRS and not ignore.is_ignored(path, is_dir=True):
+            folders.append((Path(item.path), path + "/"))
+        elif is_file and not ignore.is_ignored(path, is_dir=False):
+            files.append(Path(item.path))
+    return files, folders
 
 
 def rel(path: Path, root: Path) -> str:

@@ -9,6 +9,7 @@ line and a masked value (``sk-ant-…a1b2``): the full value is never printed.
 
 from __future__ import annotations
 
+import io
 import re
 import sys
 from collections import Counter
@@ -66,16 +67,12 @@ def main(argv: list[str]) -> int:
     kinds: Counter[str] = Counter()
     scanned = 0
     print(f"Scanning {rel(scope, root)} for likely secrets…", flush=True)
-    for path in iter_text_files(scope, root):
+    for path, text in iter_text_files(scope, root):
         scanned += 1
-        try:
-            with path.open(encoding="utf-8", errors="replace") as fh:
-                for number, line in enumerate(fh, start=1):
-                    for kind, masked in scan_line(line):
-                        kinds[kind] += 1
-                        print(f"\x1b[31m{kind}\x1b[0m  {rel(path, root)}:{number}  {masked}")
-        except OSError:
-            continue
+        for number, line in enumerate(io.StringIO(text, newline=None), start=1):
+            for kind, masked in scan_line(line):
+                kinds[kind] += 1
+                print(f"\x1b[31m{kind}\x1b[0m  {rel(path, root)}:{number}  {masked}")
     total = sum(kinds.values())
     if not total:
         print(f"No likely secrets in {scanned} files scanned.")

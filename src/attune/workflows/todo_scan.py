@@ -7,6 +7,7 @@ Suggests a ``secrets-scan`` of the same path to the dashboard (an ``ATTUNE_REC``
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sys
@@ -19,18 +20,14 @@ MARKER_RE = re.compile(r"(?<![A-Za-z0-9_])(TODO|FIXME|HACK|XXX)(?![A-Za-z0-9_])[
 MAX_TEXT = 160
 
 
-def scan_file(path: Path) -> list[tuple[int, str, str]]:
-    """``(line number, kind, text)`` of every marker in one file."""
+def scan_text(text: str) -> list[tuple[int, str, str]]:
+    """``(line number, kind, text)`` of every marker in one file's text."""
     found = []
-    try:
-        with path.open(encoding="utf-8", errors="replace") as fh:
-            for number, line in enumerate(fh, start=1):
-                match = MARKER_RE.search(line)
-                if match:
-                    text = match.group(2).strip().lstrip(":)").strip()
-                    found.append((number, match.group(1), text[:MAX_TEXT]))
-    except OSError:
-        return []
+    for number, line in enumerate(io.StringIO(text, newline=None), start=1):
+        match = MARKER_RE.search(line)
+        if match:
+            marker = match.group(2).strip().lstrip(":)").strip()
+            found.append((number, match.group(1), marker[:MAX_TEXT]))
     return found
 
 
@@ -43,9 +40,9 @@ def main(argv: list[str]) -> int:
     totals: Counter[str] = Counter()
     files = scanned = 0
     print(f"Scanning {rel(scope, root)} for TODO, FIXME, HACK and XXX markers…", flush=True)
-    for path in iter_text_files(scope, root):
+    for path, text in iter_text_files(scope, root):
         scanned += 1
-        hits = scan_file(path)
+        hits = scan_text(text)
         if not hits:
             continue
         files += 1

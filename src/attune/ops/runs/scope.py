@@ -5,8 +5,9 @@ to be inside the project root; everything else is :class:`InvalidPath` (400 ``in
 :func:`list_scope` lists one directory level for the tree picker, flagging what is hidden by
 default (``.git``, ``.venv``, ``node_modules``, ``__pycache__`` and ``.gitignore`` matches).
 
-The ``.gitignore`` support (:mod:`attune.gitignore`, shared with the built-in scanners) is
-deliberately simple: the root's ``.gitignore`` and the listed directory's are read.
+The ``.gitignore`` matching is git's (:mod:`attune.gitignore`, shared with the built-in scanners):
+every ``.gitignore`` from the root down applies, so the picker dims what a scan there skips.
+Listing only stats entries; the only files it opens are ``.gitignore`` files, never blocking.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from attune.gitignore import IgnoreRule, gitignore_rules, is_ignored
+from attune.gitignore import GitIgnore
 from attune.ops.config import Config
 from attune.ops.errors import InvalidPath, NotFound
 
@@ -113,12 +114,12 @@ def list_scope(
     real_root = _root_of(root)
     base = directory.relative_to(real_root).as_posix()
     base = "" if base == "." else base
-    rules = gitignore_rules(real_root, directory)
+    ignore = GitIgnore(real_root)
     entries: list[ScopeEntry] = []
     try:
         with os.scandir(directory) as it:
             for item in it:
-                entry = _entry(item, base, rules, real_root)
+                entry = _entry(item, base, ignore, real_root)
                 if entry is not None and (include_hidden or not entry.hidden):
                     entries.append(entry)
     except PermissionError as exc:
@@ -127,9 +128,7 @@ def list_scope(
     return entries[:MAX_ENTRIES]
 
 
-def _entry(
-    item: os.DirEntry[str], base: str, rules: list[IgnoreRule], root: Path
-) -> ScopeEntry | None:
+def _entry(item: os.DirEntry[str], base: str, ignore: GitIgnore, root: Path) -> ScopeEntry | None:
     path = f"{base}/{item.name}" if base else item.name
     try:
         if item.is_symlink():
@@ -139,5 +138,5 @@ def _entry(
         is_dir = item.is_dir()
     except OSError:
         return None
-    hidden = item.name in ALWAYS_HIDDEN or is_ignored(rules, path, item.name, is_dir)
+    hidden = item.name in ALWAYS_HIDDEN or ignore.is_ignored(path, is_dir=is_dir)
     return ScopeEntry(item.name, path, "dir" if is_dir else "file", hidden)
