@@ -137,7 +137,7 @@ def test_cancel_through_the_server(served: Any, cli_project: Path) -> None:
     assert cancelled.returncode == 0, cancelled.stderr
     assert wait_finished(served, run_id)["status"] == "cancelled"
     again = attune(cli_project, served.home, "cancel", str(run_id))
-    assert again.returncode == 1 and "already finished" in again.stderr
+    assert again.returncode == 5 and "already finished" in again.stderr
     served.kill(signal.SIGTERM)  # a clean stop removes the server file
     assert not info.exists()
 
@@ -151,7 +151,7 @@ def test_cancel_without_a_server(cli_project: Path, attune_home: Path) -> None:
 
 def test_unknown_run_and_status(cli_project: Path, attune_home: Path) -> None:
     missing = attune(cli_project, attune_home, "show", "404")
-    assert missing.returncode == 1 and missing.stderr == "attune runs: no run with id 404\n"
+    assert missing.returncode == 3 and missing.stderr == "attune runs: no run with id 404\n"
     bad = attune(cli_project, attune_home, "list", "--status", "weird")
     assert bad.returncode == 1 and "unknown status 'weird'" in bad.stderr
     assert attune(cli_project, attune_home, "list").stdout == "no runs\n"

@@ -180,7 +180,11 @@ def test_cancel_ends_the_stream_with_done(
     assert r.status_code == 202
     t.join(30)
     assert result and result[0].done is not None and result[0].done["status"] == "cancelled"
-    assert result[0].lines == [(1, "one")]
+    # The last line says who cancelled, and the signal by name.
+    assert result[0].lines == [
+        (1, "one"),
+        (2, "[attune] cancelled by a user in the dashboard; the process ended: killed by SIGTERM"),
+    ]
 
 
 def test_a_slow_reader_is_cut_off_and_resumes_by_id(

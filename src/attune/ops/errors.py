@@ -27,6 +27,7 @@ __all__ = [
     "StatusNotRewritable",
     "StoreUnavailable",
     "UnknownWorkflow",
+    "error_for_code",
 ]
 
 
@@ -160,3 +161,14 @@ class StatusNotRewritable(AttuneError):
     code = "status_not_rewritable"
     status = 409
     exit_code = 5
+
+
+def error_for_code(code: str, message: str) -> AttuneError:
+    """The error of class ``code`` (e.g. from a server's JSON answer), else a plain one."""
+    pending: list[type[AttuneError]] = [AttuneError]
+    while pending:
+        cls = pending.pop()
+        if cls.code == code:
+            return cls(message)
+        pending.extend(cls.__subclasses__())
+    return AttuneError(message)

@@ -1,7 +1,9 @@
-"""Where a running dashboard can be found: ``<attune_home>/ops/server.json`` (mode 0600).
+"""Where a running dashboard can be found: ``<attune_home>/ops/servers/<pid>.json`` (0600).
 
-The server writes its pid, address and token at start and removes the file at stop, so
-``attune runs cancel`` can reach it through its API. A file whose pid is gone is stale.
+Each server writes its pid, address and token at start and removes its file at stop, so
+``attune runs cancel`` reaches the server that owns a run (runs record their server's pid) even
+when two dashboards share one home. ``ops/server.json`` names the newest one, for runs that
+recorded no server. A file whose pid is gone is stale.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from attune.ops.config import Config
 __all__ = ["ServerInfo", "read_server_file", "remove_server_file", "write_server_file"]
 
 FILE_NAME = "server.json"
+SERVERS_DIR = "servers"
 
 
 @dataclass(frozen=True)
@@ -32,35 +35,44 @@ class ServerInfo:
         return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
 
-def _path(config: Config) -> Path:
-    return config.ops_dir / FILE_NAME
+def _path(config: Config, pid: int | None = None) -> Path:
+    if pid is None:
+        return config.ops_dir / FILE_NAME
+    return config.ops_dir / SERVERS_DIR / f"{pid}.json"
 
 
 def write_server_file(config: Config, token: str) -> None:
-    """Record this process as the dashboard of ``config.attune_home`` (owner-only file)."""
+    """Record this process as a dashboard of ``config.attune_home`` (owner-only files)."""
     if config.port == 0:
         return  # an ephemeral port is not known here; the CLI cannot reach such a server
-    path = _path(config)
     data = {"pid": os.getpid(), "host": config.host, "port": config.port, "token": token}
-    tmp = path.with_name(f".{FILE_NAME}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh)
-    tmp.replace(path)
+    own = _path(config, os.getpid())
+    own.parent.mkdir(mode=0o700, exist_ok=True)
+    for path in (own, _path(config)):
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh)
+        tmp.replace(path)
 
 
 def remove_server_file(config: Config) -> None:
-    """Remove the file if it is this process's."""
+    """Remove this process's file, and the newest-server file when it names this process."""
+    with contextlib.suppress(OSError):
+        _path(config, os.getpid()).unlink()
     info = read_server_file(config, check_alive=False)
     if info is not None and info.pid == os.getpid():
         with contextlib.suppress(OSError):
             _path(config).unlink()
 
 
-def read_server_file(config: Config, *, check_alive: bool = True) -> ServerInfo | None:
-    """The running dashboard of this home, or ``None`` (no file, unreadable, or stale)."""
+def read_server_file(
+    config: Config, *, pid: int | None = None, check_alive: bool = True
+) -> ServerInfo | None:
+    """The running dashboard ``pid`` of this home (default: the newest), or ``None`` (no
+    file, unreadable, or stale)."""
     try:
-        data = json.loads(_path(config).read_text())
+        data = json.loads(_path(config, pid).read_text())
         info = ServerInfo(
             int(data["pid"]), str(data["host"]), int(data["port"]), str(data["token"])
         )

@@ -15,8 +15,8 @@ import os
 import sys
 from pathlib import Path
 
+from attune.ops.cli.main import run_command
 from attune.ops.config import build_config
-from attune.ops.errors import ConfigError
 from attune.ops.spend.admin_key import (
     ADMIN_KEY_PREFIX,
     KEY_ENV,
@@ -40,11 +40,11 @@ def cmd_setup_billing(args: argparse.Namespace) -> int:
     ``pass show anthropic/admin | attune ops setup-billing``, ``attune ops setup-billing --remove``.
     Exit codes: 0 stored (or removed), 1 the API rejected the key, 2 no usable key was given.
     """
-    try:
-        home = build_config(getattr(args, "project", None)).attune_home
-    except ConfigError as exc:
-        print(f"attune ops setup-billing: {exc}", file=sys.stderr)
-        return 2
+    return run_command("ops setup-billing", lambda: _setup_billing(args))
+
+
+def _setup_billing(args: argparse.Namespace) -> int:
+    home = build_config(getattr(args, "project", None)).attune_home
     if getattr(args, "remove", False):
         return _remove(home)
     key = _read_key()

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from attune.ops.cli.main import run_command
 from attune.ops.config import Config
 from attune.ops.doctor import Check, CheckStatus, run_checks
 from attune.ops.errors import ConfigError
@@ -43,6 +44,10 @@ def cmd_doctor(args: argparse.Namespace, build: Callable[[argparse.Namespace], C
 
     Example: ``attune ops doctor --json``.
     """
+    return run_command("ops doctor", lambda: _doctor(args, build))
+
+
+def _doctor(args: argparse.Namespace, build: Callable[[argparse.Namespace], Config]) -> int:
     try:
         config: Config | ConfigError = build(args)
     except ConfigError as exc:

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from attune.ops.cli.args import build_ops_parser
+from attune.ops.cli.main import run_command
 from attune.ops.config import Config, build_config, is_loopback_host
-from attune.ops.errors import ConfigError
+from attune.ops.errors import AttuneError, ConfigError
 from attune.ops.listen import bind_error_reason, bind_socket, url_for
 
 __all__ = ["build_ops_parser", "cmd_ops", "config_from_args"]
@@ -66,12 +67,9 @@ def cmd_ops(argv: Sequence[str] | None = None) -> int:
         from attune.ops.cli.doctor import cmd_doctor
 
         return cmd_doctor(args, config_from_args)
-    try:
-        config = config_from_args(args)
-    except ConfigError as exc:
-        print(f"attune ops: {exc}", file=sys.stderr)
-        return 2
-    return serve(config, open_browser=not args.no_browser)
+    return run_command(
+        "ops", lambda: serve(config_from_args(args), open_browser=not args.no_browser)
+    )
 
 
 def _setup_logging() -> None:
@@ -119,10 +117,9 @@ def serve(config: Config, *, open_browser: bool) -> int:
         sock.close()
         print(f"attune ops: {exc}", file=sys.stderr)
         return 1
-    except ConfigError as exc:
+    except AttuneError:
         sock.close()
-        print(f"attune ops: {exc}", file=sys.stderr)
-        return 2
+        raise
     url = url_for(config)
     _print_banner(config, url, app)
     server = uvicorn.Server(
@@ -161,7 +158,9 @@ def _print_banner(config: Config, url: str, app: Any) -> None:
         f"  home     {config.attune_home}",
         f"  runs     {runs}",
     ]
-    moved = app.state.services.store.moved_aside
+    from attune.ops.web.services import services_of
+
+    moved = services_of(app).store.moved_aside
     if moved is not None:
         lines.append(f"  note     the old database could not be read; it was moved to {moved}")
     lines.append("Press Ctrl-C to stop.")

@@ -13,8 +13,9 @@ import os
 import sys
 import time
 
+from attune.ops.cli.main import run_command
 from attune.ops.config import Config, build_config
-from attune.ops.errors import AttuneError, ConfigError, RunNotFound
+from attune.ops.errors import AttuneError, error_for_code
 from attune.ops.runs.ansi import strip_ansi
 from attune.ops.store.database import Store
 from attune.ops.store.runs import Run, RunStatus
@@ -29,27 +30,18 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.action is None:
         print("usage: attune runs {list,show,log,cancel,export} …", file=sys.stderr)
         return 2
+    return run_command("runs", lambda: _dispatch(args))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    config = build_config()
+    if args.action == "cancel":
+        return _cancel(config, args)
+    store = Store(config.db_path)
     try:
-        config = build_config()
-        if args.action == "cancel":
-            return _cancel(config, args)
-        store = Store(config.db_path)
-        try:
-            return int(_ACTIONS[args.action](store, args))
-        finally:
-            store.close()
-    except (AttuneError, ConfigError) as exc:
-        print(f"attune runs: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-
-
-def _run(store: Store, run_id: int) -> Run:
-    run = store.get_run(run_id)
-    if run is None:
-        raise RunNotFound(f"no run with id {run_id}")
-    return run
+        return int(_ACTIONS[args.action](store, args))
+    finally:
+        store.close()
 
 
 def _duration(seconds: float | None) -> str:
@@ -93,7 +85,7 @@ def _list(store: Store, args: argparse.Namespace) -> int:
 
 
 def _show(store: Store, args: argparse.Namespace) -> int:
-    run = _run(store, args.id)
+    run = store.require_run(args.id)
     recs = [payload for _, payload in store.recommendations(run.id)]
     if args.json:
         print(json.dumps({**run.to_json(), "recommendations": recs}, indent=2))
@@ -132,7 +124,7 @@ def _print_lines(store: Store, run_id: int, after: int, plain: bool) -> int:
 
 
 def _log(store: Store, args: argparse.Namespace) -> int:
-    run = _run(store, args.id)
+    run = store.require_run(args.id)
     after = _print_lines(store, run.id, 0, args.plain)
     if not args.follow:
         return 0
@@ -146,7 +138,7 @@ def _log(store: Store, args: argparse.Namespace) -> int:
             return 1
         time.sleep(FOLLOW_POLL_S)
         after = _print_lines(store, run.id, after, args.plain)
-        run = _run(store, run.id)
+        run = store.require_run(run.id)
     _print_lines(store, run.id, after, args.plain)
     code = "" if run.exit_code is None else f" (exit {run.exit_code})"
     print(f"run {run.id} {run.status}{code} in {_duration(run.duration_s)}", file=sys.stderr)
@@ -168,7 +160,7 @@ def _server_alive(run: Run) -> bool:
 
 
 def _export(store: Store, args: argparse.Namespace) -> int:
-    run = _run(store, args.id)
+    run = store.require_run(args.id)
     recs = [payload for _, payload in store.recommendations(run.id)]
     lines = [text for _, text in store.read_lines(run.id)]
     json.dump({"run": run.to_json(), "recommendations": recs, "lines": lines}, sys.stdout)
@@ -177,11 +169,18 @@ def _export(store: Store, args: argparse.Namespace) -> int:
 
 
 def _cancel(config: Config, args: argparse.Namespace) -> int:
+    """Ask the dashboard that owns the run (it holds the process) to cancel it."""
     import httpx
 
     from attune.ops.server_file import read_server_file
 
-    info = read_server_file(config)
+    owner = _owner(config, args.id)
+    info = read_server_file(config, pid=owner)
+    if info is None and owner is not None:
+        raise AttuneError(
+            f"run {args.id} belongs to the attune ops server with pid {owner}, which is not "
+            "running here; only the server that started a run can cancel it"
+        )
     if info is None:
         raise AttuneError(
             f"no attune ops server is running for {config.attune_home} "
@@ -190,19 +189,32 @@ def _cancel(config: Config, args: argparse.Namespace) -> int:
     try:
         r = httpx.post(
             f"{info.url}/api/runs/{args.id}/cancel",
-            headers={"X-Attune-Token": info.token},
+            headers={"X-Attune-Token": info.token, "X-Attune-Client": "cli"},
             timeout=15,
         )
-    except httpx.HTTPError as exc:
+        body = r.json()
+    except (httpx.HTTPError, ValueError) as exc:
         raise AttuneError(f"the server at {info.url} did not answer: {exc}") from exc
-    body = r.json()
     if r.status_code >= 400:
-        raise AttuneError(body.get("error", {}).get("message", f"HTTP {r.status_code}"))
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        raise error_for_code(str(error.get("code", "")), str(error.get("message", r.status_code)))
     if args.json:
         print(json.dumps(body, indent=2))
     else:
         print(f"run {body['id']} {body['status']}")
     return 0
+
+
+def _owner(config: Config, run_id: int) -> int | None:
+    """The pid of the server that started ``run_id``, when the store knows it."""
+    store = Store(config.db_path)
+    try:
+        run = store.get_run(run_id)
+    finally:
+        store.close()
+    if run is not None and not run.finished and run.server_pid:
+        return run.server_pid
+    return None
 
 
 _ACTIONS = {"list": _list, "show": _show, "log": _log, "export": _export}

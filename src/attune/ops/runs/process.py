@@ -22,11 +22,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from attune.ops.runs.live import Frame, encode_done, encode_recommendation
+from attune.ops.runs.channel import LiveChannel
 from attune.ops.store.database import Store
 from attune.ops.store.runs import Run, RunStatus
 
-__all__ = ["LineSplitter", "RunProcess", "kill_group"]
+__all__ = ["INTERRUPTED_NOTE", "LineSplitter", "RunProcess", "kill_group", "signal_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ MAX_RECOMMENDATIONS = 50
 REC_PREFIX = "ATTUNE_REC "
 REC_MARKER = REC_PREFIX.encode()
 ORPHAN_GRACE_S = 2.0
+INTERRUPTED_NOTE = "[attune] the dashboard stopped while this run was running; marked interrupted"
 IDLE_POLL_S = 0.25  # how often an idle run checks its timeout and its leader
 
 
@@ -75,6 +76,14 @@ class LineSplitter:
         return [line]
 
 
+def signal_name(number: int) -> str:
+    """``SIGTERM`` for 15; ``signal 99`` for a number the system does not name."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def kill_group(pgid: int, sig: int) -> bool:
     """Signal a whole process group; ``False`` when it no longer exists."""
     try:
@@ -86,7 +95,6 @@ def kill_group(pgid: int, sig: int) -> bool:
     return True
 
 
-Publish = Callable[[Frame], None]
 RecValidator = Callable[[Any], dict[str, Any] | None]
 
 
@@ -124,6 +132,7 @@ class _Pending:
 class _Outcome:
     status: RunStatus | None = None
     error: str | None = None
+    note: str | None = None  # the last log line: who ended the run, and how
 
 
 class RunProcess:
@@ -137,9 +146,9 @@ class RunProcess:
         cwd: Path,
         env: Mapping[str, str],
         timeout_s: float | None,
-        publish: Publish | None,
+        channel: LiveChannel,
         validate_rec: RecValidator,
-        on_exit: Callable[[RunProcess, Run], None],
+        on_end: Callable[[Run], None] | None = None,
         grace_s: float = 3.0,
     ) -> None:
         self.store = store
@@ -147,9 +156,10 @@ class RunProcess:
         self.cwd = cwd
         self.env = dict(env)
         self.timeout_s = timeout_s
-        self.publish = publish
+        self.channel = channel
         self.validate_rec = validate_rec
-        self.on_exit = on_exit
+        self.on_end = on_end
+        self.result: Run | None = None  # the run as recorded at its end
         self.grace_s = grace_s
         self.finished = threading.Event()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -181,10 +191,18 @@ class RunProcess:
         )
         self._thread.start()
 
-    def cancel(self) -> None:
+    def cancel(self, by: str = "the dashboard") -> None:
         """SIGTERM to the process group now, SIGKILL after the grace period."""
+        self._end_early(RunStatus.CANCELLED, f"[attune] cancelled by {by}")
+
+    def interrupt(self) -> None:
+        """The dashboard is stopping: end the process and record the run ``interrupted``."""
+        self._end_early(RunStatus.INTERRUPTED, INTERRUPTED_NOTE)
+
+    def _end_early(self, status: RunStatus, note: str) -> None:
         if self._outcome.status is None:
-            self._outcome.status = RunStatus.CANCELLED
+            self._outcome.status = status
+            self._outcome.note = note
         self._terminate()
 
     def _terminate(self) -> None:
@@ -272,8 +290,7 @@ class RunProcess:
         first = self._next_seq
         self.store.append_lines(self.run.id, first, lines)  # on disk before anyone sees it
         self._next_seq += len(lines)
-        if self.publish is not None:
-            self.publish(Frame.of_lines(first, lines))
+        self.channel.lines(first, lines)
 
     def _recommend(self, line: str) -> None:
         if self._rec_count >= MAX_RECOMMENDATIONS:
@@ -287,8 +304,7 @@ class RunProcess:
         index = self._rec_count
         self._rec_count += 1
         self.store.add_recommendation(self.run.id, index, payload)
-        if self.publish is not None:
-            self.publish(Frame("recommendation", encode_recommendation(payload), index=index))
+        self.channel.recommendation(index, payload)
 
     def _finish(self) -> None:
         assert self.proc is not None
@@ -301,12 +317,30 @@ class RunProcess:
             self._kill_timer.cancel()
         kill_group(self.proc.pid, signal.SIGKILL)  # no grandchild outlives its run
         status = self._outcome.status or (RunStatus.SUCCEEDED if code == 0 else RunStatus.FAILED)
+        self._write_note(code)
         duration = round(time.monotonic() - self._started, 3)
         run = self._record_end(status, code, duration)
+        self.end(run)
+
+    def end(self, run: Run) -> None:
+        """The run is over and recorded: free the runner, tell the readers and the listener."""
+        self.result = run
         self.finished.set()
-        self.on_exit(self, run)
-        if self.publish is not None:
-            self.publish(Frame("done", encode_done(run)))
+        self.channel.done(run)
+        if self.on_end is not None:
+            self.on_end(run)
+
+    def _write_note(self, code: int) -> None:
+        """The run's last line says who ended it and how the process went (by signal name)."""
+        note = self._outcome.note
+        if note is None and code >= 0:
+            return
+        how = f"exit code {code}" if code >= 0 else f"killed by {signal_name(-code)}"
+        text = f"{note}; the process ended: {how}" if note else f"[attune] the process was {how}"
+        try:
+            self._flush([text])
+        except Exception:
+            logger.exception("run %s: could not store its last line", self.run.id)
 
     def _record_end(self, status: RunStatus, code: int, duration: float) -> Run:
         try:

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from attune.ops.errors import RunNotFound
+
 __all__ = ["FINISHED", "Run", "RunLogMixin", "RunStatus"]
 
 MAX_LIMIT = 200
@@ -247,6 +249,13 @@ class RunLogMixin:
             sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?"  # noqa: S608
             row = conn.execute(sql, (run_id,)).fetchone()
         return None if row is None else self._with_pending_end(Run.from_row(row))
+
+    def require_run(self, run_id: int) -> Run:
+        """The run ``run_id``; raises :class:`RunNotFound` (404 ``run_not_found``) when absent."""
+        run = self.get_run(run_id)
+        if run is None:
+            raise RunNotFound(f"no run with id {run_id}", run_id=run_id)
+        return run
 
     def list_runs(
         self,

@@ -49,27 +49,14 @@ def create_app(config: Config) -> FastAPI:
     fastapi = _import_fastapi()
 
     from attune._version import __version__
-    from attune.ops.runs.runner import Runner
-    from attune.ops.spend.service import CostService
-    from attune.ops.store.database import Store
     from attune.ops.web.errors import install_error_handlers
     from attune.ops.web.pages import make_templates, mount_static
     from attune.ops.web.routes import cost, health, home, run_pages, runs, scope, specs, workflows
     from attune.ops.web.security import SecurityMiddleware, new_token
-    from attune.ops.web.services import AppServices
+    from attune.ops.web.services import build_services, install_services
 
-    store = Store(config.db_path)
     token = new_token()
-    services = AppServices(
-        config=config,
-        store=store,
-        token=token,
-        version=__version__,
-        templates=make_templates(config, token=token),
-    )
-    services.cost = CostService(config, store)
-    services.runner = Runner(config, store)
-    services.runner.recover()
+    services = build_services(config, token=token, templates=make_templates(config, token=token))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,7 +73,7 @@ def create_app(config: Config) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.services = services
+    install_services(app, services)
     install_error_handlers(app)
     mount_static(app)
     for module in (health, home, workflows, scope, runs, run_pages, cost, specs):

@@ -91,7 +91,9 @@ def render_page(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """Render ``template`` with ``context`` plus the page globals."""
-    templates: Jinja2Templates = request.app.state.services.templates
+    from attune.ops.web.services import services_of
+
+    templates = services_of(request.app).templates
     response: HTMLResponse = templates.TemplateResponse(
         request, template, context, status_code=status_code, headers=headers
     )

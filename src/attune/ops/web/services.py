@@ -1,55 +1,134 @@
-"""What every route can ask for, as ``Annotated`` dependency aliases.
+"""The composition root: everything one app owns, and what every route can ask for.
 
-``AppServices`` is built once by ``create_app`` and hung on ``app.state``; routes take the piece
-they need (``StoreDep``, ``ConfigDep`` …) and stay thin.
+:func:`build_services` builds :class:`AppServices` whole — store, hub, runner, cost, background
+jobs, templates — and ``create_app`` hangs it on ``app.state`` (the only other module that
+touches ``app.state``). Its lifespan ``start``/``stop`` own the background work: the retention
+job, the search indexer and the server file that ``attune runs cancel`` reads. Routes take the
+piece they need through the ``Annotated`` aliases below (``StoreDep``, ``RunnerDep`` …).
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 
+from attune._version import __version__
 from attune.ops.config import Config
+from attune.ops.runs.live import StreamHub
 from attune.ops.runs.runner import Runner
+from attune.ops.runs.workflows import WorkflowRegistry
+from attune.ops.server_file import remove_server_file, write_server_file
 from attune.ops.spend.service import CostService
 from attune.ops.store.database import Store
+from attune.ops.store.indexer import SearchIndexer
+from attune.ops.store.retention import RetentionJob
 
 if TYPE_CHECKING:
     from fastapi.templating import Jinja2Templates
 
-__all__ = ["AppServices", "ConfigDep", "ServicesDep", "StoreDep", "get_services"]
+__all__ = [
+    "AppServices",
+    "ConfigDep",
+    "CostDep",
+    "HubDep",
+    "RegistryDep",
+    "RunnerDep",
+    "ServicesDep",
+    "StoreDep",
+    "build_services",
+    "services_of",
+]
+
+logger = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(eq=False)
 class AppServices:
-    """Everything one app owns; ``start``/``stop`` run in the app's lifespan."""
+    """Everything one app owns, complete at construction; ``start``/``stop`` run in its lifespan."""
 
     config: Config
     store: Store
     token: str
     version: str
     templates: Jinja2Templates
-    cost: CostService | None = None
-    runner: Runner | None = None
+    hub: StreamHub
+    runner: Runner
+    cost: CostService
+    indexer: SearchIndexer
+    retention: RetentionJob
+    # Page fragments cached by their routes (keyed by what they were built from).
+    page_cache: dict[str, Any] = field(default_factory=dict)
+    _started: bool = False
+
+    @property
+    def registry(self) -> WorkflowRegistry:
+        return self.runner.registry
 
     async def start(self) -> None:
         """Start background work (called once the event loop runs)."""
-        if self.runner is not None:
-            self.runner.start_background(self.token)
+        if self._started:
+            return
+        self._started = True
+        self.retention.start()
+        self.indexer.start()
+        try:
+            write_server_file(self.config, self.token)
+        except OSError as exc:
+            logger.warning("could not write the server file for `attune runs cancel`: %s", exc)
 
     async def stop(self) -> None:
-        """Stop background work and close the store; safe to call twice."""
-        if self.runner is not None:
-            await asyncio.to_thread(self.runner.stop)
+        """End the live run (``interrupted``), stop background work, close the store.
+
+        Safe to call twice.
+        """
+        await asyncio.to_thread(self.runner.stop)
+        self.retention.stop()
+        self.indexer.stop()
+        self.hub.replay_cache.executor.shutdown(wait=False, cancel_futures=True)
+        remove_server_file(self.config)
         self.store.close()
 
 
-def get_services(request: Request) -> AppServices:
-    services: AppServices = request.app.state.services
+def build_services(config: Config, *, token: str, templates: Jinja2Templates) -> AppServices:
+    """Build every service of one app for ``config``; recovers runs a dead server left."""
+    store = Store(config.db_path)
+    hub = StreamHub()
+    holder: list[Runner] = []
+    indexer = SearchIndexer(store, lambda: bool(holder) and holder[0].busy)
+    runner = Runner(config, store, hub=hub, on_run_end=lambda _run: indexer.notify())
+    holder.append(runner)
+    runner.recover()
+    return AppServices(
+        config=config,
+        store=store,
+        token=token,
+        version=__version__,
+        templates=templates,
+        hub=hub,
+        runner=runner,
+        cost=CostService(config, store),
+        indexer=indexer,
+        retention=RetentionJob(store, config.runs_retention_days),
+    )
+
+
+def install_services(app: FastAPI, services: AppServices) -> None:
+    """Hang ``services`` on ``app`` (called by the app factory only)."""
+    app.state.services = services
+
+
+def services_of(app: FastAPI) -> AppServices:
+    """The services of a built app (for the CLI banner, tests and benchmarks)."""
+    services: AppServices = app.state.services
     return services
+
+
+def get_services(request: Request) -> AppServices:
+    return services_of(request.app)
 
 
 def get_config(request: Request) -> Config:
@@ -60,24 +139,26 @@ def get_store(request: Request) -> Store:
     return get_services(request).store
 
 
-ServicesDep = Annotated[AppServices, Depends(get_services)]
-ConfigDep = Annotated[Config, Depends(get_config)]
-StoreDep = Annotated[Store, Depends(get_store)]
-
-
 def get_cost(request: Request) -> CostService:
-    cost = get_services(request).cost
-    assert cost is not None, "create_app builds the cost service"
-    return cost
-
-
-CostDep = Annotated[CostService, Depends(get_cost)]
+    return get_services(request).cost
 
 
 def get_runner(request: Request) -> Runner:
-    runner = get_services(request).runner
-    assert runner is not None, "create_app builds the runner"
-    return runner
+    return get_services(request).runner
 
 
+def get_hub(request: Request) -> StreamHub:
+    return get_services(request).hub
+
+
+def get_registry(request: Request) -> WorkflowRegistry:
+    return get_services(request).registry
+
+
+ServicesDep = Annotated[AppServices, Depends(get_services)]
+ConfigDep = Annotated[Config, Depends(get_config)]
+StoreDep = Annotated[Store, Depends(get_store)]
+CostDep = Annotated[CostService, Depends(get_cost)]
 RunnerDep = Annotated[Runner, Depends(get_runner)]
+HubDep = Annotated[StreamHub, Depends(get_hub)]
+RegistryDep = Annotated[WorkflowRegistry, Depends(get_registry)]

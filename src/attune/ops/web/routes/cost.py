@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from markupsafe import Markup
 
 from attune.ops.spend.service import CostService
-from attune.ops.web.services import CostDep, get_cost
+from attune.ops.web.services import CostDep
 from attune.ops.web.spend_panel import build_panel
 
 router = APIRouter(tags=["cost"])
@@ -27,10 +27,8 @@ async def get_cost_summary(cost: CostDep, refresh: bool = False) -> dict[str, An
     return body
 
 
-async def home_panel(request: Request) -> dict[str, Any] | None:
+async def home_panel(cost: CostService, *, refresh: bool) -> dict[str, Any] | None:
     """The home page's spend panel; ``/?refresh=1`` (the Refresh button) asks Anthropic now."""
-    cost: CostService = get_cost(request)
-    refresh = request.query_params.get("refresh", "") in ("1", "true")
     result = await cost.current(refresh=refresh, wait_s=HOME_WAIT_S)
     panel = build_panel(result, key_warning=cost.key_file_warning())
     # The SVGs are built by spend_chart with every text escaped: safe to embed as markup.

@@ -19,13 +19,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from attune.ops.errors import RunNotFound
-from attune.ops.runs.workflows import WorkflowRegistry, WorkflowSet
 from attune.ops.store.database import Store
 from attune.ops.store.runs import Run, RunStatus
 from attune.ops.web.pages import render_page
-from attune.ops.web.services import AppServices
+from attune.ops.web.services import RegistryDep, StoreDep
 
-__all__ = ["RunNotFound", "format_duration", "home_panel", "router"]
+__all__ = ["format_duration", "home_panel", "router"]
 
 router = APIRouter(tags=["pages"])
 
@@ -55,19 +54,6 @@ def format_duration(seconds: float | None) -> str:
     return f"{minutes // 60} h {minutes % 60} min"
 
 
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.services.store
-    return store
-
-
-def _workflow_set(request: Request) -> WorkflowSet:
-    """The registry's current workflows: the runner's, so the pages and the API agree."""
-    services: AppServices = request.app.state.services
-    if services.runner is not None:
-        return services.runner.registry.load()
-    return WorkflowRegistry(services.config.project_root).load()
-
-
 def _run_row(run: Run, q: str = "") -> dict[str, Any]:
     href = f"/runs/{run.id}" + (f"?{urlencode({'q': q})}" if q else "")
     return {
@@ -89,14 +75,14 @@ def _run_row(run: Run, q: str = "") -> dict[str, Any]:
 
 @router.get("/workflows", response_class=HTMLResponse, include_in_schema=False)
 async def show_workflows(
-    request: Request, workflow: str = "", path: str | None = None
+    request: Request, registry: RegistryDep, workflow: str = "", path: str | None = None
 ) -> HTMLResponse:
     """Every workflow with its description and source, the file's errors, and the scope picker.
 
     ``?workflow=NAME`` preselects a workflow; ``?path=REL`` picks that scope (the script reads
     it) and, without ``workflow``, preselects the first workflow that takes a path.
     """
-    current = _workflow_set(request)
+    current = registry.load()
     names = [w.name for w in current.workflows]
     scoped = [w.name for w in current.workflows if w.accepts_path]
     fallback = scoped[0] if path and scoped else (names[0] if names else "")
@@ -112,9 +98,9 @@ async def show_workflows(
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
-async def show_run(request: Request, run_id: str) -> HTMLResponse:
+async def show_run(request: Request, run_id: str, store: StoreDep) -> HTMLResponse:
     """One run: status, timings, the live log, search, cancel, re-run and recommendations."""
-    run = _store(request).get_run(int(run_id)) if run_id.isdigit() else None
+    run = await asyncio.to_thread(store.get_run, int(run_id)) if run_id.isdigit() else None
     if run is None:
         raise RunNotFound(f"There is no run #{run_id}; it may have been removed by retention.")
     context = {
@@ -228,6 +214,8 @@ def _history(store: Store, known: Sequence[str], query: HistoryQuery) -> dict[st
 @router.get("/runs", response_class=HTMLResponse, include_in_schema=False)
 async def show_runs(
     request: Request,
+    store: StoreDep,
+    registry: RegistryDep,
     status: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     workflow: str = "",
     since: str = "all",
@@ -242,8 +230,8 @@ async def show_runs(
         q=q.strip(),
         before=before,
     )
-    known = [w.name for w in _workflow_set(request).workflows]
-    data = await asyncio.to_thread(_history, _store(request), known, query)
+    known = [w.name for w in registry.load().workflows]
+    data = await asyncio.to_thread(_history, store, known, query)
     context = {
         "active": "runs",
         "title": "Runs",
@@ -263,18 +251,20 @@ async def show_runs(
 
 
 @router.get("/api/workflows/stats")
-async def list_workflow_stats(request: Request) -> dict[str, Any]:
+async def list_workflow_stats(store: StoreDep, registry: RegistryDep) -> dict[str, Any]:
     """The JSON twin of the history page's charts: per known workflow with finished runs, the
     last 10 (``id``, ``status``, ``duration_s``, oldest first) and ``success_rate`` (0..1 or
     null; succeeded out of succeeded + failed)."""
-    store = _store(request)
-    names = sorted(w.name for w in _workflow_set(request).workflows)
+    names = sorted(w.name for w in registry.load().workflows)
     return {"workflows": await asyncio.to_thread(_raw_stats, store, names)}
 
 
-async def home_panel(request: Request) -> dict[str, Any] | None:
+async def home_panel(store: Store) -> dict[str, Any] | None:
     """The home page's runs panel: the run in progress (if any) and the last few runs."""
-    store = _store(request)
+    return await asyncio.to_thread(_home_panel, store)
+
+
+def _home_panel(store: Store) -> dict[str, Any] | None:
     running, _ = store.list_runs(statuses=[RunStatus.RUNNING.value], limit=1)
     recent, _ = store.list_runs(limit=HOME_RECENT + 1)
     current = running[0] if running else None

@@ -13,12 +13,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.types import Message, Send
 
-from attune.ops.errors import InvalidFilter, RunNotFound
+from attune.ops.errors import InvalidFilter
 from attune.ops.runs.ansi import strip_ansi
 from attune.ops.runs.live import event_stream
 from attune.ops.store.database import Store
-from attune.ops.store.runs import MAX_LIMIT, Run, RunStatus
-from attune.ops.web.services import RunnerDep, StoreDep
+from attune.ops.store.runs import MAX_LIMIT, RunStatus
+from attune.ops.web.services import HubDep, RunnerDep, StoreDep
 
 router = APIRouter(tags=["runs"])
 logger = logging.getLogger(__name__)
@@ -51,13 +51,6 @@ class EventStreamResponse(StreamingResponse):
         except TimeoutError:
             # Returning before the body is complete makes the server close the connection.
             logger.info("an SSE reader accepted nothing for %.0f s; disconnected", SEND_TIMEOUT_S)
-
-
-def _run_or_404(store: Store, run_id: int) -> Run:
-    run = store.get_run(run_id)
-    if run is None:
-        raise RunNotFound(f"no run with id {run_id}", run_id=run_id)
-    return run
 
 
 def _statuses(values: list[str]) -> list[str]:
@@ -115,13 +108,13 @@ async def show_current_run(runner: RunnerDep, store: StoreDep) -> dict[str, Any]
 @router.get("/api/runs/{run_id}")
 async def show_run(run_id: int, store: StoreDep) -> dict[str, Any]:
     """One run object; 404 ``run_not_found``."""
-    return _run_or_404(store, run_id).to_json()
+    return store.require_run(run_id).to_json()
 
 
 @router.get("/api/runs/{run_id}/recommendations")
 async def list_recommendations(run_id: int, store: StoreDep) -> dict[str, Any]:
     """The recommendations a run emitted (``ATTUNE_REC`` lines), in order."""
-    _run_or_404(store, run_id)
+    store.require_run(run_id)
     recs = await asyncio.to_thread(store.recommendations, run_id)
     return {"recommendations": [payload for _, payload in recs]}
 
@@ -152,7 +145,7 @@ async def show_run_log(
     run_id: int, store: StoreDep, ansi: int = 1, download: int = 0
 ) -> StreamingResponse:
     """The full log as text; ``?ansi=0`` strips ANSI escapes, ``?download=1`` saves a file."""
-    _run_or_404(store, run_id)
+    store.require_run(run_id)
     headers = {"Cache-Control": "no-store"}
     if download:
         suffix = "" if ansi else "-plain"
@@ -169,26 +162,30 @@ async def stream_run_events(
     run_id: int,
     request: Request,
     store: StoreDep,
-    runner: RunnerDep,
+    hub: HubDep,
     after: Annotated[int | None, Query(ge=0)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """SSE of a run: ``lines`` frames, ``recommendation``s, then ``done`` (DESIGN §5)."""
-    _run_or_404(store, run_id)
+    store.require_run(run_id)
     start = after or 0
     if last_event_id and last_event_id.strip().isdigit():
         start = max(start, int(last_event_id.strip()))
     return EventStreamResponse(
-        event_stream(store, runner.hub, run_id, start),
+        event_stream(store, hub, run_id, start),
         media_type="text/event-stream",
         headers=SSE_HEADERS,
     )
 
 
 @router.post("/api/runs/{run_id}/cancel", status_code=202)
-async def cancel_run(run_id: int, runner: RunnerDep) -> JSONResponse:
+async def cancel_run(
+    run_id: int, runner: RunnerDep, x_attune_client: Annotated[str | None, Header()] = None
+) -> JSONResponse:
     """Cancel a live run: 202 with the run (``cancelled`` once its group is gone)."""
-    run = runner.cancel(run_id)
+    terminal = x_attune_client == "cli"
+    by = "`attune runs cancel` in a terminal" if terminal else "a user in the dashboard"
+    run = runner.cancel(run_id, by=by)
     run = await runner.wait(run_id, CANCEL_WAIT_S) or run
     return JSONResponse(run.to_json(), status_code=202)
 

@@ -6,12 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from attune.ops.web.services import RunnerDep
+from attune.ops.web.services import RegistryDep
 
 router = APIRouter(tags=["workflows"])
 
 
 @router.get("/api/workflows")
-async def list_workflows(runner: RunnerDep) -> dict[str, Any]:
+async def list_workflows(registry: RegistryDep) -> dict[str, Any]:
     """``{"workflows": [...], "errors": [{"file", "line", "key", "message"}]}``."""
-    return runner.registry.load().to_json()
+    return registry.load().to_json()

@@ -1,0 +1,74 @@
+"""After a crash: runs a dead dashboard left ``running`` become ``interrupted``, and what is
+left of their processes is ended — but only what provably belongs to them.
+
+A process group is ended only when one of its processes carries the run's
+``ATTUNE_RUN_ID`` in its environment (read from ``/proc``). Where that cannot be checked (no
+``/proc``, as on macOS), the group is left alone: its id may have been reused by a stranger.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from attune.ops.runs.process import INTERRUPTED_NOTE, kill_group
+from attune.ops.store.database import Store
+from attune.ops.store.runs import Run
+
+__all__ = ["recover_runs"]
+
+PROC = Path("/proc")
+
+
+def recover_runs(store: Store, proc: Path = PROC) -> list[Run]:
+    """Mark runs of dead servers ``interrupted``; kill their leftover process groups."""
+    left = store.mark_interrupted(INTERRUPTED_NOTE, _server_gone)
+    for run in left:
+        if not run.pid:
+            continue
+        belongs = _group_belongs_to(run.pid, run.id, proc)
+        if belongs is None:
+            store.append_note(
+                run.id,
+                f"[attune] left process group {run.pid} alone: this system cannot tell "
+                "whether it still belongs to the run",
+            )
+        elif belongs and kill_group(run.pid, 0):
+            kill_group(run.pid, signal.SIGKILL)
+            store.append_note(run.id, f"[attune] killed the run's leftover process group {run.pid}")
+    return left
+
+
+def _server_gone(run: Run) -> bool:
+    """True unless the server that started ``run`` is another live process."""
+    pid = run.server_pid
+    if not pid or pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _group_belongs_to(pgid: int, run_id: int, proc: Path) -> bool | None:
+    """Whether a process of group ``pgid`` carries ``ATTUNE_RUN_ID=run_id`` (not a reused
+    pid); ``None`` when there is no ``proc`` to ask."""
+    marker = f"ATTUNE_RUN_ID={run_id}".encode()
+    if not proc.is_dir():
+        return None
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[2]) != pgid:
+                continue
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                return True
+        except (OSError, ValueError, IndexError):
+            continue
+    return False
