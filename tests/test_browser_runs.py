@@ -157,7 +157,11 @@ def test_start_from_the_page_stream_search_and_cancel(
         wait_until(lambda: len(shown_lines(page)) >= run["line_count"])
         lines = shown_lines(page)
         assert [n for n, _ in lines] == list(range(1, run["line_count"] + 1))
-        assert [text for _, text in lines] == [f"tick {n}" for n, _ in lines]
+        assert [text for _, text in lines[:-1]] == [f"tick {n}" for n, _ in lines[:-1]]
+        # The last line says who cancelled and names the signal.
+        assert lines[-1][1] == (
+            "[attune] cancelled by a user in the dashboard; the process ended: killed by SIGTERM"
+        )
         page.locator("#log-copy").click()
         page.locator("#log-copy").filter(has_text="Copied").wait_for()
         copied = page.evaluate("navigator.clipboard.readText()")
