@@ -6,13 +6,16 @@ The web stack is imported only once a server is about to start, never for ``--he
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
+import signal
 import sys
 import threading
 import webbrowser
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from attune.ops.cli.args import build_ops_parser
@@ -120,16 +123,19 @@ def serve(config: Config, *, open_browser: bool) -> int:
     except AttuneError:
         sock.close()
         raise
+    from attune.ops.web.services import services_of
+
     url = url_for(config)
     _print_banner(config, url, app)
-    server = uvicorn.Server(
+    server = _dashboard_server(uvicorn)(
+        services_of(app).begin_shutdown,
         uvicorn.Config(
             app,
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=3,
             lifespan="on",
-        )
+        ),
     )
     if open_browser:
         threading.Timer(0.2, _open_browser, args=(url,)).start()
@@ -141,6 +147,43 @@ def serve(config: Config, *, open_browser: bool) -> int:
         sock.close()
     print("attune ops: stopped.", file=sys.stderr)
     return 0
+
+
+def _dashboard_server(uvicorn: Any) -> Any:
+    """uvicorn's server, told of a stop request at once, and ending with exit code 0.
+
+    On the first Ctrl-C or SIGTERM the app ends its live run and its live streams, so the
+    graceful shutdown never waits on (and then cancels, with a traceback) an open run page.
+    uvicorn re-raises the captured signal after its shutdown; the dashboard has shut down
+    cleanly by then, so it returns instead and ``attune ops`` exits 0.
+    """
+
+    class DashboardServer(uvicorn.Server):  # type: ignore[misc]
+        def __init__(self, on_stop: Callable[[], None], config: Any) -> None:
+            super().__init__(config)
+            self._on_stop = on_stop
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            first = not self.should_exit
+            super().handle_exit(sig, frame)
+            if first:
+                with contextlib.suppress(RuntimeError):  # no loop yet, or closed
+                    asyncio.get_running_loop().call_soon_threadsafe(self._on_stop)
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return DashboardServer
 
 
 def _open_browser(url: str) -> None:

@@ -105,12 +105,17 @@ class Subscriber:
         if self.overflowed:
             return
         if self._frames and self._bytes + len(frame.data) > self.max_bytes:
-            self.overflowed = True  # cut off: drop what is queued, the reader resumes by id
-            self._frames.clear()
-            self._bytes = 0
-        else:
-            self._frames.append(frame)
-            self._bytes += len(frame.data)
+            self.cut()
+            return
+        self._frames.append(frame)
+        self._bytes += len(frame.data)
+        self._ready.set()
+
+    def cut(self) -> None:
+        """End this reader's stream now, dropping what is queued; it resumes by id."""
+        self.overflowed = True
+        self._frames.clear()
+        self._bytes = 0
         self._ready.set()
 
     def push_final(self, frame: Frame) -> None:
@@ -239,6 +244,12 @@ class StreamHub:
         self._ring_size.pop(run_id, None)
         for sub in subscribers:
             sub.push_final(frame)
+
+    def disconnect_all(self) -> None:
+        """The server is stopping: end every live reader's stream now."""
+        for subscribers in self._channels.values():
+            for sub in subscribers:
+                sub.cut()
 
     def subscriber_count(self, run_id: int) -> int:
         return len(self._channels.get(run_id, ()))

@@ -194,6 +194,12 @@ class Runner:
         """Mark runs left ``running`` by a dead server ``interrupted``; end their leftovers."""
         return recover_runs(self.store)
 
+    def interrupt(self) -> None:
+        """The dashboard is stopping: end the live run now (recorded ``interrupted``)."""
+        current = self._live()
+        if current is not None:
+            current.interrupt()
+
     def stop(self, timeout: float = 5.0) -> None:
         """The dashboard is stopping: end the live run (recorded ``interrupted``) and wait."""
         current = self._live()

@@ -80,6 +80,12 @@ class AppServices:
         except OSError as exc:
             logger.warning("could not write the server file for `attune runs cancel`: %s", exc)
 
+    def begin_shutdown(self) -> None:
+        """The server was asked to stop (Ctrl-C, SIGTERM): end the live run and every live
+        stream now, so the shutdown does not wait on an open run page. On the event loop."""
+        self.runner.interrupt()
+        self.hub.disconnect_all()
+
     async def stop(self) -> None:
         """End the live run (``interrupted``), stop background work, close the store.
 
