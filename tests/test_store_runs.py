@@ -83,6 +83,78 @@ def test_full_text_search_finds_the_run(store: Store) -> None:
     assert [r.id for r in store.list_runs(q="locked", statuses=["failed"])[0]] == [a]
 
 
+def test_search_finds_prefixes_and_substrings_like_the_run_page(store: Store) -> None:
+    pip = _finished(store, "deps", "succeeded", ["Collecting itsdangerous==2.1.2", "done"])
+    key = _finished(store, "secrets", "failed", ["found AKIAIOSFODNN7EXAMPLE in .env"])
+    err = _finished(store, "tests", "failed", ["TypeError: 'NoneType' object", "100% of module_17"])
+    other = _finished(store, "tests", "succeeded", ["moduleX17 ok", "errors: none"])
+
+    def found(q: str) -> list[int]:
+        return sorted(r.id for r in store.list_runs(q=q)[0])
+
+    assert found("itsdanger") == [pip]  # a prefix of a word
+    assert found("AKIA") == [key] == found("akia")  # any case, like the run page
+    assert found("IOSFODNN") == [key]  # the middle of a word
+    assert found("error") == [err, other]  # TypeError and errors both hold it
+    assert found("module_17") == [err]  # _ and % are themselves, not wildcards
+    assert found("0%") == [err] and found("%") == [err]
+    assert found("connection reset") == []
+    # "Quoted" text is whole words and phrases, from the word index.
+    assert found('"error"') == []
+    assert found('"typeerror"') == [err] and found('"Collecting itsdangerous"') == [pip]
+    # Shorter than a trigram: runs are scanned for it, newest first.
+    assert found("ok") == [other] and found("Ty") == [err] and found("zq") == []
+
+
+def test_an_older_database_gets_the_trigram_index_in_the_background(tmp_path: Path) -> None:
+    import sqlite3
+
+    from attune.ops.store.database import APPLICATION_ID, MIGRATIONS, _statements
+    from attune.ops.store.indexer import SearchIndexer
+
+    db = tmp_path / "ops.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
+    for version, script in enumerate(MIGRATIONS[:3], start=1):  # as version 3 left it
+        for statement in _statements(script):
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (version,))
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    for n in range(20):
+        run_id = conn.execute(
+            "INSERT INTO runs (workflow, status, command, started_at, line_count, indexed) "
+            "VALUES ('w', 'succeeded', '[]', '2024-01-01T00:00:00+00:00', 1, 1)"
+        ).lastrowid
+        text = f"Collecting itsdangerous-{n}" if n == 7 else f"line of run {n}"
+        chunk = conn.execute(
+            "INSERT INTO run_chunks (run_id, first_seq, last_seq, text) VALUES (?, 1, 1, ?)",
+            (run_id, text),
+        ).lastrowid
+        conn.execute("INSERT INTO run_chunks_fts (rowid, text) VALUES (?, ?)", (chunk, text))
+        conn.execute("UPDATE runs SET indexed_upto = ? WHERE id = ?", (chunk, run_id))
+    conn.close()
+
+    store = Store(db)
+    try:
+        assert store.schema_version == 4
+        assert len(store.unindexed_finished_runs()) == 20  # the migration only made the index
+        assert [r.id for r in store.list_runs(q="itsdanger")[0]] == [8]  # found by a scan
+        SearchIndexer(store, lambda: False).run_pending()
+        assert store.unindexed_finished_runs() == []
+        with store.read() as conn:
+            hits = conn.execute(
+                "SELECT count(*) FROM run_chunks_trigram WHERE run_chunks_trigram MATCH 'dan'"
+            ).fetchone()[0]
+            assert hits == 1
+            conn.execute(
+                "INSERT INTO run_chunks_trigram(run_chunks_trigram) VALUES('integrity-check')"
+            )
+        assert [r.id for r in store.list_runs(q="itsdanger")[0]] == [8]  # now from the index
+        assert [r.id for r in store.list_runs(q='"itsdangerous"')[0]] == [8]
+    finally:
+        store.close()
+
+
 def test_mark_interrupted_spares_live_servers(store: Store) -> None:
     mine = store.create_run("w", None, ["w"])
     store.append_lines(mine.id, 1, ["one", "two"])
@@ -109,7 +181,8 @@ def test_retention_deletes_old_finished_runs(store: Store) -> None:
     assert store.get_run(new) is not None and store.get_run(running.id) is not None
     assert [r.id for r in store.list_runs(q="text")[0]] == [new]  # the index forgot it too
     with store.read() as conn:
-        assert conn.execute("INSERT INTO run_chunks_fts(run_chunks_fts) VALUES('integrity-check')")
+        for table in ("run_chunks_fts", "run_chunks_trigram"):
+            assert conn.execute(f"INSERT INTO {table}({table}) VALUES('integrity-check')")
 
 
 def test_recommendations_are_kept_in_order(store: Store) -> None:

@@ -4,6 +4,9 @@ One writer connection behind a lock (every write is one transaction), one reader
 thread (WAL lets readers run beside the writer, including ``attune runs`` in another process).
 Schema changes are numbered migrations recorded in ``schema_migrations``; a file that is not a
 database, or someone else's database, is moved aside and a fresh one created, never a crash loop.
+A database that opens but is partly damaged is kept (most of its runs still read): a bounded
+check at open records :attr:`Store.integrity`, and reads that reach a damaged page raise
+``StoreUnavailable`` (store/damage.py). The folder is 0700 and the files 0600 (store/files.py).
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from attune.ops.errors import StoreUnavailable
+from attune.ops.store.damage import INTEGRITY_BUDGET_S, INTEGRITY_UNCHECKED, check_integrity
+from attune.ops.store.files import create_database_file, prepare_files
 from attune.ops.store.runs import Run, RunLogMixin
 from attune.ops.store.upkeep import RunUpkeepMixin
 
@@ -94,6 +100,20 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT coalesce(max(id), 0) FROM run_chunks WHERE run_id = runs.id
     ) WHERE indexed = 1;
     """,
+    # 4: a trigram index of the same chunks, so q= finds prefixes and substrings (``itsdanger``
+    # finds ``itsdangerous``; see store/search.py). detail = none stores no positions: about a
+    # tenth of the size of a full trigram index, candidates are confirmed with LIKE. Only the
+    # empty index is made here; existing output is added by the background indexer
+    # (trigram_indexed = 0), since on a big database that takes minutes and would hold the
+    # write lock for all of them.
+    """
+    CREATE VIRTUAL TABLE run_chunks_trigram USING fts5 (
+        text, content = 'run_chunks', content_rowid = 'id', tokenize = 'trigram', detail = none
+    );
+    ALTER TABLE runs ADD COLUMN trigram_upto INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN trigram_indexed INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX runs_untrigrammed ON runs (trigram_indexed) WHERE trigram_indexed = 0;
+    """,
 )
 
 
@@ -110,10 +130,18 @@ class Store(RunLogMixin, RunUpkeepMixin):
     :class:`attune.ops.store.upkeep.RunUpkeepMixin`.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, integrity_budget_s: float | None = INTEGRITY_BUDGET_S) -> None:
+        """Open (or create) the store at ``path``; raises ``StoreUnavailable`` if it cannot be.
+
+        ``integrity_budget_s`` bounds the start-up ``quick_check`` (0 skips it); the result is
+        :attr:`integrity`.
+        """
         self.path = path
         self.moved_aside: Path | None = None
-        path.parent.mkdir(parents=True, exist_ok=True)
+        #: ``"ok"``, ``"unchecked"`` (too big to check within the budget at open), or the first
+        #: problem ``PRAGMA quick_check`` found; for the health page and ``attune ops doctor``.
+        self.integrity: str = INTEGRITY_UNCHECKED
+        prepare_files(path)
         self._write_lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -121,6 +149,7 @@ class Store(RunLogMixin, RunUpkeepMixin):
         self._closed = False
         self._unwritten_ends = {}
         self._writer = self._open_checked()
+        self.integrity = self.check_integrity(integrity_budget_s)
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -133,12 +162,31 @@ class Store(RunLogMixin, RunUpkeepMixin):
 
     def _open_checked(self) -> sqlite3.Connection:
         try:
-            return self._open_and_migrate()
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and not _looks_corrupt(exc):
-                raise
-            self.moved_aside = self._move_aside(str(exc))
-            return self._open_and_migrate()
+            try:
+                return self._open_and_migrate()
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError) and not _looks_corrupt(exc):
+                    raise
+                self.moved_aside = self._move_aside(str(exc))
+                create_database_file(self.path)
+                return self._open_and_migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(
+                f"the run store {self.path} cannot be opened ({exc}): check that the file and "
+                f"its folder are yours and writable, or move {self.path} aside and start again"
+            ) from exc
+
+    def check_integrity(self, budget_s: float | None = None) -> str:
+        """Check the file now (``PRAGMA quick_check``), on its own connection.
+
+        Returns ``"ok"``, the first problem found, or ``"unchecked"`` when ``budget_s`` ran out
+        first; ``None`` checks the whole file however long it takes (``attune ops doctor``).
+        """
+        conn = self._connect()
+        try:
+            return check_integrity(conn, budget_s)
+        finally:
+            conn.close()
 
     def _open_and_migrate(self) -> sqlite3.Connection:
         conn = self._connect()
@@ -150,7 +198,6 @@ class Store(RunLogMixin, RunUpkeepMixin):
             if app_id != APPLICATION_ID and tables:
                 raise sqlite3.DatabaseError("not an attune ops database (foreign schema)")
             self._migrate(conn)
-            conn.execute("PRAGMA quick_check(1)").fetchone()
         except BaseException:
             conn.close()
             raise

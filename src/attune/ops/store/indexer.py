@@ -2,15 +2,19 @@
 
 A finished run is indexed in small batches (one short write transaction each) by one daemon
 thread, which pauses while a run is live so indexing never competes with streaming. Until a run
-is indexed, searches find it through a plain scan of its (unindexed) output.
+is indexed, searches find it through a plain scan of its (unindexed) output. The same thread
+fills the trigram index of a database made before that index existed (migration 4), newest
+runs first: minutes of work on a big file, which a migration would do with the writer locked.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 
+from attune.ops.store.damage import describe, is_damage
 from attune.ops.store.database import Store
 
 __all__ = ["SearchIndexer"]
@@ -28,6 +32,7 @@ class SearchIndexer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._unreadable: set[int] = set()
 
     def start(self) -> None:
         if self._thread is None:
@@ -54,11 +59,24 @@ class SearchIndexer:
                 logger.exception("indexing run output failed; will retry later")
 
     def run_pending(self) -> None:
-        """Index every finished, unindexed run (pausing while a run is live)."""
+        """Index every finished, unindexed run (pausing while a run is live).
+
+        A run whose output cannot be read (a damaged page) is skipped for the life of this
+        process, so it never holds up the runs after it.
+        """
         for run_id in self.store.unindexed_finished_runs():
+            if run_id in self._unreadable:
+                continue
             while not self._stop.is_set():
                 if self.is_busy():
                     self._stop.wait(self.pause_s)
                     continue
-                if self.store.index_run_batch(run_id):
+                try:
+                    if self.store.index_run_batch(run_id):
+                        break
+                except sqlite3.DatabaseError as exc:
+                    if not is_damage(exc):
+                        raise
+                    self._unreadable.add(run_id)
+                    logger.warning("run %d cannot be indexed (%s); skipped", run_id, describe(exc))
                     break

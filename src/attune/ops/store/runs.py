@@ -3,8 +3,10 @@
 A run's output is kept as chunks of consecutive lines (``first_seq..last_seq`` joined by
 ``\\n``), one row per batch the runner flushes, each batch one transaction that also bumps the
 run's ``line_count``: what a client was sent is already on disk. Finished runs are added to a
-full-text index (FTS5) so ``q=`` finds the run that printed an error; runs still running are
-searched with ``LIKE`` until they are indexed.
+word index and a trigram index (FTS5) so ``q=`` finds the run that printed an error, or a part
+of a name (store/search.py says how a query picks); runs still running are searched with
+``LIKE`` until they are indexed. A read that reaches a damaged page raises ``StoreUnavailable``
+naming the run (store/damage.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from enum import StrEnum
 from typing import Any
 
 from attune.ops.errors import RunNotFound
+from attune.ops.store.damage import reading
+from attune.ops.store.search import plan_search
 
 __all__ = ["FINISHED", "Run", "RunLogMixin", "RunStatus"]
 
@@ -108,11 +112,6 @@ class Run:
             error=row[12],
             server_pid=row[13],
         )
-
-
-def fts_phrase(q: str) -> str:
-    """``q`` as one FTS5 phrase query (quotes doubled), so user text is never FTS syntax."""
-    return '"' + q.replace('"', '""') + '"'
 
 
 class RunLogMixin:
@@ -238,14 +237,17 @@ class RunLogMixin:
                 "INSERT INTO run_chunks (run_id, first_seq, last_seq, text) VALUES (?, ?, ?, ?)",
                 (run_id, seq, seq, text),
             )
-            conn.execute("UPDATE runs SET line_count = ?, indexed = 0 WHERE id = ?", (seq, run_id))
+            conn.execute(
+                "UPDATE runs SET line_count = ?, indexed = 0, trigram_indexed = 0 WHERE id = ?",
+                (seq, run_id),
+            )
 
     # -- reading -------------------------------------------------------------------------------
 
     def get_run(self, run_id: int) -> Run | None:
         if not 0 < run_id <= MAX_SQLITE_INT:
             return None
-        with self.read() as conn:
+        with reading(f"run {run_id}", run_id=run_id), self.read() as conn:
             sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?"  # noqa: S608
             row = conn.execute(sql, (run_id,)).fetchone()
         return None if row is None else self._with_pending_end(Run.from_row(row))
@@ -289,19 +291,16 @@ class RunLogMixin:
             where.append("started_at >= ?")
             args.append(since)
         if q:
-            where.append(
-                "(id IN (SELECT c.run_id FROM run_chunks c WHERE c.id IN "
-                "(SELECT rowid FROM run_chunks_fts WHERE run_chunks_fts MATCH ?)) "
-                "OR (indexed = 0 AND id IN (SELECT run_id FROM run_chunks "
-                "WHERE run_id IN (SELECT id FROM runs WHERE indexed = 0) AND instr(text, ?) > 0)))"
-            )
-            args.extend([fts_phrase(q), q])
+            plan = plan_search(q)
+            where.append(plan.sql)
+            args.extend(plan.args)
         sql = f"SELECT {RUN_COLUMNS} FROM runs"  # noqa: S608 - placeholders carry the values
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit + 1)
-        with self.read() as conn:
+        what = f"the logs searched for {q!r}" if q else "the run history"
+        with reading(what), self.read() as conn:
             rows = conn.execute(sql, args).fetchall()
         runs = [self._with_pending_end(Run.from_row(r)) for r in rows[:limit]]
         return runs, (runs[-1].id if len(rows) > limit else None)
@@ -328,7 +327,7 @@ class RunLogMixin:
         """
         cursor = after_seq
         while True:
-            with self.read() as conn:
+            with reading(f"the log of run {run_id}", run_id=run_id), self.read() as conn:
                 rows = conn.execute(
                     "SELECT first_seq, last_seq, text FROM run_chunks "
                     "WHERE run_id = ? AND last_seq > ? ORDER BY last_seq LIMIT ?",
@@ -348,7 +347,7 @@ class RunLogMixin:
 
     def chunk_refs(self, run_id: int, after_seq: int, limit: int) -> list[tuple[int, int, int]]:
         """``(chunk id, first_seq, last_seq)`` of the chunks holding seqs after ``after_seq``."""
-        with self.read() as conn:
+        with reading(f"the log of run {run_id}", run_id=run_id), self.read() as conn:
             rows = conn.execute(
                 "SELECT id, first_seq, last_seq FROM run_chunks WHERE run_id = ? AND last_seq > ? "
                 "ORDER BY last_seq LIMIT ?",
@@ -356,8 +355,10 @@ class RunLogMixin:
             ).fetchall()
         return [(int(r[0]), int(r[1]), int(r[2])) for r in rows]
 
-    def chunk_text(self, chunk_id: int) -> str | None:
-        with self.read() as conn:
+    def chunk_text(self, chunk_id: int, run_id: int | None = None) -> str | None:
+        """The text of one chunk; ``run_id`` (when known) names the run if it cannot be read."""
+        what = f"the log of run {run_id}" if run_id is not None else f"log chunk {chunk_id}"
+        with reading(what, run_id=run_id), self.read() as conn:
             row = conn.execute("SELECT text FROM run_chunks WHERE id = ?", (chunk_id,)).fetchone()
         return None if row is None else str(row[0])
 

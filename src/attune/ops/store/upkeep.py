@@ -13,7 +13,14 @@ from datetime import UTC, datetime, timedelta
 
 from attune.ops.store.runs import RUN_COLUMNS, Run, now_iso
 
-__all__ = ["RunUpkeepMixin"]
+__all__ = ["INDEXES", "RunUpkeepMixin"]
+
+# The full-text indexes of run_chunks: (table, runs column "complete", runs column "last chunk
+# id in it"). Words for "quoted" searches, trigrams for substrings (store/search.py).
+INDEXES = (
+    ("run_chunks_fts", "indexed", "indexed_upto"),
+    ("run_chunks_trigram", "trigram_indexed", "trigram_upto"),
+)
 
 
 class RunUpkeepMixin:
@@ -26,49 +33,48 @@ class RunUpkeepMixin:
         raise NotImplementedError
 
     def index_run(self, run_id: int) -> None:
-        """Add a finished run's output to the full-text index now (idempotent)."""
+        """Add a finished run's output to both full-text indexes now (idempotent)."""
         while not self.index_run_batch(run_id):
             pass
 
     def index_run_batch(self, run_id: int, max_chunks: int = 1) -> bool:
         """Index the next ``max_chunks`` chunks of a run; ``True`` once it is fully indexed.
 
-        Small batches keep each write transaction short, so a live run's commits never wait
-        long behind indexing.
+        Each index keeps its own cursor (the trigram index of a database made before it
+        existed catches up later). Small batches keep each write transaction short, so a live
+        run's commits never wait long behind indexing.
         """
         with self.write() as conn:
             row = conn.execute(
-                "SELECT indexed, indexed_upto, status FROM runs WHERE id = ?", (run_id,)
+                "SELECT status, indexed, indexed_upto, trigram_indexed, trigram_upto "
+                "FROM runs WHERE id = ?",
+                (run_id,),
             ).fetchone()
-            if row is None or row[0] or row[2] == "running":
+            if row is None or row[0] == "running":
                 return True
-            upto = int(row[1])
-            ids = [
-                int(r[0])
-                for r in conn.execute(
-                    "SELECT id FROM run_chunks WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
-                    (run_id, upto, max_chunks),
-                )
-            ]
-            if ids:
-                conn.execute(
-                    "INSERT INTO run_chunks_fts (rowid, text) SELECT id, text FROM run_chunks "
-                    "WHERE run_id = ? AND id > ? AND id <= ?",
-                    (run_id, upto, ids[-1]),
-                )
-            done = len(ids) < max_chunks
-            conn.execute(
-                "UPDATE runs SET indexed_upto = ?, indexed = ? WHERE id = ?",
-                (ids[-1] if ids else upto, int(done), run_id),
-            )
+            done = True
+            for index, (table, flag, upto) in enumerate(INDEXES):
+                if not row[1 + 2 * index]:
+                    step = _index_chunks(conn, run_id, table, int(row[2 + 2 * index]), max_chunks)
+                    conn.execute(
+                        f"UPDATE runs SET {upto} = ?, {flag} = ? WHERE id = ?",  # noqa: S608
+                        (step[0], int(step[1]), run_id),
+                    )
+                    done = done and step[1]
         return done
 
     def unindexed_finished_runs(self) -> list[int]:
+        """Finished runs missing from an index: new ones oldest first, then the trigram
+        backfill of an older database newest first (recent runs are searched most)."""
         with self.read() as conn:
-            rows = conn.execute(
+            new = conn.execute(
                 "SELECT id FROM runs WHERE indexed = 0 AND status != 'running' ORDER BY id"
             ).fetchall()
-        return [int(r[0]) for r in rows]
+            backfill = conn.execute(
+                "SELECT id FROM runs WHERE trigram_indexed = 0 AND status != 'running' "
+                "ORDER BY id DESC"
+            ).fetchall()
+        return list(dict.fromkeys(int(r[0]) for r in [*new, *backfill]))
 
     def mark_interrupted(self, message: str, is_orphan: Callable[[Run], bool]) -> list[Run]:
         """Runs left ``running`` by a server that is gone become ``interrupted``.
@@ -106,12 +112,13 @@ class RunUpkeepMixin:
                 )
             ]
             for run_id in ids:
-                conn.execute(
-                    "INSERT INTO run_chunks_fts (run_chunks_fts, rowid, text) "
-                    "SELECT 'delete', c.id, c.text FROM run_chunks c JOIN runs r "
-                    "ON r.id = c.run_id WHERE c.run_id = ? AND c.id <= r.indexed_upto",
-                    (run_id,),
-                )
+                for table, _, upto in INDEXES:
+                    conn.execute(
+                        f"INSERT INTO {table} ({table}, rowid, text) "  # noqa: S608
+                        "SELECT 'delete', c.id, c.text FROM run_chunks c JOIN runs r "
+                        f"ON r.id = c.run_id WHERE c.run_id = ? AND c.id <= r.{upto}",
+                        (run_id,),
+                    )
                 conn.execute("DELETE FROM run_chunks WHERE run_id = ?", (run_id,))
                 conn.execute("DELETE FROM run_recommendations WHERE run_id = ?", (run_id,))
                 conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
@@ -122,3 +129,23 @@ class RunUpkeepMixin:
         if days <= 0:
             return 0
         return self.delete_runs_before(datetime.now(UTC) - timedelta(days=days))
+
+
+def _index_chunks(
+    conn: sqlite3.Connection, run_id: int, table: str, upto: int, max_chunks: int
+) -> tuple[int, bool]:
+    """Add the next ``max_chunks`` chunks after ``upto`` to ``table``: (new upto, complete)."""
+    ids = [
+        int(r[0])
+        for r in conn.execute(
+            "SELECT id FROM run_chunks WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?",
+            (run_id, upto, max_chunks),
+        )
+    ]
+    if ids:
+        conn.execute(
+            f"INSERT INTO {table} (rowid, text) SELECT id, text FROM run_chunks "  # noqa: S608
+            "WHERE run_id = ? AND id > ? AND id <= ?",
+            (run_id, upto, ids[-1]),
+        )
+    return (ids[-1] if ids else upto), len(ids) < max_chunks
