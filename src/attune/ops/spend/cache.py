@@ -68,7 +68,8 @@ def write_cache(path: Path, summary: CostSummary) -> bool:
     payload = json.dumps({"version": CACHE_VERSION, "summary": summary.to_json()}, indent=1)
     tmp_name: str | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # mkstemp makes the file 0600, and os.replace keeps that mode: owner-only, like ops.db.
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".cost_cache.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as tmp:
             tmp.write(payload)

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.types import Message, Send
 
-from attune.ops.errors import InvalidFilter
+from attune.ops.errors import InvalidFilter, StoreUnavailable
 from attune.ops.runs.ansi import strip_ansi
 from attune.ops.runs.live import event_stream
 from attune.ops.store.database import Store
@@ -119,14 +119,21 @@ async def list_recommendations(run_id: int, store: StoreDep) -> dict[str, Any]:
     return {"recommendations": [payload for _, payload in recs]}
 
 
-async def _log_body(store: Store, run_id: int, ansi: bool) -> AsyncIterator[bytes]:
-    after = 0
-    while True:
-        batch = await asyncio.to_thread(_log_batch, store, run_id, after)
-        if not batch:
-            return
+async def _log_body(
+    store: Store, run_id: int, ansi: bool, batch: tuple[int, str] | None
+) -> AsyncIterator[bytes]:
+    """The log from ``batch`` (already read) on; damage found midway ends it with a note."""
+    while batch is not None:
         after, text = batch
         yield (text if ansi else strip_ansi(text)).encode()
+        try:
+            batch = await asyncio.to_thread(_log_batch, store, run_id, after)
+        except StoreUnavailable as exc:
+            # The status line is sent: say so in the body rather than cutting the connection.
+            logger.warning("run %d: log cut after line %d: %s", run_id, after, exc.message)
+            note = f"[attune] the rest of this log (after line {after}) could not be read"
+            yield f"{note}: {exc.message}\n".encode()
+            return
 
 
 def _log_batch(store: Store, run_id: int, after: int) -> tuple[int, str] | None:
@@ -146,12 +153,14 @@ async def show_run_log(
 ) -> StreamingResponse:
     """The full log as text; ``?ansi=0`` strips ANSI escapes, ``?download=1`` saves a file."""
     store.require_run(run_id)
+    # Read the start before answering, so a damaged log is a 503 error, not a cut stream.
+    first = await asyncio.to_thread(_log_batch, store, run_id, 0)
     headers = {"Cache-Control": "no-store"}
     if download:
         suffix = "" if ansi else "-plain"
         headers["Content-Disposition"] = f'attachment; filename="run-{run_id}{suffix}.log"'
     return StreamingResponse(
-        _log_body(store, run_id, bool(ansi)),
+        _log_body(store, run_id, bool(ansi), first),
         media_type="text/plain; charset=utf-8",
         headers=headers,
     )
@@ -183,8 +192,11 @@ async def cancel_run(
     run_id: int, runner: RunnerDep, x_attune_client: Annotated[str | None, Header()] = None
 ) -> JSONResponse:
     """Cancel a live run: 202 with the run (``cancelled`` once its group is gone)."""
-    terminal = x_attune_client == "cli"
-    by = "`attune runs cancel` in a terminal" if terminal else "a user in the dashboard"
+    by = (
+        "`attune runs cancel` in a terminal"
+        if x_attune_client == "cli"
+        else "a user in the dashboard"
+    )
     run = runner.cancel(run_id, by=by)
     run = await runner.wait(run_id, CANCEL_WAIT_S) or run
     return JSONResponse(run.to_json(), status_code=202)
