@@ -1,9 +1,16 @@
-"""Real spec trees on disk for the specs tests: the three layouts, written to a project folder."""
+"""Real spec trees on disk for the specs tests: the three layouts, written to a project folder,
+and real git repositories around them."""
 
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
+import subprocess
 from pathlib import Path
+
+# Found once, before any test puts a logging git first on PATH.
+REAL_GIT = shutil.which("git") or "git"
 
 
 def write(path: Path, content: str | bytes) -> Path:
@@ -61,3 +68,44 @@ def speckit_spec(project: Path, name: str, *, status: str = "Draft", tasks: str)
     write(folder / "plan.md", "# Implementation Plan\n")
     write(folder / "tasks.md", tasks)
     return folder
+
+
+def git(project: Path, *args: str, when: str | None = None) -> str:
+    """Run a real ``git`` in ``project`` (author and committer dated ``when``, ISO 8601)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    if when is not None:
+        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = when
+    done = subprocess.run(
+        [REAL_GIT, "-c", "user.name=Spec Tester", "-c", "user.email=t@example.invalid", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return done.stdout
+
+
+def git_commit_all(project: Path, when: str, message: str = "specs") -> None:
+    """``git init`` (once), then commit everything in ``project`` dated ``when``."""
+    if not (project / ".git").exists():
+        git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "--allow-empty", "-m", message, when=when)
+
+
+def git_spy(folder: Path, *, script: str | None = None) -> tuple[Path, Path]:
+    """A ``git`` on a PATH folder that logs each call's arguments, then runs the real git.
+
+    ``script`` replaces the real git with a shell body (e.g. ``"sleep 30"``). Returns (the
+    folder to put first on PATH, the log file: one line per call).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "calls.log"
+    body = script or f'exec {shlex.quote(REAL_GIT)} "$@"'
+    wrapper = folder / "git"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {shlex.quote(str(log))}\n{body}\n')
+    wrapper.chmod(0o755)
+    log.touch()
+    return folder, log

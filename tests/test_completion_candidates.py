@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,15 @@ from attune.ops.specs.edit import resolve_spec_path, set_spec_status
 from attune.ops.specs.index import SpecIndex
 from attune.ops.specs.status import SpecStatus
 from attune.ops.store.database import Store
-from tests.spec_trees import age, age_tree, docs_spec, kiro_spec, speckit_spec, write
+from tests.spec_trees import (
+    age,
+    age_tree,
+    docs_spec,
+    git_commit_all,
+    kiro_spec,
+    speckit_spec,
+    write,
+)
 
 ALL_DONE = "# Tasks\n\n- [x] 1. One\n  - [x] 1.1 Nested\n- [x] 2. Two\n- [ ]* 3. Optional\n"
 
@@ -59,6 +68,22 @@ def test_candidate_rule_and_evidence(tree: Path, make_config: Callable[..., Conf
     assert found["specs/002-api"].evidence[1] == "status: draft"
     assert len(ready.snapshot_hash) == 20
     assert ready.to_json()["evidence"] == list(ready.evidence)
+
+
+def test_evidence_dates_the_last_change_by_git(
+    tree: Path, make_config: Callable[..., Config]
+) -> None:
+    # A fresh clone: the files are an hour old, the last commit touching them ten days.
+    when = datetime.now(UTC) - timedelta(days=10, hours=1)
+    git_commit_all(tree, when.isoformat())
+    age_tree(tree, 3600)
+    found = {c.path: c for c in detect_candidates(make_config())}
+    assert found["docs/specs/ready"].evidence[-1] == "last change 10 days ago"
+    write(tree / "docs" / "specs" / "ready" / "design.md", "# Design, edited\n")
+    age(tree / "docs" / "specs" / "ready" / "design.md", 7200)
+    found = {c.path: c for c in detect_candidates(make_config())}
+    assert found["docs/specs/ready"].evidence[-1] == "last change 2 hours ago"  # dirty: mtime
+    assert found["specs/002-api"].evidence[-1] == "last change 10 days ago"
 
 
 def test_no_candidates_when_off_or_without_roots(

@@ -11,7 +11,14 @@ import httpx
 import pytest
 
 from attune.ops.config import Config
-from tests.spec_trees import age_tree, docs_spec, kiro_spec, speckit_spec, write
+from tests.spec_trees import (
+    age_tree,
+    docs_spec,
+    git_commit_all,
+    kiro_spec,
+    speckit_spec,
+    write,
+)
 
 ALL_DONE = "# Tasks\n\n- [x] 1. One\n  - [x] 1.1 Nested\n- [ ]* 2. Optional\n"
 
@@ -94,6 +101,32 @@ async def test_listing_follows_changes_on_disk(
     body = (await spec_client.get("/api/specs")).json()
     half = next(s for s in body["specs"] if s["path"] == "docs/specs/half")
     assert (half["tasks_done"], half["tasks_total"]) == (2, 2)
+
+
+async def test_last_change_from_git_in_the_api_and_pages(
+    specs_project: Path, make_config: Callable[..., Config], make_app: Any
+) -> None:
+    git_commit_all(specs_project, "2021-03-04T05:06:07+00:00")
+    age_tree(specs_project, 3600)
+    write(specs_project / "docs" / "specs" / "half" / "design.md", "# Edited, not committed\n")
+    age_tree(specs_project / "docs" / "specs" / "half", 60)
+    async with await client_for(make_app, make_config()) as c:
+        by_path = {s["path"]: s for s in (await c.get("/api/specs")).json()["specs"]}
+        ready = by_path["docs/specs/ready"]
+        assert (ready["last_modified"], ready["last_modified_source"]) == (
+            "2021-03-04T05:06:07+00:00",
+            "git",
+        )
+        assert by_path["docs/specs/half"]["last_modified_source"] == "mtime"
+        detail = (await c.get("/api/specs/half")).json()
+        sources = {f["name"]: f["last_modified_source"] for f in detail["files"]}
+        assert sources == {"requirements.md": "git", "design.md": "mtime", "tasks.md": "git"}
+        page = (await c.get("/specs/ready")).text
+        assert '<time datetime="2021-03-04T05:06:07+00:00" data-ago>' in page
+        rows = re.findall(
+            r'<tr data-status="[^"]*" data-path="([^"]+)"', (await c.get("/specs")).text
+        )
+        assert rows.index("docs/specs/half") < rows.index("docs/specs/ready")  # newest first
 
 
 async def test_candidates_dismiss_and_return(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from hypothesis import strategies as st
 from attune.ops.config import Config
 from attune.ops.errors import SpecNotFound
 from attune.ops.specs.files import SpecLayout
-from attune.ops.specs.index import Spec, SpecIndex
+from attune.ops.specs.history import GitHistory
+from attune.ops.specs.index import SpecIndex
+from attune.ops.specs.listing import Spec
 from attune.ops.specs.status import (
     SpecStatus,
     find_status_lines,
@@ -23,7 +26,15 @@ from attune.ops.specs.status import (
     parse_front_matter,
 )
 from attune.ops.specs.tasks import TaskState, count_tasks, count_text_tasks, parse_tasks
-from tests.spec_trees import age_tree, docs_spec, kiro_spec, speckit_spec, write
+from tests.spec_trees import (
+    age_tree,
+    docs_spec,
+    git_commit_all,
+    git_spy,
+    kiro_spec,
+    speckit_spec,
+    write,
+)
 
 
 def listing_of(config: Config) -> dict[str, Spec]:
@@ -501,6 +512,108 @@ def test_unreadable_file_is_a_problem(project: Path, make_config: Callable[..., 
     finally:
         (folder / "tasks.md").chmod(0o644)
     assert "permission denied" in spec.problems[0]
+
+
+# -- last change: git, else mtime ---------------------------------------------------------------
+
+JAN_2020 = datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def commands(log: Path) -> list[str]:
+    """The git subcommand of each logged call (``log``, ``status``…), global options left out."""
+    found = []
+    for line in log.read_text().splitlines():
+        words = line.split()
+        found.append(next(w for w in words if w in {"log", "status", "rev-parse", "ls-files"}))
+    return found
+
+
+def test_last_change_comes_from_git_when_the_files_are_clean(
+    project: Path, make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = docs_spec(project, "a")
+    docs_spec(project, "b")
+    git_commit_all(project, JAN_2020.isoformat())
+    age_tree(project / "docs", 3600)  # cloned an hour ago: every file's mtime says so
+    spy, log = git_spy(project.parent / "spy-bin")
+    monkeypatch.setenv("PATH", f"{spy}{os.pathsep}{os.environ['PATH']}")
+    index = SpecIndex(make_config())
+    listing = index.listing()
+    for name in ("a", "b"):
+        change = listing.last_change(listing.find(name))
+        assert (change.when, change.source) == (JAN_2020, "git")
+    assert commands(log) == ["log", "status"]  # one of each for every spec of every root
+
+    assert index.listing() is listing and commands(log) == ["log", "status"]  # warm: no git
+
+    write(a / "tasks.md", "- [x] 1. First\n- [x] 2. Second\n")  # dirty: its mtime counts
+    listing = index.listing()
+    a_change = listing.last_change(listing.find("a"))
+    assert a_change.source == "mtime" and a_change.when is not None
+    assert a_change.when > JAN_2020 + timedelta(days=365)
+    files = dict(
+        zip(
+            listing.find("a").reading.phase_files,
+            listing.file_changes(listing.find("a")),
+            strict=True,
+        )
+    )
+    assert files["requirements.md"].source == "git" and files["tasks.md"].source == "mtime"
+    assert listing.last_change(listing.find("b")).source == "git"
+    assert commands(log) == ["log", "status", "status"]  # files changed, history did not
+
+    later = JAN_2020 + timedelta(days=30)
+    git_commit_all(project, later.isoformat(), "tick a")
+    os.utime(a / "tasks.md")
+    listing = index.listing()
+    assert listing.last_change(listing.find("a")).when == later
+    assert listing.last_change(listing.find("a")).source == "git"
+    assert commands(log)[-2:] == ["log", "status"]
+
+    docs_spec(project, "untracked")
+    listing = index.listing()
+    assert listing.last_change(listing.find("untracked")).source == "mtime"
+
+
+def test_last_change_falls_back_to_mtime_without_git(
+    project: Path, make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs_spec(project, "a")
+    age_tree(project / "docs", 7200)
+    spy, log = git_spy(project.parent / "spy-bin")
+    monkeypatch.setenv("PATH", f"{spy}{os.pathsep}{os.environ['PATH']}")
+    spec = SpecIndex(make_config()).listing().find("a")
+    listing = SpecIndex(make_config()).listing()
+    change = listing.last_change(listing.find("a"))
+    assert (change.when, change.source) == (spec.last_modified, "mtime")
+    assert commands(log) == []  # not a repository: git is never started
+
+    git_commit_all(project, JAN_2020.isoformat())
+    log.write_text("")
+    monkeypatch.setenv("PATH", str(project.parent / "empty-bin"))  # no git on PATH
+    listing = SpecIndex(make_config()).listing()
+    assert listing.last_change(listing.find("a")).source == "mtime"
+
+    (project / ".git").rename(project / "dot-git")
+    write(project / ".git", "gitdir: nowhere/at/all\n")  # a broken worktree link
+    monkeypatch.setenv("PATH", f"{spy}{os.pathsep}{os.environ['PATH']}")
+    listing = SpecIndex(make_config()).listing()
+    assert listing.last_change(listing.find("a")).source == "mtime"
+
+
+def test_git_that_hangs_or_fails_is_cut_short(project: Path, tmp_path: Path) -> None:
+    docs_spec(project, "a")
+    git_commit_all(project, JAN_2020.isoformat())
+    paths = (str(project / "docs" / "specs" / "a" / "tasks.md"),)
+    for body, timeout in (("sleep 30", 0.5), ("echo broken >&2; exit 128", 5.0)):
+        spy, log = git_spy(tmp_path / f"bin-{timeout}", script=body)
+        history = GitHistory(
+            project, (project / "docs" / "specs",), timeout=timeout, git=str(spy / "git")
+        )
+        assert history.times(((paths[0], (1,)),), trusted=True) is None
+        assert commands(log) == ["log"]
+        assert history.times(((paths[0], (1,)),), trusted=True) is None
+        assert commands(log) == ["log"]  # the failure is remembered until git's state changes
 
 
 # -- the cache ---------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from attune.ops.config import Config
-from attune.ops.specs.index import Spec, SpecIndex
+from attune.ops.specs.index import SpecIndex
+from attune.ops.specs.listing import Spec
 from attune.ops.specs.status import CLOSED_STATUSES
 from attune.ops.store.database import Store
 
@@ -81,8 +82,14 @@ def _ago(when: datetime, now: datetime) -> str:
     return "last change just now"
 
 
-def evidence_for(spec: Spec, now: datetime | None = None) -> tuple[str, ...]:
-    """Human evidence strings, e.g. ``("12/12 tasks done", "status: in-progress", …)``."""
+def evidence_for(
+    spec: Spec, now: datetime | None = None, *, changed: datetime | None = None
+) -> tuple[str, ...]:
+    """Human evidence strings, e.g. ``("12/12 tasks done", "status: in-progress", …)``.
+
+    ``changed`` is the spec's last change as the listing knows it (git's, where it can say);
+    the files' newest mtime when not given.
+    """
     tasks = spec.tasks
     lines = [f"{tasks.done}/{tasks.total} tasks done"]
     optional_open = tasks.optional_total - tasks.optional_done
@@ -95,8 +102,9 @@ def evidence_for(spec: Spec, now: datetime | None = None) -> tuple[str, ...]:
         lines.append(f"status: {spec.status.value}")
     else:
         lines.append(f'status: {spec.status.value} ("{raw}")')
-    if spec.last_modified is not None:
-        lines.append(_ago(spec.last_modified, now or datetime.now(UTC)))
+    changed = changed or spec.last_modified
+    if changed is not None:
+        lines.append(_ago(changed, now or datetime.now(UTC)))
     return tuple(lines)
 
 
@@ -174,7 +182,7 @@ def detect_candidates(
                 status_raw=spec.reading.status_raw,
                 tasks_done=spec.tasks.done,
                 tasks_total=spec.tasks.total,
-                evidence=evidence_for(spec, now),
+                evidence=evidence_for(spec, now, changed=listing.last_change(spec).when),
                 snapshot_hash=digest,
             )
         )

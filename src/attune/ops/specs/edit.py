@@ -21,7 +21,8 @@ from pathlib import Path
 from attune.ops.config import Config
 from attune.ops.errors import InvalidPath, InvalidStatusValue, StatusNotRewritable
 from attune.ops.specs.files import PHASE_FILES, PHASE_NAMES
-from attune.ops.specs.index import ARCHIVE_DIRS, display_path
+from attune.ops.specs.index import ARCHIVE_DIRS
+from attune.ops.specs.listing import display_path
 from attune.ops.specs.status import (
     SpecStatus,
     StatusSpot,

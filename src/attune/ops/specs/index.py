@@ -3,9 +3,11 @@
 A spec is a folder directly under a specs root (or under one of its archive folders,
 ``_archived/`` or ``archive/``) holding at least one phase file, or one level further down under
 a grouping folder that holds no phase file itself (``.kiro/specs/agent-system/lina-agent``, named
-``agent-system/lina-agent``). :class:`SpecIndex` keeps what it
-read keyed by file mtimes, sizes and inodes, so a warm listing only stats files; anything that
-changed (or changed too recently to trust its timestamp) is read again.
+``agent-system/lina-agent``). :class:`SpecIndex` keeps what it read keyed by file mtimes, sizes
+and inodes, so a warm listing only stats files; anything that changed (or changed too recently
+to trust its timestamp) is read again. When each file last
+changed comes from git where it can (:mod:`attune.ops.specs.history`), asked once per change of
+git's state or of the files, for every spec at once.
 """
 
 from __future__ import annotations
@@ -17,31 +19,23 @@ import stat
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from attune.ops.config import Config
-from attune.ops.errors import SpecNotFound
 from attune.ops.specs.files import (
     PHASE_FILES,
     PHASE_NAMES,
-    FileStat,
     SpecLayout,
     SpecReading,
     read_spec_files,
     stat_file,
 )
+from attune.ops.specs.history import GitHistory, GitTimes
+from attune.ops.specs.listing import RootInfo, Spec, SpecListing, display_path
 from attune.ops.specs.status import SpecStatus
 from attune.ops.specs.tasks import TaskCounts
 
-__all__ = [
-    "ARCHIVE_DIRS",
-    "RootInfo",
-    "Spec",
-    "SpecIndex",
-    "SpecListing",
-    "display_path",
-]
+__all__ = ["ARCHIVE_DIRS", "SpecIndex"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,83 +44,6 @@ ARCHIVE_DIRS = frozenset({"_archived", "archive", "_archive", "archived"})
 # might change again without its mtime moving, so it is read again until it is older than this.
 RACY_WINDOW_NS = 2_000_000_000
 _PHASE_ORDER = {name: i for i, name in enumerate(PHASE_FILES)}
-
-
-def display_path(path: Path, project_root: Path) -> str:
-    """``path`` relative to the project root (POSIX style), or absolute when outside it."""
-    try:
-        rel = path.relative_to(project_root)
-    except ValueError:
-        return str(path)
-    return rel.as_posix() or "."
-
-
-@dataclass(frozen=True)
-class Spec:
-    """One spec folder as the dashboard shows it."""
-
-    name: str
-    folder: Path
-    path: str  # display path of the folder: the key for dismissals and status changes
-    root: str  # display path of the specs root it was found under
-    archived: bool
-    stats: tuple[FileStat, ...]
-    reading: SpecReading
-
-    @property
-    def layout(self) -> SpecLayout:
-        return self.reading.layout
-
-    @property
-    def status(self) -> SpecStatus:
-        return SpecStatus.ARCHIVED if self.archived else self.reading.status
-
-    @property
-    def tasks(self) -> TaskCounts:
-        return self.reading.tasks
-
-    @property
-    def problems(self) -> tuple[str, ...]:
-        return self.reading.problems
-
-    @property
-    def last_modified(self) -> datetime | None:
-        ns = self.reading.last_modified_ns
-        return None if ns is None else datetime.fromtimestamp(ns / 1e9, UTC)
-
-
-@dataclass(frozen=True)
-class RootInfo:
-    """A configured specs root and what was found there."""
-
-    path: str
-    exists: bool
-    spec_count: int
-    problem: str | None = None
-
-
-@dataclass(frozen=True)
-class SpecListing:
-    """Every spec of every root; ``generation`` changes whenever anything in it changed."""
-
-    roots: tuple[RootInfo, ...]
-    specs: tuple[Spec, ...]
-    generation: int
-    by_name: dict[str, list[Spec]] = field(default_factory=dict, compare=False)
-
-    def find(self, name: str, path: str | None = None) -> Spec:
-        """The spec called ``name`` (``path`` picks one when names collide across roots)."""
-        matches = self.by_name.get(name, [])
-        if path is not None:
-            matches = [s for s in matches if s.path == path.strip("/")]
-        if not matches:
-            raise SpecNotFound(f"No spec named {name!r} under the specs roots.", name=name)
-        active = [s for s in matches if not s.archived]
-        return (active or matches)[0]
-
-    def is_ambiguous(self, spec: Spec) -> bool:
-        """True when another spec has the same name (its links then carry ``?path=``)."""
-        return len(self.by_name.get(spec.name, ())) > 1
 
 
 @dataclass
@@ -155,6 +72,7 @@ class _SpecCache:
     keys: list[_StatKey]
     spec: Spec | None  # None: a folder without phase files (perhaps a grouping folder)
     trusted: bool
+    files: tuple[tuple[str, _StatKey], ...] = ()  # (path, stat key) of each phase file
 
 
 @dataclass
@@ -195,23 +113,41 @@ class SpecIndex:
         self._dirs: dict[str, _DirCache] = {}
         self._specs: dict[str, _SpecCache] = {}
         self._listing: SpecListing | None = None
+        self._history = GitHistory(config.project_root, self.roots)
+        self._times: GitTimes | None = None
 
     def listing(self) -> SpecListing:
-        """Every spec under every root, re-reading only what changed since the last call."""
+        """Every spec under every root, re-reading only what changed since the last call.
+
+        May run git (bounded by a timeout): call it from a worker thread, not an event loop.
+        """
         with self._lock:
             scan = _Scan(time.time_ns())
             roots = [self._scan_root(root, scan) for root in self.roots]
             self._dirs, self._specs = scan.dirs, scan.specs
             previous = self._listing
-            unchanged = previous is not None and _same_specs(previous.specs, scan.found)
-            if unchanged and previous is not None and previous.roots == tuple(roots):
+            same = previous is not None and _same_specs(previous.specs, scan.found)
+            times = self._git_times(scan)
+            if same and previous is not None and times is self._times:
+                commits = previous.commits
+            else:
+                commits = _commits(scan, times)
+            self._times = times
+            if same and previous and previous.roots == tuple(roots) and commits == previous.commits:
                 return previous
             generation = previous.generation + 1 if previous else 1
             by_name: dict[str, list[Spec]] = {}
             for spec in scan.found:
                 by_name.setdefault(spec.name, []).append(spec)
-            self._listing = SpecListing(tuple(roots), tuple(scan.found), generation, by_name)
+            self._listing = SpecListing(
+                tuple(roots), tuple(scan.found), generation, by_name, commits
+            )
             return self._listing
+
+    def _git_times(self, scan: _Scan) -> GitTimes | None:
+        caches = [c for c in scan.specs.values() if c.spec is not None]
+        files = tuple(f for c in caches for f in c.files)
+        return self._history.times(files, trusted=all(c.trusted for c in caches))
 
     def _scan_root(self, root: Path, scan: _Scan) -> RootInfo:
         shown = display_path(root, self.project_root)
@@ -295,7 +231,11 @@ class SpecIndex:
             spec = self._read(Path(folder), filenames, where, group)
             if cached is not None and cached.spec == spec:
                 spec = cached.spec  # unchanged: keep the object so the listing stays the same
-        scan.specs[folder] = _SpecCache(dir_key, filenames, keys, spec, trusted)
+        if cached is not None and cached.keys == keys and cached.filenames == filenames:
+            files = cached.files  # the same objects: git's cache compares them at no cost
+        else:
+            files = tuple((f"{folder}/{f}", k) for f, k in zip(filenames, keys, strict=True))
+        scan.specs[folder] = _SpecCache(dir_key, filenames, keys, spec, trusted, files)
         scan.found.append(spec)
 
     def _scan_group(self, folder: str, group: str, where: _Where, scan: _Scan) -> None:
@@ -327,6 +267,21 @@ class SpecIndex:
         path = display_path(folder, self.project_root)
         name = folder.name if group is None else f"{group}/{folder.name}"
         return Spec(name, folder, path, where.shown, where.archived, (), reading)
+
+
+def _commits(scan: _Scan, times: GitTimes | None) -> dict[str, tuple[int | None, ...]]:
+    """Spec path → the clean commit time of each of its files (specs git knows nothing of left
+    out: their mtimes stand)."""
+    if times is None:
+        return {}
+    commits: dict[str, tuple[int | None, ...]] = {}
+    for cache in scan.specs.values():
+        if cache.spec is None:
+            continue
+        found = tuple(times.clean_commit_ns(path) for path, _ in cache.files)
+        if any(t is not None for t in found):
+            commits[cache.spec.path] = found
+    return commits
 
 
 def _same_specs(old: tuple[Spec, ...], new: list[Spec]) -> bool:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from attune.ops.specs.files import read_phase_text
-from attune.ops.specs.index import Spec, SpecListing
+from attune.ops.specs.listing import Spec, SpecListing
 from attune.ops.specs.status import SpecStatus
 from attune.ops.specs.tasks import Task, parse_tasks
 
@@ -52,6 +52,7 @@ def _iso(when: datetime | None) -> str | None:
 def spec_json(spec: Spec, listing: SpecListing) -> dict[str, Any]:
     """One spec as ``GET /api/specs`` lists it."""
     tasks = spec.tasks
+    change = listing.last_change(spec)
     return {
         "name": spec.name,
         "root": spec.root,
@@ -69,7 +70,8 @@ def spec_json(spec: Spec, listing: SpecListing) -> dict[str, Any]:
         "tasks_optional_total": tasks.optional_total,
         "tasks_optional_done": tasks.optional_done,
         "phase_files": list(spec.reading.phase_files),
-        "last_modified": _iso(spec.last_modified),
+        "last_modified": _iso(change.when),
+        "last_modified_source": change.source,
         "problems": list(spec.problems),
         "url": spec_url(spec, listing),
     }
@@ -103,6 +105,7 @@ class PhaseFileView:
     anchor: str
     size: int
     last_modified: str | None
+    last_modified_source: str  # "git", "mtime" or "none"
     text: str | None
     problem: str | None
 
@@ -125,6 +128,7 @@ class SpecDetail:
                     "name": f.filename,
                     "size": f.size,
                     "last_modified": f.last_modified,
+                    "last_modified_source": f.last_modified_source,
                     "text": f.text,
                     "problem": f.problem,
                 }
@@ -148,18 +152,23 @@ def workflow_url(spec: Spec) -> str:
     return f"/workflows?path={quote(spec.path, safe='/')}"
 
 
-def load_detail(spec: Spec) -> SpecDetail:
+def load_detail(spec: Spec, listing: SpecListing) -> SpecDetail:
     """Read a spec's phase files (same guards as the listing) for its detail page."""
     files: list[PhaseFileView] = []
     tasks: tuple[Task, ...] = ()
-    for info in spec.stats:
+    for info, change in zip(spec.stats, listing.file_changes(spec), strict=True):
         phase = read_phase_text(spec.folder / info.filename, info)
-        modified = None
-        if info.error is None:
-            modified = _iso(datetime.fromtimestamp(info.mtime_ns / 1e9, UTC))
         anchor = "file-" + info.name.removesuffix(".md")
         files.append(
-            PhaseFileView(info.filename, anchor, info.size, modified, phase.text, phase.problem)
+            PhaseFileView(
+                info.filename,
+                anchor,
+                info.size,
+                _iso(change.when),
+                change.source,
+                phase.text,
+                phase.problem,
+            )
         )
         if info.name == "tasks.md" and phase.text is not None:
             tasks = tuple(parse_tasks(phase.text))

@@ -20,7 +20,8 @@ from attune.ops.config import Config
 from attune.ops.errors import InvalidBody, SpecsReadOnly
 from attune.ops.specs.candidates import candidates_off_reason, detect_candidates
 from attune.ops.specs.edit import resolve_spec_path, set_spec_status
-from attune.ops.specs.index import SpecIndex, SpecListing
+from attune.ops.specs.index import SpecIndex
+from attune.ops.specs.listing import SpecListing
 from attune.ops.specs.status import SpecStatus
 from attune.ops.specs.views import (
     STATUS_LABELS,
@@ -33,7 +34,7 @@ from attune.ops.specs.views import (
 from attune.ops.store.database import Store
 from attune.ops.web.markdown import render_markdown
 from attune.ops.web.pages import render_page
-from attune.ops.web.services import ConfigDep, StoreDep
+from attune.ops.web.services import AppServices, ConfigDep, ServicesDep, StoreDep, services_of
 
 router = APIRouter(tags=["specs"])
 
@@ -50,30 +51,30 @@ class StatusBody(BaseModel):
     status: str
 
 
-def spec_index(request: Request) -> SpecIndex:
+def spec_index(services: AppServices) -> SpecIndex:
     """This app's spec index, created on first use (no background work, nothing global).
 
     Called from the event loop thread only, so two requests cannot race to create it.
     """
-    state = request.app.state
-    index: SpecIndex | None = getattr(state, "spec_index", None)
+    index: SpecIndex | None = services.page_cache.get("spec_index")
     if index is None:
-        index = SpecIndex(state.services.config)
-        state.spec_index = index
+        index = SpecIndex(services.config)
+        services.page_cache["spec_index"] = index
     return index
 
 
-async def _listing(request: Request) -> SpecListing:
-    return await run_in_threadpool(spec_index(request).listing)
+async def _listing(services: AppServices) -> SpecListing:
+    """The listing, read in a worker thread: it stats files and may run git."""
+    return await run_in_threadpool(spec_index(services).listing)
 
 
-def _listing_body(request: Request, listing: SpecListing) -> bytes:
+def _listing_body(services: AppServices, listing: SpecListing) -> bytes:
     """The unfiltered ``GET /api/specs`` body, encoded once per listing generation."""
-    cached: tuple[int, int, bytes] | None = getattr(request.app.state, "spec_body", None)
+    cached: tuple[int, int, bytes] | None = services.page_cache.get("spec_body")
     if cached is not None and cached[:2] == (id(listing), listing.generation):
         return cached[2]
     body = json.dumps(_listing_json(listing, listing.specs), ensure_ascii=False).encode()
-    request.app.state.spec_body = (id(listing), listing.generation, body)
+    services.page_cache["spec_body"] = (id(listing), listing.generation, body)
     return body
 
 
@@ -89,11 +90,13 @@ def _listing_json(listing: SpecListing, specs: Any) -> dict[str, Any]:
 
 
 @router.get("/api/specs")
-async def list_specs(request: Request, status: str | None = None, q: str | None = None) -> Response:
+async def list_specs(
+    services: ServicesDep, status: str | None = None, q: str | None = None
+) -> Response:
     """Every spec under the roots; ``status`` (normalised, or ``problem``) and ``q`` filter."""
-    listing = await _listing(request)
+    listing = await _listing(services)
     if not status and not q:
-        return Response(_listing_body(request, listing), media_type="application/json")
+        return Response(_listing_body(services, listing), media_type="application/json")
     chosen = filter_specs(listing.specs, status, q)
     return JSONResponse(_listing_json(listing, chosen))
 
@@ -109,9 +112,11 @@ def _candidates_json(config: Config, index: SpecIndex, store: Store) -> dict[str
 
 
 @router.get("/api/specs/candidates")
-async def list_candidates(request: Request, config: ConfigDep, store: StoreDep) -> dict[str, Any]:
+async def list_candidates(services: ServicesDep) -> dict[str, Any]:
     """Specs that look finished but are not closed; ``reason`` says why when detection is off."""
-    return await run_in_threadpool(_candidates_json, config, spec_index(request), store)
+    return await run_in_threadpool(
+        _candidates_json, services.config, spec_index(services), services.store
+    )
 
 
 @router.post("/api/specs/candidates/dismiss")
@@ -126,14 +131,14 @@ async def dismiss_candidate(body: DismissBody, config: ConfigDep, store: StoreDe
 
 
 @router.post("/api/specs/status")
-async def change_spec_status(request: Request, body: StatusBody, config: ConfigDep) -> Any:
+async def change_spec_status(services: ServicesDep, body: StatusBody, config: ConfigDep) -> Any:
     """Rewrite a spec's status in place: ``{"path": "docs/specs/auth", "status": "complete"}``."""
     if not config.allow_run:
         raise SpecsReadOnly(
             "The dashboard runs read-only (--read-only): spec files are not changed."
         )
     change = await run_in_threadpool(set_spec_status, config, body.path, body.status)
-    listing = await _listing(request)
+    listing = await _listing(services)
     spec = next((s for s in listing.specs if s.path == change.path), None)
     return {
         "path": change.path,
@@ -147,11 +152,11 @@ async def change_spec_status(request: Request, body: StatusBody, config: ConfigD
 
 
 @router.get("/api/specs/{name:path}")
-async def show_spec_json(request: Request, name: str, path: str | None = None) -> Any:
+async def show_spec_json(services: ServicesDep, name: str, path: str | None = None) -> Any:
     """The detail of one spec: files' text, tasks, problems (the JSON twin of its page)."""
-    listing = await _listing(request)
+    listing = await _listing(services)
     spec = listing.find(name, path)
-    detail = await run_in_threadpool(load_detail, spec)
+    detail = await run_in_threadpool(load_detail, spec, listing)
     return detail.to_json(listing)
 
 
@@ -167,41 +172,41 @@ def _candidate_urls(listing: SpecListing, candidates: dict[str, Any]) -> dict[st
     return {s.path: spec_url(s, listing) for s in listing.specs if s.path in paths}
 
 
-def _rows_html(request: Request, listing: SpecListing) -> Markup:
+def _rows_html(services: AppServices, listing: SpecListing) -> Markup:
     """The table rows, most recently changed first, rendered once per listing generation.
 
     Rows depend only on the listing (relative times are filled in by the browser), so a large
     repository pays for rendering them only when something changed.
     """
-    cached: tuple[int, int, Markup] | None = getattr(request.app.state, "spec_rows_html", None)
+    cached: tuple[int, int, Markup] | None = services.page_cache.get("spec_rows_html")
     if cached is not None and cached[:2] == (id(listing), listing.generation):
         return cached[2]
-    rows = sorted(listing.specs, key=lambda s: (s.archived, -(s.reading.last_modified_ns or 0)))
-    env = request.app.state.services.templates.env
-    template = env.get_template("_spec_rows.html")
+    rows = sorted(listing.specs, key=lambda s: (s.archived, -(listing.last_change(s).ns or 0)))
+    template = services.templates.env.get_template("_spec_rows.html")
     # The app's environment autoescapes: the rendered rows are already safe HTML.
     html = Markup(template.render(rows=[spec_json(s, listing) for s in rows]))  # noqa: S704
-    request.app.state.spec_rows_html = (id(listing), listing.generation, html)
+    services.page_cache["spec_rows_html"] = (id(listing), listing.generation, html)
     return html
 
 
 @router.get("/specs", response_class=HTMLResponse, include_in_schema=False)
 async def show_specs(
     request: Request,
-    config: ConfigDep,
-    store: StoreDep,
+    services: ServicesDep,
     status: str = Query(""),
     q: str = Query(""),
 ) -> HTMLResponse:
     """The specs page: "Ready to close?" cards, then a filterable table of every spec."""
-    listing = await _listing(request)
-    candidates = await run_in_threadpool(_candidates_json, config, spec_index(request), store)
+    listing = await _listing(services)
+    candidates = await run_in_threadpool(
+        _candidates_json, services.config, spec_index(services), services.store
+    )
     context = {
         "active": "specs",
         "title": "Specs",
         "listing": listing,
         "spec_count": len(listing.specs),
-        "rows_html": await run_in_threadpool(_rows_html, request, listing),
+        "rows_html": await run_in_threadpool(_rows_html, services, listing),
         "candidates": candidates,
         "candidate_urls": _candidate_urls(listing, candidates),
         "status_options": _status_options(listing),
@@ -212,11 +217,13 @@ async def show_specs(
 
 
 @router.get("/specs/{name:path}", response_class=HTMLResponse, include_in_schema=False)
-async def show_spec(request: Request, name: str, path: str | None = None) -> HTMLResponse:
+async def show_spec(
+    request: Request, services: ServicesDep, name: str, path: str | None = None
+) -> HTMLResponse:
     """One spec: its phase files rendered, its tasks read-only, its problems."""
-    listing = await _listing(request)
+    listing = await _listing(services)
     spec = listing.find(name, path)
-    detail = await run_in_threadpool(load_detail, spec)
+    detail = await run_in_threadpool(load_detail, spec, listing)
     rendered = await run_in_threadpool(
         lambda: {f.filename: render_markdown(f.text) for f in detail.files if f.text is not None}
     )
@@ -239,17 +246,17 @@ async def show_spec(request: Request, name: str, path: str | None = None) -> HTM
 
 async def home_panel(request: Request) -> dict[str, Any] | None:
     """The home page's "specs in progress" panel: counts, active specs, candidates."""
-    services = request.app.state.services
-    listing = await _listing(request)
+    services = services_of(request.app)
+    listing = await _listing(services)
     candidates = await run_in_threadpool(
-        _candidates_json, services.config, spec_index(request), services.store
+        _candidates_json, services.config, spec_index(services), services.store
     )
     active = [
         s
         for s in listing.specs
         if s.status in {SpecStatus.IN_PROGRESS, SpecStatus.IN_REVIEW, SpecStatus.BLOCKED}
     ]
-    active.sort(key=lambda s: -(s.reading.last_modified_ns or 0))
+    active.sort(key=lambda s: -(listing.last_change(s).ns or 0))
     counts: dict[str, int] = {}
     for spec in listing.specs:
         counts[spec.status.value] = counts.get(spec.status.value, 0) + 1
