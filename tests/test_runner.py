@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -17,18 +16,14 @@ from hypothesis import strategies as st
 
 from attune.ops.config import Config
 from attune.ops.runs.process import LineSplitter
-
-PY = json.dumps(sys.executable)
-
-
-def toml(name: str, code: str, *, accepts_path: bool = False, timeout: float | None = None) -> str:
-    text = f'[workflows.{name}]\ncommand = [{PY}, "-c", {json.dumps(code)}]\n'
-    if accepts_path:
-        text += "accepts_path = true\n"
-    if timeout is not None:
-        text += f"timeout_s = {timeout}\n"
-    return text + "\n"
-
+from tests.helpers import (
+    astart_run,
+    await_finished,
+    pid_alive,
+    python_workflow,
+    workflow_toml,
+    write_workflows,
+)
 
 SLEEPER = "import time\nprint('started', flush=True)\ntime.sleep(60)"
 
@@ -36,28 +31,29 @@ SLEEPER = "import time\nprint('started', flush=True)\ntime.sleep(60)"
 @pytest.fixture
 def workflows(project: Path) -> Path:
     (project / "src").mkdir()
-    (project / "attune.toml").write_text(
-        toml(
+    write_workflows(
+        project,
+        python_workflow(
             "hello",
             "import os, sys\nprint('hello', os.getcwd())\nprint('oops', file=sys.stderr)\n"
             "print('run', os.environ['ATTUNE_RUN_ID'])",
-        )
-        + toml("fail", "import sys; sys.exit(3)")
-        + toml("sleep", SLEEPER)
-        + toml("scoped", "import sys; print('scope', sys.argv[1:])", accepts_path=True)
-        + toml("slow", "import time; time.sleep(30)", timeout=0.5)
-        + toml(
+        ),
+        python_workflow("fail", "import sys; sys.exit(3)"),
+        python_workflow("sleep", SLEEPER),
+        python_workflow("scoped", "import sys; print('scope', sys.argv[1:])", accepts_path=True),
+        python_workflow("slow", "import time; time.sleep(30)", timeout_s=0.5),
+        python_workflow(
             "family",
             "import subprocess, sys, time\n"
             "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
             "print('grandchild', child.pid, flush=True)\ntime.sleep(60)",
-        )
-        + toml(
+        ),
+        python_workflow(
             "weird",
             "import sys\nw = sys.stdout.buffer.write\nw(b'ok\\n')\nw(b'bad \\xff\\xfe utf8\\n')\n"
             "w(b'crlf\\r\\n')\nw(b'X' * 10_000_000 + b'\\n')\nw(b'no newline at end')",
-        )
-        + toml(
+        ),
+        python_workflow(
             "recs",
             "import json\n"
             "rec = lambda d: print('ATTUNE_REC ' + json.dumps(d))\n"
@@ -70,40 +66,23 @@ def workflows(project: Path) -> Path:
             "for i in range(60): rec({'kind': 'open-url', 'url': f'https://example.com/{i}', "
             "'label': 'Report', 'reason': 'r' * 900})\n"
             "print('after')",
-        )
-        + toml("ansi", "print('\\x1b[31mred\\x1b[0m plain')")
-        + toml(
+        ),
+        python_workflow("ansi", "print('\\x1b[31mred\\x1b[0m plain')"),
+        python_workflow(
             "stubborn",
             "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
             "print('ignoring SIGTERM', flush=True)\ntime.sleep(60)",
-        )
-        + toml(
+        ),
+        python_workflow(
             "daemon",
             "import subprocess, sys\n"
             "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], "
             "start_new_session=True)\n"
             "print('daemon', child.pid, flush=True)",
-        )
-        + '[workflows.missing]\ncommand = ["definitely-not-a-command-xyz"]\n'
+        ),
+        workflow_toml("missing", ["definitely-not-a-command-xyz"]),
     )
     return project
-
-
-async def start(
-    client: httpx.AsyncClient, workflow: str, path: str | None = None
-) -> dict[str, Any]:
-    r = await client.post("/api/runs", json={"workflow": workflow, "path": path})
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-async def finished(client: httpx.AsyncClient, run_id: int, timeout: float = 20) -> dict[str, Any]:
-    with anyio.fail_after(timeout):
-        while True:
-            run = (await client.get(f"/api/runs/{run_id}")).json()
-            if run["status"] != "running":
-                return run
-            await anyio.sleep(0.02)
 
 
 async def log(client: httpx.AsyncClient, run_id: int, **params: Any) -> str:
@@ -113,10 +92,10 @@ async def log(client: httpx.AsyncClient, run_id: int, **params: Any) -> str:
 
 
 async def test_run_succeeds_with_merged_output(client: httpx.AsyncClient, workflows: Path) -> None:
-    run = await start(client, "hello")
+    run = await astart_run(client, "hello")
     assert run["status"] == "running" and run["workflow"] == "hello" and run["path"] is None
     assert run["command"][0] == sys.executable and run["trigger"] == "web"
-    done = await finished(client, run["id"])
+    done = await await_finished(client, run["id"])
     assert done["status"] == "succeeded" and done["exit_code"] == 0
     assert done["line_count"] == 3 and done["duration_s"] >= 0 and done["finished_at"]
     text = await log(client, run["id"])
@@ -125,24 +104,24 @@ async def test_run_succeeds_with_merged_output(client: httpx.AsyncClient, workfl
 
 
 async def test_failure_keeps_the_exit_code(client: httpx.AsyncClient, workflows: Path) -> None:
-    done = await finished(client, (await start(client, "fail"))["id"])
+    done = await await_finished(client, (await astart_run(client, "fail"))["id"])
     assert (done["status"], done["exit_code"]) == ("failed", 3)
 
 
 async def test_missing_command_fails_with_a_message(
     client: httpx.AsyncClient, workflows: Path
 ) -> None:
-    run = await start(client, "missing")
+    run = await astart_run(client, "missing")
     assert run["status"] == "failed"
     assert "command not found" in await log(client, run["id"])
-    await start(client, "hello")  # the busy lock was released
+    await astart_run(client, "hello")  # the busy lock was released
 
 
 async def test_path_is_passed_and_checked(client: httpx.AsyncClient, workflows: Path) -> None:
-    done = await finished(client, (await start(client, "scoped", "src"))["id"])
+    done = await await_finished(client, (await astart_run(client, "scoped", "src"))["id"])
     assert "scope ['src']" in await log(client, done["id"])
     assert done["path"] == "src"
-    builtin = await finished(client, (await start(client, "todo-scan", "src/"))["id"])
+    builtin = await await_finished(client, (await astart_run(client, "todo-scan", "src/"))["id"])
     assert builtin["command"][-1] == "src" and builtin["status"] == "succeeded"
 
 
@@ -186,7 +165,7 @@ async def test_missing_token_is_refused(client: httpx.AsyncClient, workflows: Pa
 
 
 async def test_busy_lock_and_cancel(client: httpx.AsyncClient, workflows: Path) -> None:
-    run = await start(client, "sleep")
+    run = await astart_run(client, "sleep")
     r = await client.post("/api/runs", json={"workflow": "hello"})
     assert r.status_code == 409
     error = r.json()["error"]
@@ -194,7 +173,7 @@ async def test_busy_lock_and_cancel(client: httpx.AsyncClient, workflows: Path) 
     assert (await client.get("/api/runs/current")).json()["run"]["id"] == run["id"]
     r = await client.post(f"/api/runs/{run['id']}/cancel")
     assert r.status_code == 202
-    done = await finished(client, run["id"])
+    done = await await_finished(client, run["id"])
     assert done["status"] == "cancelled"
     r = await client.post(f"/api/runs/{run['id']}/cancel")
     assert r.status_code == 409 and r.json()["error"]["code"] == "run_finished"
@@ -202,36 +181,25 @@ async def test_busy_lock_and_cancel(client: httpx.AsyncClient, workflows: Path) 
 
 
 async def test_cancel_kills_the_grandchild(client: httpx.AsyncClient, workflows: Path) -> None:
-    run = await start(client, "family")
+    run = await astart_run(client, "family")
     with anyio.fail_after(10):
         while "grandchild" not in (text := await log(client, run["id"])):
             await anyio.sleep(0.02)
     pid = int(text.split("grandchild ")[1].split()[0])
     os.kill(pid, 0)  # alive while the run runs
     assert (await client.post(f"/api/runs/{run['id']}/cancel")).status_code == 202
-    assert (await finished(client, run["id"]))["status"] == "cancelled"
+    assert (await await_finished(client, run["id"]))["status"] == "cancelled"
     with anyio.fail_after(5):
-        while _alive(pid):
+        while pid_alive(pid):
             await anyio.sleep(0.02)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie waiting for init counts as gone
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except OSError:
-        return False
 
 
 async def test_a_child_holding_the_output_does_not_hold_the_run(
     client: httpx.AsyncClient, workflows: Path
 ) -> None:
-    run = await start(client, "daemon")
+    run = await astart_run(client, "daemon")
     try:
-        done = await finished(client, run["id"])
+        done = await await_finished(client, run["id"])
         assert done["status"] == "succeeded" and done["duration_s"] < 15
     finally:
         text = await log(client, run["id"])
@@ -242,12 +210,12 @@ async def test_cancel_kills_what_ignores_sigterm(
     client: httpx.AsyncClient, workflows: Path, app: Any
 ) -> None:
     app.state.services.runner.grace_s = 0.3
-    run = await start(client, "stubborn")
+    run = await astart_run(client, "stubborn")
     with anyio.fail_after(10):
         while "ignoring" not in await log(client, run["id"]):
             await anyio.sleep(0.02)
     assert (await client.post(f"/api/runs/{run['id']}/cancel")).status_code == 202
-    done = await finished(client, run["id"])
+    done = await await_finished(client, run["id"])
     assert done["status"] == "cancelled" and done["exit_code"] == -9  # SIGKILL after the grace
 
 
@@ -257,22 +225,22 @@ async def test_cancel_unknown_run(client: httpx.AsyncClient, workflows: Path) ->
 
 
 async def test_timeout(client: httpx.AsyncClient, workflows: Path) -> None:
-    done = await finished(client, (await start(client, "slow"))["id"])
+    done = await await_finished(client, (await astart_run(client, "slow"))["id"])
     assert done["status"] == "timed_out" and done["duration_s"] < 20
 
 
 async def test_rerun(client: httpx.AsyncClient, workflows: Path) -> None:
-    first = await finished(client, (await start(client, "scoped", "src"))["id"])
+    first = await await_finished(client, (await astart_run(client, "scoped", "src"))["id"])
     r = await client.post(f"/api/runs/{first['id']}/rerun")
     assert r.status_code == 201
     again = r.json()
     assert again["id"] != first["id"] and (again["workflow"], again["path"]) == ("scoped", "src")
-    await finished(client, again["id"])
+    await await_finished(client, again["id"])
     assert (await client.post("/api/runs/4242/rerun")).status_code == 404
 
 
 async def test_odd_output(client: httpx.AsyncClient, workflows: Path) -> None:
-    done = await finished(client, (await start(client, "weird"))["id"], timeout=60)
+    done = await await_finished(client, (await astart_run(client, "weird"))["id"], timeout=60)
     assert done["status"] == "succeeded" and done["line_count"] == 5
     lines = (await log(client, done["id"])).split("\n")
     assert lines[0] == "ok"
@@ -283,7 +251,7 @@ async def test_odd_output(client: httpx.AsyncClient, workflows: Path) -> None:
 
 
 async def test_recommendations_are_validated(client: httpx.AsyncClient, workflows: Path) -> None:
-    done = await finished(client, (await start(client, "recs"))["id"])
+    done = await await_finished(client, (await astart_run(client, "recs"))["id"])
     assert (await log(client, done["id"])) == "before\nafter\n"  # not log lines
     recs = (await client.get(f"/api/runs/{done['id']}/recommendations")).json()["recommendations"]
     assert recs[0] == {"kind": "next-workflow", "workflow": "hello", "path": None}
@@ -300,7 +268,7 @@ async def test_run_and_log_404(client: httpx.AsyncClient, workflows: Path) -> No
 
 
 async def test_log_plain_strips_ansi(client: httpx.AsyncClient, workflows: Path) -> None:
-    done = await finished(client, (await start(client, "ansi"))["id"])
+    done = await await_finished(client, (await astart_run(client, "ansi"))["id"])
     assert await log(client, done["id"]) == "\x1b[31mred\x1b[0m plain\n"
     assert await log(client, done["id"], ansi=0) == "red plain\n"
     r = await client.get(f"/api/runs/{done['id']}/log", params={"ansi": 0, "download": 1})
@@ -309,7 +277,7 @@ async def test_log_plain_strips_ansi(client: httpx.AsyncClient, workflows: Path)
 
 async def test_list_runs_api(client: httpx.AsyncClient, workflows: Path) -> None:
     ids = [
-        (await finished(client, (await start(client, w))["id"]))["id"]
+        (await await_finished(client, (await astart_run(client, w))["id"]))["id"]
         for w in ("hello", "fail", "hello")
     ]
     body = (await client.get("/api/runs", params={"limit": 2})).json()
