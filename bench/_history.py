@@ -30,7 +30,7 @@ def seed_ours(home: Path, project: Path, workflow: str, count: int) -> None:
     """``count`` finished runs with their logs, through our store's own run API.
 
     The same calls the runner makes: ``create_run``, ``append_lines``, ``finish_run`` and
-    ``index_run`` (the full-text index a finished run gets), one transaction each.
+    ``index_run`` (the word and trigram indexes a finished run gets), one transaction each.
     """
     from attune.ops.store.database import Store
 
