@@ -9,8 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attune.ops.config import Config
+from attune.ops.web.markdown import render_markdown
 from tests.spec_trees import (
     age_tree,
     docs_spec,
@@ -342,6 +345,54 @@ async def test_spec_detail_page(spec_client: httpx.AsyncClient) -> None:
     missing = await spec_client.get("/specs/nope")
     assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
     assert "spec_not_found" in missing.text
+
+
+def test_front_matter_renders_as_a_table_not_markdown() -> None:
+    text = (
+        "\ufeff---\n"
+        "status: draft\n"
+        'title: "Auth <b>flow</b>"  # a comment\n'
+        "tags:\n"
+        "  - auth\n"
+        "  - <script>alert(1)</script>\n"
+        "owner:\n"
+        "---\n"
+        "# Title\n\nBody with **bold**.\n"
+    )
+    html = render_markdown(text)
+    assert html.startswith('<table class="front-matter">')
+    assert '<th scope="row">status</th><td>draft</td>' in html
+    assert '<th scope="row">title</th><td>Auth &lt;b&gt;flow&lt;/b&gt;</td>' in html
+    assert "<li>auth</li><li>&lt;script&gt;alert(1)&lt;/script&gt;</li>" in html
+    assert '<th scope="row">owner</th><td></td>' in html
+    assert "<hr" not in html and "<h2>" not in html and "<script>" not in html
+    assert "<h1>Title</h1>" in html and "<strong>bold</strong>" in html
+    # Without front matter, or with an unclosed one, the text is Markdown as before.
+    assert render_markdown("# Plain\n") == "<h1>Plain</h1>\n"
+    assert "front-matter" not in render_markdown("---\nstatus: x\nnever closed\n")
+    assert "front-matter" not in render_markdown("Intro\n\n---\nstatus: x\n---\n")
+
+
+FRONT_MATTER_BITS = ["---\n", "status:", "key: ", " - ", "  ", "\n", "\r\n", "a", "'", '"', "#"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([*FRONT_MATTER_BITS, "<script>", "<b>", "&"]), max_size=40))
+def test_front_matter_rendering_stays_inert(bits: list[str]) -> None:
+    body = "".join(bits)
+    for text in (body, "---\n" + body, "---\n" + body + "\n---\n" + body):
+        html = render_markdown(text)
+        assert "<script" not in html and "<b>" not in html
+
+
+async def test_spec_page_shows_front_matter_as_a_table(
+    project: Path, make_config: Callable[..., Config], make_app: Any
+) -> None:
+    write(project / "docs" / "specs" / "fm" / "design.md", "---\nstatus: draft\n---\n# Design\n")
+    async with await client_for(make_app, make_config()) as c:
+        html = (await c.get("/specs/fm")).text
+    assert '<th scope="row">status</th><td>draft</td>' in html
+    assert "<h1>Design</h1>" in html and "<hr />" not in html
 
 
 async def test_home_panel(spec_client: httpx.AsyncClient) -> None:

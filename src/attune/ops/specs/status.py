@@ -20,9 +20,11 @@ from attune.ops.specs.tasks import masked_lines
 __all__ = [
     "CLOSED_STATUSES",
     "FrontMatter",
+    "FrontMatterItem",
     "SpecStatus",
     "StatusSpot",
     "find_status_lines",
+    "front_matter_items",
     "header_end",
     "header_status_lines",
     "normalise_status",
@@ -305,3 +307,41 @@ def find_status_lines(
             begin = match.start("value")
             spots.append(StatusSpot(line, begin, begin + len(value), value))
     return spots
+
+
+@dataclass(frozen=True)
+class FrontMatterItem:
+    """One top-level key of the front matter, as a page shows it."""
+
+    key: str  # as written (the values of :class:`FrontMatter` are keyed in lower case)
+    value: str  # quotes and a trailing comment removed; "" when the value is a block below
+    items: tuple[str, ...] = ()  # the "- x" entries of a list under the key
+    block: str = ""  # any other lines under the key, as written
+
+
+def front_matter_items(text: str) -> tuple[list[FrontMatterItem], int] | None:
+    """(the keys of the front matter in order, where the body starts), or ``None`` without one.
+
+    Only front matter that :func:`parse_front_matter` accepts (closed) is split out, so what a
+    page shows as metadata is exactly what the status is read from.
+    """
+    front = parse_front_matter(text)
+    if not front.present:
+        return None
+    start = text.find("\n") + 1
+    close = text.rfind("\n", 0, max(front.body_start - 1, 0)) + 1
+    entries: list[tuple[str, str, list[str]]] = []
+    for line in text[start:close].splitlines():
+        match = _FRONT_MATTER_KEY_RE.match(line.rstrip())
+        if match:
+            entries.append((match["key"], _unquote(match["rest"])[0], []))
+        elif entries and line.strip() and not line.startswith("#"):
+            entries[-1][2].append(line.rstrip())
+    return [_item(key, value, lines) for key, value, lines in entries], front.body_start
+
+
+def _item(key: str, value: str, lines: list[str]) -> FrontMatterItem:
+    listed = [line.strip() for line in lines]
+    if listed and all(line == "-" or line.startswith("- ") for line in listed):
+        return FrontMatterItem(key, value, tuple(line[2:].strip() for line in listed))
+    return FrontMatterItem(key, value, block="\n".join(lines))

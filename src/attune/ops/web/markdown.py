@@ -1,7 +1,9 @@
 """Markdown of spec files rendered to safe HTML (markdown-it-py, raw HTML disabled).
 
-Task list items get a disabled checkbox; everything else is CommonMark plus tables and
-strikethrough. Raw HTML in a spec is shown as text, and markdown-it's link validation drops
+YAML front matter is metadata, not Markdown: it is shown as a small key/value table (as GitHub
+does) and the body after it is rendered. Task list items get a disabled checkbox; everything
+else is CommonMark plus tables and strikethrough. Raw HTML in a spec is shown as text (the
+front matter table escapes every key and value), and markdown-it's link validation drops
 ``javascript:``-style URLs, so a spec file cannot script the dashboard.
 """
 
@@ -9,10 +11,13 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from html import escape
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
+
+from attune.ops.specs.status import FrontMatterItem, front_matter_items
 
 __all__ = ["render_markdown"]
 
@@ -51,7 +56,25 @@ def _renderer() -> MarkdownIt:
     return md
 
 
+def _front_matter_table(items: list[FrontMatterItem]) -> str:
+    rows = []
+    for item in items:
+        if item.items:
+            value = "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in item.items) + "</ul>"
+        elif item.block:
+            value = f"<pre>{escape(item.block)}</pre>"
+        else:
+            value = escape(item.value)
+        rows.append(f'<tr><th scope="row">{escape(item.key)}</th><td>{value}</td></tr>')
+    return '<table class="front-matter">\n<tbody>\n' + "\n".join(rows) + "\n</tbody>\n</table>\n"
+
+
 def render_markdown(text: str) -> str:
-    """HTML for ``text``; raw HTML is escaped, never passed through."""
-    html: str = _renderer().render(text)
-    return html
+    """HTML for ``text``, front matter as a table; raw HTML is escaped, never passed through."""
+    front = front_matter_items(text)
+    if front is None:
+        html: str = _renderer().render(text)
+        return html
+    items, body_start = front
+    body: str = _renderer().render(text[body_start:])
+    return _front_matter_table(items) + body
