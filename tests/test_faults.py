@@ -6,13 +6,11 @@ Every test runs real processes on loopback, bounds every wait, and cleans up its
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import resource
 import socket
 import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,51 +21,8 @@ import httpx
 import pytest
 
 from tests.conftest import ServerProcess
+from tests.helpers import PY, pid_alive, python_workflow, start_run, wait_finished, write_workflows
 from tests.sse_client import RunTranscript, aread_events, follow_run
-
-PY = sys.executable
-
-
-def write_workflows(project: Path, workflows: dict[str, str]) -> None:
-    """``attune.toml`` with one ``python -c CODE`` workflow per entry."""
-    parts = []
-    for name, code in workflows.items():
-        command = json.dumps([PY, "-c", code])
-        parts.append(f"[workflows.{name}]\ndescription = {json.dumps(name)}\ncommand = {command}\n")
-    (project / "attune.toml").write_text("\n".join(parts))
-
-
-def start_run(srv: ServerProcess, workflow: str) -> dict[str, Any]:
-    r = httpx.post(
-        f"{srv.url}/api/runs",
-        json={"workflow": workflow, "path": None},
-        headers={"X-Attune-Token": srv.token},
-        timeout=30,
-    )
-    assert r.status_code == 201, r.text
-    return dict(r.json())
-
-
-def wait_finished(srv: ServerProcess, run_id: int, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = httpx.get(f"{srv.url}/api/runs/{run_id}", timeout=10).json()
-        if run["status"] != "running":
-            return dict(run)
-        time.sleep(0.1)
-    raise AssertionError(f"run {run_id} still running after {timeout} s")
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead for our purposes
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
-
 
 # -- hostile children --------------------------------------------------------------------------
 
@@ -79,10 +34,11 @@ def test_flood_without_newlines_is_kept_whole(
 ) -> None:
     write_workflows(
         project,
-        {
-            "flood": f"import sys\nfor _ in range({FLOOD_BYTES // 65536}):\n"
-            "    sys.stdout.buffer.write(b'x' * 65536)\n"
-        },
+        python_workflow(
+            "flood",
+            f"import sys\nfor _ in range({FLOOD_BYTES // 65536}):\n"
+            "    sys.stdout.buffer.write(b'x' * 65536)\n",
+        ),
     )
     srv = server_factory(project)
     run = start_run(srv, "flood")
@@ -99,10 +55,11 @@ def test_child_that_closes_stdout_but_keeps_running(
 ) -> None:
     write_workflows(
         project,
-        {
-            "closer": "import os, time\nprint('closing now', flush=True)\n"
-            "os.close(1); os.close(2)\ntime.sleep(2)\nraise SystemExit(3)\n"
-        },
+        python_workflow(
+            "closer",
+            "import os, time\nprint('closing now', flush=True)\n"
+            "os.close(1); os.close(2)\ntime.sleep(2)\nraise SystemExit(3)\n",
+        ),
     )
     srv = server_factory(project)
     run = start_run(srv, "closer")
@@ -121,14 +78,15 @@ def test_grandchild_holding_the_pipe_does_not_hang_the_run(
 ) -> None:
     write_workflows(
         project,
-        {
-            "forker": "import os, sys, time\n"
+        python_workflow(
+            "forker",
+            "import os, sys, time\n"
             "pid = os.fork()\n"
             "if pid == 0:\n"
             "    time.sleep(120)\n"
             "    os._exit(0)\n"
-            "print(f'grandchild {pid}', flush=True)\n"
-        },
+            "print(f'grandchild {pid}', flush=True)\n",
+        ),
     )
     srv = server_factory(project)
     run = start_run(srv, "forker")
@@ -193,10 +151,11 @@ def test_fifty_flaky_clients_each_get_every_line_in_order(
 ) -> None:
     write_workflows(
         project,
-        {
-            "crowd": f"import sys\nw = sys.stdout.write\n"
-            f"for i in range(1, {CROWD_LINES + 1}):\n    w(f'line {{i:07d}} ' + 'x' * 40 + '\\n')\n"
-        },
+        python_workflow(
+            "crowd",
+            f"import sys\nw = sys.stdout.write\nfor i in range(1, {CROWD_LINES + 1}):\n"
+            "    w(f'line {i:07d} ' + 'x' * 40 + '\\n')\n",
+        ),
     )
     srv = server_factory(project)
     run = start_run(srv, "crowd")
@@ -269,7 +228,9 @@ def test_full_disk_fails_the_run_clearly_and_keeps_the_database(
 ) -> None:
     write_workflows(
         project,
-        {"big": "import sys\nfor i in range(400000):\n    print(f'line {i} ' + 'y' * 60)\n"},
+        python_workflow(
+            "big", "import sys\nfor i in range(400000):\n    print(f'line {i} ' + 'y' * 60)\n"
+        ),
     )
     srv = limited_server(3 * 1024 * 1024)
     run = start_run(srv, "big")
@@ -387,7 +348,9 @@ def inprocess_server(
 
     write_workflows(
         project,
-        {"endless": "import sys\nwhile True:\n    sys.stdout.write('z' * 200 + '\\n')\n"},
+        python_workflow(
+            "endless", "import sys\nwhile True:\n    sys.stdout.write('z' * 200 + '\\n')\n"
+        ),
     )
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]

@@ -8,32 +8,27 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-PY = json.dumps(sys.executable)
-
-
-def _toml(name: str, code: str) -> str:
-    return f'[workflows.{name}]\ncommand = [{PY}, "-c", {json.dumps(code)}]\n\n'
+from tests.helpers import python_workflow, start_run, wait_finished, write_workflows
 
 
 @pytest.fixture
 def cli_project(project: Path) -> Path:
-    (project / "attune.toml").write_text(
-        _toml("hello", "print('\\x1b[32mhello\\x1b[0m world')\nprint('second line')")
-        + _toml("boom", "import sys\nprint('ERROR: disk quota exceeded')\nsys.exit(4)")
-        + _toml(
+    write_workflows(
+        project,
+        python_workflow("hello", "print('\\x1b[32mhello\\x1b[0m world')\nprint('second line')"),
+        python_workflow("boom", "import sys\nprint('ERROR: disk quota exceeded')\nsys.exit(4)"),
+        python_workflow(
             "drip",
             "import time\nfor i in range(1, 21):\n    print(f'drip {i}', flush=True)\n"
             "    time.sleep(0.05)",
-        )
-        + _toml("hold", "import time\nprint('holding', flush=True)\ntime.sleep(60)")
+        ),
+        python_workflow("hold", "import time\nprint('holding', flush=True)\ntime.sleep(60)"),
     )
     return project
 
@@ -52,33 +47,15 @@ def attune(
     )
 
 
-def start(srv: Any, workflow: str) -> int:
-    r = httpx.post(
-        f"{srv.url}/api/runs", json={"workflow": workflow}, headers={"X-Attune-Token": srv.token}
-    )
-    assert r.status_code == 201, r.text
-    return int(r.json()["id"])
-
-
-def wait_finished(srv: Any, run_id: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        run = httpx.get(f"{srv.url}/api/runs/{run_id}").json()
-        if run["status"] != "running":
-            return dict(run)
-        time.sleep(0.05)
-    raise AssertionError("run did not finish")
-
-
 @pytest.fixture
 def served(server_factory: Callable[..., Any], cli_project: Path) -> Any:
     return server_factory(cli_project)
 
 
 def test_list_show_log_export(served: Any, cli_project: Path) -> None:
-    hello = start(served, "hello")
+    hello = start_run(served, "hello")["id"]
     wait_finished(served, hello)
-    boom = start(served, "boom")
+    boom = start_run(served, "boom")["id"]
     wait_finished(served, boom)
     home = served.home
 
@@ -115,7 +92,7 @@ def test_list_show_log_export(served: Any, cli_project: Path) -> None:
 
 
 def test_follow_a_live_run(served: Any, cli_project: Path) -> None:
-    run_id = start(served, "drip")
+    run_id = start_run(served, "drip")["id"]
     followed = attune(cli_project, served.home, "log", str(run_id), "--follow")
     assert followed.returncode == 0, followed.stderr
     assert followed.stdout.splitlines() == [f"drip {i}" for i in range(1, 21)]
@@ -123,14 +100,14 @@ def test_follow_a_live_run(served: Any, cli_project: Path) -> None:
 
 
 def test_follow_ends_with_the_run_exit_status(served: Any, cli_project: Path) -> None:
-    run_id = start(served, "boom")
+    run_id = start_run(served, "boom")["id"]
     followed = attune(cli_project, served.home, "log", str(run_id), "-f")
     assert followed.returncode == 4
     assert "failed (exit 4)" in followed.stderr
 
 
 def test_cancel_through_the_server(served: Any, cli_project: Path) -> None:
-    run_id = start(served, "hold")
+    run_id = start_run(served, "hold")["id"]
     info = served.home / "ops" / "server.json"
     assert stat.S_IMODE(info.stat().st_mode) == 0o600
     cancelled = attune(cli_project, served.home, "cancel", str(run_id))

@@ -6,7 +6,6 @@ import asyncio
 import json
 import re
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,33 +19,29 @@ import pytest
 from attune.ops.runs.live import Frame, StreamHub, encode_done, event_stream
 from attune.ops.store.database import Store
 from attune.ops.store.runs import Run
-
-PY = json.dumps(sys.executable)
-
-
-def _toml(name: str, code: str) -> str:
-    return f'[workflows.{name}]\ncommand = [{PY}, "-c", {json.dumps(code)}]\n\n'
+from tests.helpers import python_workflow, start_run, write_workflows
 
 
 @pytest.fixture
 def streaming_project(project: Path) -> Path:
-    (project / "attune.toml").write_text(
-        _toml(
+    write_workflows(
+        project,
+        python_workflow(
             "many",
             "import sys\nsys.stdout.write(''.join(f'line {i}\\n' for i in range(1, 200001)))",
-        )
-        + _toml(
+        ),
+        python_workflow(
             "drip",
             "import time\nfor i in range(1, 301):\n    print(f'drip {i}', flush=True)\n"
             "    time.sleep(0.005)\n"
             'print(\'ATTUNE_REC {"kind": "open-url", "url": "https://example.com/x"}\')',
-        )
-        + _toml("hold", "import time\nprint('one', flush=True)\ntime.sleep(30)")
-        + _toml(
+        ),
+        python_workflow("hold", "import time\nprint('one', flush=True)\ntime.sleep(30)"),
+        python_workflow(
             "big",
             "import sys\nsys.stdout.write(''.join(f'big line {i:08d} ' + 'z' * 50 + '\\n' "
             "for i in range(1, 600001)))",
-        )
+        ),
     )
     return project
 
@@ -97,19 +92,11 @@ def stream(url: str, headers: dict[str, str] | None = None, **kw: Any) -> Events
         return parse(r.iter_lines(), Events(), **kw)
 
 
-def start_run(srv: Any, workflow: str) -> int:
-    r = httpx.post(
-        f"{srv.url}/api/runs", json={"workflow": workflow}, headers={"X-Attune-Token": srv.token}
-    )
-    assert r.status_code == 201, r.text
-    return int(r.json()["id"])
-
-
 def test_three_clients_get_200k_lines_whole_and_in_order(
     server_factory: Callable[..., Any], streaming_project: Path
 ) -> None:
     srv = server_factory(streaming_project)
-    run_id = start_run(srv, "many")
+    run_id = start_run(srv, "many")["id"]
     results: list[Events | BaseException] = []
 
     def client() -> None:
@@ -137,7 +124,7 @@ def test_finished_run_replays_and_resumes(
     server_factory: Callable[..., Any], streaming_project: Path
 ) -> None:
     srv = server_factory(streaming_project)
-    run_id = start_run(srv, "drip")
+    run_id = start_run(srv, "drip")["id"]
     live = stream(f"{srv.url}/api/runs/{run_id}/events")
     assert [t for _, t in live.lines] == [f"drip {i}" for i in range(1, 301)]
     assert live.recs == [{"kind": "open-url", "url": "https://example.com/x"}]
@@ -155,7 +142,7 @@ def test_resume_after_a_dropped_connection(
     server_factory: Callable[..., Any], streaming_project: Path
 ) -> None:
     srv = server_factory(streaming_project)
-    run_id = start_run(srv, "drip")
+    run_id = start_run(srv, "drip")["id"]
     first = stream(f"{srv.url}/api/runs/{run_id}/events", stop_after_frames=3)
     assert first.done is None and first.ids  # dropped mid-run
     rest = stream(
@@ -170,7 +157,7 @@ def test_cancel_ends_the_stream_with_done(
     server_factory: Callable[..., Any], streaming_project: Path
 ) -> None:
     srv = server_factory(streaming_project)
-    run_id = start_run(srv, "hold")
+    run_id = start_run(srv, "hold")["id"]
     result: list[Events] = []
     t = threading.Thread(
         target=lambda: result.append(stream(f"{srv.url}/api/runs/{run_id}/events"))
@@ -191,7 +178,7 @@ def test_a_slow_reader_is_cut_off_and_resumes_by_id(
     server_factory: Callable[..., Any], streaming_project: Path
 ) -> None:
     srv = server_factory(streaming_project)
-    run_id = start_run(srv, "big")
+    run_id = start_run(srv, "big")["id"]
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.settimeout(30)
