@@ -23,7 +23,6 @@ WEB_MODULES = (
     ("fastapi", "fastapi"),
     ("uvicorn", "uvicorn"),
     ("jinja2", "Jinja2"),
-    ("sse_starlette", "sse-starlette"),
     ("markdown_it", "markdown-it-py"),
 )
 
