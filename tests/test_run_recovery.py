@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,8 +18,7 @@ import pytest
 from attune.ops.config import Config
 from attune.ops.store.database import Store
 from attune.ops.store.retention import RetentionJob, apply_retention
-
-PY = json.dumps(sys.executable)
+from tests.helpers import astart_run, pid_alive, python_workflow, start_run, write_workflows
 
 SURVIVOR = (
     "import os, sys, time\n"
@@ -33,30 +31,13 @@ SURVIVOR = (
 FLOOD = "import sys, time\nfor i in range(200000): print(i, 'x' * 200)\ntime.sleep(30)"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except OSError:
-        return False
-
-
 def test_kill_9_mid_run_then_restart(
     server_factory: Callable[..., Any], project: Path, tmp_path: Path
 ) -> None:
     pid_file = tmp_path / "child.pid"
-    (project / "attune.toml").write_text(
-        f'[workflows.survivor]\ncommand = [{PY}, "-c", {json.dumps(SURVIVOR)}, '
-        f"{json.dumps(str(pid_file))}]\n"
-    )
+    write_workflows(project, python_workflow("survivor", SURVIVOR, str(pid_file)))
     srv = server_factory(project)
-    r = httpx.post(
-        f"{srv.url}/api/runs", json={"workflow": "survivor"}, headers={"X-Attune-Token": srv.token}
-    )
-    run_id = r.json()["id"]
+    run_id = start_run(srv, "survivor")["id"]
     seen: list[str] = []
     with httpx.stream("GET", f"{srv.url}/api/runs/{run_id}/events", timeout=30) as events:
         for line in events.iter_lines():
@@ -69,7 +50,7 @@ def test_kill_9_mid_run_then_restart(
         time.sleep(0.02)
     child = int(pid_file.read_text())
     srv.kill()  # SIGKILL to the server's group: the workflow (its own session) survives
-    assert _alive(child)
+    assert pid_alive(child)
     try:
         again = server_factory(project)
         run = httpx.get(f"{again.url}/api/runs/{run_id}").json()
@@ -79,19 +60,18 @@ def test_kill_9_mid_run_then_restart(
         assert "interrupted" in log[50]
         assert "killed the run's leftover process group" in log[51]
         deadline = time.monotonic() + 5
-        while _alive(child) and time.monotonic() < deadline:
+        while pid_alive(child) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert not _alive(child)
+        assert not pid_alive(child)
     finally:
-        if _alive(child):
+        if pid_alive(child):
             os.kill(child, 9)
 
 
 async def test_full_disk_fails_the_run_clearly(
     make_app: Callable[[Config], Any], config: Config, project: Path
 ) -> None:
-    flood = json.dumps(FLOOD)
-    (project / "attune.toml").write_text(f'[workflows.flood]\ncommand = [{PY}, "-c", {flood}]\n')
+    write_workflows(project, python_workflow("flood", FLOOD))
     app = make_app(config)
     store = app.state.services.store
     with store.write() as conn:  # the database may not grow any more: SQLITE_FULL
@@ -102,7 +82,7 @@ async def test_full_disk_fails_the_run_clearly(
     async with httpx.AsyncClient(
         transport=transport, base_url="http://127.0.0.1:8765", headers=headers
     ) as client:
-        run = (await client.post("/api/runs", json={"workflow": "flood"})).json()
+        run = await astart_run(client, "flood")
         with anyio.fail_after(20):
             while app.state.services.runner.current_run_id is not None:
                 await anyio.sleep(0.05)
@@ -115,7 +95,7 @@ async def test_full_disk_fails_the_run_clearly(
 async def test_a_read_only_store_refuses_to_start_a_run_clearly(
     make_app: Callable[[Config], Any], config: Config, project: Path
 ) -> None:
-    (project / "attune.toml").write_text(f'[workflows.one]\ncommand = [{PY}, "-c", "1"]\n')
+    write_workflows(project, python_workflow("one", "1"))
     app = make_app(config)
     with app.state.services.store.write() as conn:
         conn.execute("PRAGMA query_only = 1")  # from now on every write fails: SQLITE_READONLY
