@@ -1,6 +1,9 @@
-"""Shared fixtures: real configs on tmp_path, in-process apps, real server processes, Chromium.
+"""Shared fixtures: real configs on tmp_path, in-process apps, real server processes, Chromium,
+the fake Anthropic Admin API.
 
 Every process a test starts runs in its own session and is killed as a group at teardown.
+Plain helpers (the workflow-TOML writer, start a run and wait for it, ``pid_alive``) are in
+``tests/helpers.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import httpx
 import pytest
 
 from attune.ops.config import Config, build_config
+from tests.fake_anthropic import FakeAnthropic, running_fake
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -54,6 +58,8 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ATTUNE_HOME", str(tmp_path / "attune-home"))
     for name in ("ANTHROPIC_ADMIN_API_KEY", "ANTHROPIC_BASE_URL", "PORT"):
         monkeypatch.delenv(name, raising=False)
+    # Tests refresh the spend at will; tests/test_cost_throttle.py restores the one-a-minute rule.
+    monkeypatch.setenv("ATTUNE_COST_MIN_REFRESH_S", "0")
 
 
 @pytest.fixture
@@ -116,6 +122,17 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
         headers={"X-Attune-Token": app.state.services.token},
     ) as c:
         yield c
+
+
+@pytest.fixture
+def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
+    """The fake Admin API on a loopback port, ``$ANTHROPIC_BASE_URL`` pointing at it.
+
+    It starts empty and answering; a module that wants spend on it overrides this fixture with
+    one that asks for it (``def fake_anthropic(fake_anthropic): fake_anthropic.add(...)``).
+    """
+    with running_fake(monkeypatch) as fake:
+        yield fake
 
 
 def free_port() -> int:

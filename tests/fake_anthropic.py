@@ -4,6 +4,9 @@ It serves ``GET /v1/organizations/cost_report`` one daily bucket per day of the 
 ``limit`` (or its own smaller ``page_size``) buckets per page with ``has_more``/``next_page``,
 records every request (path, query pairs, headers), and can be switched to misbehave: 401, 403,
 429 with ``Retry-After``, 500, slow answers, non-JSON, the wrong shape, or a failure on page N.
+
+Tests take it as the ``fake_anthropic`` fixture of ``conftest.py``. ``bench/_cost_fixture.py`` is
+the benchmarks' own, smaller fake: stdlib only, imported by the reference product's venv too.
 """
 
 from __future__ import annotations
@@ -211,7 +214,7 @@ def stop_fake(fake: FakeAnthropic) -> None:
 def running_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
     """A running fake with ``$ANTHROPIC_BASE_URL`` pointing at it; stopped on exit.
 
-    Test modules wrap it in their own ``fake_anthropic`` fixture.
+    ``conftest.py``'s ``fake_anthropic`` fixture is this, for every test module.
     """
     fake = start_fake()
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
@@ -219,10 +222,3 @@ def running_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
         yield fake
     finally:
         stop_fake(fake)
-
-
-@pytest.fixture
-def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
-    """A running fake; import it into a test module to use it as a fixture."""
-    with running_fake(monkeypatch) as fake:
-        yield fake

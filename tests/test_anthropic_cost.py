@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -26,15 +25,9 @@ from attune.ops.spend.client import (
     load_admin_key,
 )
 from attune.ops.spend.report import OTHER, CostSource, cents_to_usd, window_for
-from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic, running_fake
+from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic
 
 NOW = datetime(2026, 3, 5, 12, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
-    with running_fake(monkeypatch) as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,14 +19,14 @@ import pytest
 from attune.ops.cli.ops import cmd_ops
 from attune.ops.spend.admin_key import key_file_problem, load_admin_key
 from attune.ops.spend.cache import cache_path
-from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic, running_fake, stop_fake
+from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic, stop_fake
 
 
 @pytest.fixture
-def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
-    with running_fake(monkeypatch) as fake:
-        fake.add(datetime.now(UTC).date(), "1234.5", model="claude-sonnet-4-5")
-        yield fake
+def fake_anthropic(fake_anthropic: FakeAnthropic) -> FakeAnthropic:
+    """The shared fake (conftest), with today's spend on it for the check request to show."""
+    fake_anthropic.add(datetime.now(UTC).date(), "1234.5", model="claude-sonnet-4-5")
+    return fake_anthropic
 
 
 def key_file(home: Path) -> Path:

@@ -9,9 +9,7 @@ screenshot in the test's tmp dir.
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -21,7 +19,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import ServerProcess, open_page
-from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic, fake_anthropic  # noqa: F401
+from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic
+from tests.helpers import python_workflow, write_workflows
 
 pytestmark = pytest.mark.browser
 
@@ -58,14 +57,8 @@ def journey_project(project: Path) -> Path:
     spec.mkdir(parents=True)
     (spec / "requirements.md").write_text("# Billing\n\n**Status:** In Progress\n\nRound totals.\n")
     (spec / "tasks.md").write_text("# Tasks\n\n- [x] Round totals\n- [x] Show invoices\n")
-    slow = [
-        sys.executable,
-        "-c",
-        "import time\nfor i in range(400):\n print(i, flush=True)\n time.sleep(0.05)",
-    ]
-    (project / "attune.toml").write_text(
-        f'[workflows.slow]\ndescription = "Counts slowly"\ncommand = {json.dumps(slow)}\n'
-    )
+    slow = "import time\nfor i in range(400):\n print(i, flush=True)\n time.sleep(0.05)"
+    write_workflows(project, python_workflow("slow", slow, description="Counts slowly"))
     return project
 
 
@@ -92,7 +85,7 @@ def test_spend_panel_with_the_admin_api(
     journey_project: Path,
     browser: Any,
     tmp_path: Path,
-    fake_anthropic: FakeAnthropic,  # noqa: F811
+    fake_anthropic: FakeAnthropic,
 ) -> None:
     today = datetime.now(UTC).date()
     fake_anthropic.add(today, "1234.5", model="claude-sonnet-4")  # $12.345

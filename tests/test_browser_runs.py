@@ -6,9 +6,6 @@ the page in its pytest tmp dir.
 
 from __future__ import annotations
 
-import json
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import ServerProcess, open_page
+from tests.helpers import python_workflow, start_run, wait_until, write_workflows
 
 pytestmark = pytest.mark.browser
 
@@ -43,26 +41,20 @@ print("ATTUNE_REC " + json.dumps({"kind": "open-url", "url": "https://example.co
 """
 
 
-def _toml_list(items: list[str]) -> str:
-    return "[" + ", ".join(json.dumps(i) for i in items) + "]"
-
-
 @pytest.fixture
 def runs_project(project: Path) -> Path:
     (project / "src" / "pkg").mkdir(parents=True)
     (project / "src" / "pkg" / "mod.py").write_text("x = 1\n")
     (project / "README.md").write_text("hello\n")
-    (project / "attune.toml").write_text(
-        f"""
-[workflows.ticker]
-description = "Prints a tick every 50 ms until cancelled"
-command = {_toml_list([sys.executable, "-c", TICKER])}
-accepts_path = true
-
-[workflows.counter]
-description = "Counts to 240 with colours"
-command = {_toml_list([sys.executable, "-c", COUNTER])}
-"""
+    write_workflows(
+        project,
+        python_workflow(
+            "ticker",
+            TICKER,
+            description="Prints a tick every 50 ms until cancelled",
+            accepts_path=True,
+        ),
+        python_workflow("counter", COUNTER, description="Counts to 240 with colours"),
     )
     return project
 
@@ -79,14 +71,6 @@ def shown_lines(page: Any) -> list[tuple[int, str]]:
         ".map(e => [Number(e.dataset.n), e.textContent])"
     )
     return [(int(n), str(text)) for n, text in rows]
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
 
 
 def test_start_from_the_page_stream_search_and_cancel(
@@ -178,13 +162,7 @@ def test_reload_mid_run_continues_without_gaps_and_shows_recommendations(
     tmp_path: Path,
 ) -> None:
     srv = server_factory(runs_project)
-    created = httpx.post(
-        f"{srv.url}/api/runs",
-        json={"workflow": "counter", "path": None},
-        headers={"X-Attune-Token": srv.token},
-    )
-    assert created.status_code == 201
-    run_id = created.json()["id"]
+    run_id = start_run(srv, "counter")["id"]
     errors: list[str] = []
     with opened(browser, errors, tmp_path / "reload.png") as page:
         page.goto(f"{srv.url}/runs/{run_id}")

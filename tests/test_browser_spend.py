@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,21 +11,21 @@ from typing import Any
 import pytest
 
 from tests.conftest import ServerProcess, watch_page
-from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic, running_fake
+from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
-    with running_fake(monkeypatch) as fake:
-        today = datetime.now(UTC).date()
-        for offset in range(0, 30, 2):
-            fake.add(
-                today - timedelta(days=offset), str(500 + offset * 40), model="claude-sonnet-4-5"
-            )
-        fake.add(today, "250", model=None, cost_type="web_search")
-        yield fake
+def fake_anthropic(fake_anthropic: FakeAnthropic) -> FakeAnthropic:
+    """The shared fake (conftest), with spend every other day of the window."""
+    today = datetime.now(UTC).date()
+    for offset in range(0, 30, 2):
+        fake_anthropic.add(
+            today - timedelta(days=offset), str(500 + offset * 40), model="claude-sonnet-4-5"
+        )
+    fake_anthropic.add(today, "250", model=None, cost_type="web_search")
+    return fake_anthropic
 
 
 def test_spend_panel_renders_refreshes_and_goes_stale(

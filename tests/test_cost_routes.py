@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,13 +15,7 @@ import pytest
 
 from attune.ops.config import Config
 from attune.ops.spend.cache import cache_path
-from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic, running_fake
-
-
-@pytest.fixture
-def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
-    with running_fake(monkeypatch) as fake:
-        yield fake
+from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic
 
 
 @pytest.fixture
@@ -61,6 +55,7 @@ async def test_no_key_explains_how_to_connect_billing(
         "error": {"kind": "no_key", "message": body["error"]["message"]},
         "budget": None,
         "key_file_warning": None,
+        "next_refresh_at": None,
     }
     assert fake_anthropic.requests == []
 

@@ -15,7 +15,7 @@ import pytest
 
 from attune.ops.config import build_config
 from attune.ops.doctor import CheckStatus, port_holder, run_checks
-from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic, fake_anthropic  # noqa: F401
+from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic
 
 
 def doctor(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, dict[str, str]]]:
@@ -96,7 +96,7 @@ def test_specs_off_and_bad_roots(project: Path) -> None:
 def test_loose_key_file_and_rejected_key(
     project: Path,
     attune_home: Path,
-    fake_anthropic: FakeAnthropic,  # noqa: F811
+    fake_anthropic: FakeAnthropic,
 ) -> None:
     attune_home.mkdir(parents=True, exist_ok=True)
     key_file = attune_home / "anthropic-admin.env"
@@ -116,7 +116,7 @@ def test_loose_key_file_and_rejected_key(
 
 def test_working_key_reports_live_figures(
     project: Path,
-    fake_anthropic: FakeAnthropic,  # noqa: F811
+    fake_anthropic: FakeAnthropic,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake_anthropic.add(datetime.now(UTC).date(), "12345", model="claude-x")

@@ -6,9 +6,7 @@ metacharacters, XSS through every user-controlled string, and the admin key leak
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ServerProcess, watch_page
-from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic, fake_anthropic  # noqa: F401
+from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic
+from tests.helpers import python_workflow, start_run, write_workflows
 from tests.sse_client import follow_run
 
 TRAVERSALS = [
@@ -162,13 +161,9 @@ def test_commands_never_go_through_a_shell(
         "| touch pwned4",
         "&& touch pwned5",
     ]
-    command = json.dumps([sys.executable, "-c", "import sys; print(sys.argv[1:])", *args])
-    (project / "attune.toml").write_text(f"[workflows.echo]\ncommand = {command}\n")
+    write_workflows(project, python_workflow("echo", "import sys; print(sys.argv[1:])", *args))
     srv = server_factory(project)
-    r = httpx.post(
-        f"{srv.url}/api/runs", json={"workflow": "echo"}, headers={"X-Attune-Token": srv.token}
-    )
-    transcript = follow_run(srv.url, r.json()["id"])
+    transcript = follow_run(srv.url, start_run(srv, "echo")["id"])
     assert transcript.done is not None and transcript.done["status"] == "succeeded"
     assert transcript.lines == [repr(args)]
     assert not any((project / f"pwned{i}").exists() for i in range(1, 6))
@@ -225,14 +220,9 @@ def test_user_controlled_strings_render_inert(
     (spec / "requirements.md").write_text(f"# {XSS}\n\n**Status:** {XSS}\n\n{XSS}\n")
     (spec / "tasks.md").write_text(f"- [x] {XSS}\n")
     code = f"print({XSS!r}); print('\\x1b[31m' + {XSS!r} + '\\x1b[0m')"
-    command = json.dumps([sys.executable, "-c", code])
-    (project / "attune.toml").write_text(
-        f"[workflows.xss]\ndescription = {json.dumps(XSS)}\ncommand = {command}\n"
-    )
+    write_workflows(project, python_workflow("xss", code, description=XSS))
     srv = server_factory(project)
-    run = httpx.post(
-        f"{srv.url}/api/runs", json={"workflow": "xss"}, headers={"X-Attune-Token": srv.token}
-    ).json()
+    run = start_run(srv, "xss")
     follow_run(srv.url, run["id"])
     errors: list[str] = []
     page = browser.new_page()
@@ -258,15 +248,15 @@ def test_admin_key_never_leaks(
     server_factory: Callable[..., ServerProcess],
     project: Path,
     attune_home: Path,
-    fake_anthropic: FakeAnthropic,  # noqa: F811
+    fake_anthropic: FakeAnthropic,
 ) -> None:
     from datetime import UTC, datetime
 
     fake_anthropic.add(datetime.now(UTC).date(), "250.00", model="claude-test")
     (project / "docs" / "specs" / "a").mkdir(parents=True)
     (project / "docs" / "specs" / "a" / "tasks.md").write_text("- [x] done\n")
-    env_dump = json.dumps([sys.executable, "-c", "import os; print(sorted(os.environ.items()))"])
-    (project / "attune.toml").write_text(f"[workflows.envdump]\ncommand = {env_dump}\n")
+    env_dump = "import os; print(sorted(os.environ.items()))"
+    write_workflows(project, python_workflow("envdump", env_dump))
     srv = server_factory(
         project,
         env={"ANTHROPIC_ADMIN_API_KEY": ADMIN_KEY, "ANTHROPIC_BASE_URL": fake_anthropic.url},
@@ -287,9 +277,7 @@ def test_admin_key_never_leaks(
         "/openapi.json",
     ]:
         seen.append(httpx.get(srv.url + path, timeout=30).text)
-    run = httpx.post(
-        f"{srv.url}/api/runs", json={"workflow": "envdump"}, headers={"X-Attune-Token": srv.token}
-    ).json()
+    run = start_run(srv, "envdump")
     transcript = follow_run(srv.url, run["id"])
     seen.append("\n".join(transcript.lines))
     seen.append(httpx.get(f"{srv.url}/api/runs/{run['id']}/log").text)
