@@ -15,18 +15,16 @@ import pytest
 from attune.ops.config import Config
 from attune.ops.store.database import Store
 from attune.ops.web.routes.run_pages import format_duration
+from tests.helpers import workflow_toml, write_workflows
 
 HOSTILE = "<script>alert('x')</script>"
 
-ATTUNE_TOML = f"""
-[workflows.lint]
-description = "Lint the code {HOSTILE}"
-command = ["python", "-c", "print('lint')"]
-accepts_path = true
-
-[workflows.broken]
-command = []
-"""
+ATTUNE_TOML = workflow_toml(
+    "lint",
+    ["python", "-c", "print('lint')"],
+    description=f"Lint the code {HOSTILE}",
+    accepts_path=True,
+) + workflow_toml("broken", [])
 
 
 class _Inspector(HTMLParser):
@@ -90,7 +88,7 @@ def store(app: Any) -> Store:
 
 @pytest.fixture
 def toml_project(project: Path) -> Path:
-    (project / "attune.toml").write_text(ATTUNE_TOML)
+    write_workflows(project, ATTUNE_TOML)
     return project
 
 
@@ -127,9 +125,10 @@ async def test_workflows_page_preselects_the_requested_workflow(
 async def test_a_linked_scope_preselects_a_workflow_that_takes_a_path(
     project: Path, client: httpx.AsyncClient
 ) -> None:
-    (project / "attune.toml").write_text(
-        '[workflows.aaa-whole]\ncommand = ["true"]\n\n'
-        '[workflows.bbb-scoped]\ncommand = ["true", "{path}"]\naccepts_path = true\n'
+    write_workflows(
+        project,
+        workflow_toml("aaa-whole", ["true"]),
+        workflow_toml("bbb-scoped", ["true", "{path}"], accepts_path=True),
     )
     plain = (await client.get("/workflows")).text
     linked = (await client.get("/workflows", params={"path": "docs/specs/auth"})).text
