@@ -82,6 +82,7 @@ class CostFetchError:
 
     kind: CostFetchErrorKind
     message: str
+    retry_after_s: float | None = None  # a 429's Retry-After, when it gave one
 
     def to_json(self) -> dict[str, str]:
         return {"kind": str(self.kind), "message": self.message}
@@ -115,12 +116,14 @@ def fetch_summary(
     now: datetime | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     retry_delay: float = 0.5,
+    allow_live: bool = True,
 ) -> tuple[CostSummary | None, CostFetchError | None]:
     """The last 30 days of spend: ``(summary, None)``, ``(stale summary, error)`` or
     ``(None, error)``.
 
     A cache younger than ``$ANTHROPIC_COST_CACHE_TTL_SECONDS`` answers without a request unless
-    ``refresh``. Example: ``summary, error = fetch_summary(refresh=True)``.
+    ``refresh``. ``allow_live=False`` never asks: an older cache answers as ``stale``.
+    Example: ``summary, error = fetch_summary(refresh=True)``.
     """
     home = attune_home or default_attune_home()
     moment = _utc(now)
@@ -134,6 +137,13 @@ def fetch_summary(
     cached = read_cache(path)
     if not refresh and cached.is_fresh(moment, cache_ttl()):
         return cached.summary, None
+    if not allow_live:
+        if cached.summary is not None:
+            return cached.summary.with_source(CostSource.STALE), None
+        return None, CostFetchError(
+            CostFetchErrorKind.RATE_LIMITED,
+            "not asking the Anthropic API again yet (at most one request a minute)",
+        )
     summary, error = fetch_live(
         key,
         now=moment,
@@ -173,7 +183,9 @@ def fetch_live(
         )
         summary = summarise(buckets, window, fetched_at=moment)
     except FetchFailed as failed:
-        error = CostFetchError(CostFetchErrorKind(failed.kind), _scrub(failed.message, key))
+        error = CostFetchError(
+            CostFetchErrorKind(failed.kind), _scrub(failed.message, key), failed.retry_after_s
+        )
         logger.warning("cost report: %s: %s", error.kind, error.message)
         return None, error
     except ReportShapeError as exc:

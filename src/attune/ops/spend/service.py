@@ -10,8 +10,10 @@ of asking again; the Refresh button always asks.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,12 +26,25 @@ from attune.ops.spend.client import (
     fetch_summary,
     key_file_problem,
 )
-from attune.ops.spend.report import CostSummary
+from attune.ops.spend.report import CostSource, CostSummary
 from attune.ops.store.database import Store
 
 __all__ = ["RETRY_AFTER_FAILURE_S", "CostResult", "CostService"]
 
 RETRY_AFTER_FAILURE_S = 60.0
+# Anthropic asks for at most one cost report poll a minute: whatever asks (the page, Refresh, an
+# <img> on another site hitting ?refresh=1), the dashboard asks live at most this often, and
+# never while a 429's Retry-After runs.
+LIVE_INTERVAL_S = 60.0
+LIVE_INTERVAL_ENV = "ATTUNE_COST_MIN_REFRESH_S"  # lowers it for tests; never below 0
+
+
+def live_interval() -> float:
+    """``$ATTUNE_COST_MIN_REFRESH_S`` when it is a number of seconds, else one minute."""
+    try:
+        return max(0.0, float(os.environ.get(LIVE_INTERVAL_ENV, LIVE_INTERVAL_S)))
+    except ValueError:
+        return LIVE_INTERVAL_S
 TRANSIENT = frozenset(
     {
         CostFetchErrorKind.RATE_LIMITED,
@@ -49,13 +64,19 @@ class CostResult:
     error: CostFetchError | None
     budget: BudgetStatus | None
     pending: bool = False  # a fetch is still under way; these are the cached figures
+    next_refresh_at: datetime | None = None  # before then, ?refresh=1 answers from the cache
 
     def to_json(self) -> dict[str, Any]:
-        """The body of ``GET /api/cost`` (DESIGN §5)."""
+        """The body of ``GET /api/cost`` (DESIGN §5), with when a refresh is next allowed."""
         return {
             "summary": self.summary.to_json() if self.summary is not None else None,
             "error": self.error.to_json() if self.error is not None else None,
             "budget": self.budget.to_json() if self.budget is not None else None,
+            "next_refresh_at": (
+                self.next_refresh_at.isoformat(timespec="seconds")
+                if self.next_refresh_at is not None
+                else None
+            ),
         }
 
 
@@ -68,6 +89,8 @@ class CostService:
         self._task: asyncio.Future[CostResult] | None = None
         self._task_refresh = False
         self._last_failure: tuple[float, CostResult] | None = None
+        self._next_live_at = 0.0  # monotonic: no live request before then
+        self.live_interval_s = live_interval()
 
     def key_file_warning(self) -> str | None:
         """The key file's permission problem, if any (shown on the page)."""
@@ -80,8 +103,8 @@ class CostService:
         ``pending`` instead (the fetch goes on; the next call gets its result).
         """
         recent = self._recent_failure()
-        if not refresh and recent is not None:
-            return recent
+        if recent is not None and (not refresh or not self._live_allowed()):
+            return replace(recent, next_refresh_at=self._next_refresh_at())
         task = await self._shared_fetch(refresh)
         if wait_s is None:
             return await asyncio.shield(task)
@@ -110,11 +133,33 @@ class CostService:
         at, result = self._last_failure
         return result if time.monotonic() - at < RETRY_AFTER_FAILURE_S else None
 
+    def _live_allowed(self) -> bool:
+        return time.monotonic() >= self._next_live_at
+
+    def _next_refresh_at(self) -> datetime | None:
+        wait = self._next_live_at - time.monotonic()
+        return datetime.now(UTC) + timedelta(seconds=wait) if wait > 0 else None
+
     def _fetch(self, refresh: bool) -> CostResult:
-        summary, error = fetch_summary(refresh=refresh, attune_home=self.config.attune_home)
-        result = CostResult(summary=summary, error=error, budget=self._budget(summary))
-        transient = error is not None and error.kind in TRANSIENT
-        self._last_failure = (time.monotonic(), result) if transient else None
+        started = time.monotonic()
+        allowed = self._live_allowed()
+        summary, error = fetch_summary(
+            refresh=refresh and allowed, allow_live=allowed, attune_home=self.config.attune_home
+        )
+        if allowed and _asked_live(summary, error):
+            pause = max(self.live_interval_s, (error.retry_after_s or 0.0) if error else 0.0)
+            self._next_live_at = started + pause
+        result = CostResult(
+            summary=summary,
+            error=error,
+            budget=self._budget(summary),
+            next_refresh_at=self._next_refresh_at(),
+        )
+        transient = allowed and error is not None and error.kind in TRANSIENT
+        if transient:
+            self._last_failure = (time.monotonic(), result)
+        elif allowed:
+            self._last_failure = None
         return result
 
     def _peek(self) -> CostResult:
@@ -129,3 +174,10 @@ class CostService:
     def close(self) -> None:
         """Forget the fetch in flight (its thread ends by itself within the timeout)."""
         self._task = None
+
+
+def _asked_live(summary: CostSummary | None, error: CostFetchError | None) -> bool:
+    """Whether ``fetch_summary`` made a request (a fresh cache or a missing key make none)."""
+    if error is not None:
+        return error.kind is not CostFetchErrorKind.NO_KEY
+    return summary is not None and summary.source is CostSource.LIVE

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +31,11 @@ MAX_PAGE_BYTES = 16 << 20
 class FetchFailed(Exception):
     """A page could not be fetched; ``kind`` is a ``CostFetchErrorKind`` value."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.retry_after_s = retry_after_s
 
 
 def fetch_buckets(
@@ -158,6 +160,7 @@ def _page_body(response: httpx.Response) -> dict[str, Any]:
             "rate_limited",
             f"the Anthropic API is rate limiting cost report requests (HTTP 429); "
             f"{_retry_after(response)}",
+            retry_after_s=retry_after_seconds(response.headers.get("retry-after", "")),
         )
     if not 200 <= status < 300:
         raise FetchFailed(
@@ -192,6 +195,22 @@ def _api_message(response: httpx.Response) -> str:
     if not isinstance(message, str) or not message.strip():
         return ""
     return ": " + " ".join(message.split())[:200]
+
+
+def retry_after_seconds(raw: str, now: datetime | None = None) -> float | None:
+    """A ``Retry-After`` value (seconds or an HTTP date) as seconds from now, capped at a day."""
+    raw = raw.strip()
+    if raw.isdigit():
+        return float(min(int(raw[:9]), 86_400))
+    try:
+        when = parsedate_to_datetime(raw) if raw else None
+    except (TypeError, ValueError):
+        when = None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, min((when - (now or datetime.now(UTC))).total_seconds(), 86_400.0))
 
 
 def _retry_after(response: httpx.Response) -> str:
