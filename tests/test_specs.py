@@ -27,6 +27,7 @@ from attune.ops.specs.status import (
 )
 from attune.ops.specs.tasks import TaskState, count_tasks, count_text_tasks, parse_tasks
 from tests.spec_trees import (
+    REAL_GIT,
     age_tree,
     docs_spec,
     git_commit_all,
@@ -599,6 +600,29 @@ def test_last_change_falls_back_to_mtime_without_git(
     monkeypatch.setenv("PATH", f"{spy}{os.pathsep}{os.environ['PATH']}")
     listing = SpecIndex(make_config()).listing()
     assert listing.last_change(listing.find("a")).source == "mtime"
+
+
+def test_git_gets_no_secret_and_no_foreign_repository(
+    project: Path,
+    tmp_path: Path,
+    make_config: Callable[..., Config],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docs_spec(project, "a")
+    git_commit_all(project, JAN_2020.isoformat())
+    age_tree(project / "docs")
+    log = tmp_path / "env.log"
+    script = (
+        f'echo "key=${{ANTHROPIC_ADMIN_API_KEY:-unset}} dir=${{GIT_DIR:-unset}}" >> {log}\n'
+        f'exec {REAL_GIT} "$@"'
+    )
+    spy, _ = git_spy(tmp_path / "bin", script=script)
+    monkeypatch.setenv("PATH", f"{spy}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("ANTHROPIC_ADMIN_API_KEY", "sk-ant-admin01-not-for-git")
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "elsewhere.git"))
+    listing = SpecIndex(make_config()).listing()
+    assert listing.last_change(listing.find("a")).source == "git"
+    assert log.read_text().splitlines() == ["key=unset dir=unset"] * 2
 
 
 def test_git_that_hangs_or_fails_is_cut_short(project: Path, tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 10.0
 _MAX_OUTPUT = 64 * 1024 * 1024
 _NS = 1_000_000_000
+_PASSED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "XDG_CONFIG_HOME", "SYSTEMROOT")
 
 # (path, stat fingerprint) of every spec file: what ``git status`` depends on besides git itself.
 FilesKey = tuple[tuple[str, tuple[int, ...]], ...]
@@ -185,7 +186,9 @@ class GitHistory:
             str(repo.top),
             *args,
         ]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        # Only what git needs to find itself and its config: never a secret of this process
+        # (the Admin API key), never a GIT_DIR or GIT_INDEX_FILE meant for another repository.
+        env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
         env.update(GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
         try:
             proc = subprocess.Popen(
