@@ -1,4 +1,4 @@
-"""The specs pages in Chromium: close a spec in two clicks, dismiss, filter, search."""
+"""The specs pages in Chromium: close a spec (confirm, then undo), dismiss, filter, search."""
 
 from __future__ import annotations
 
@@ -26,10 +26,12 @@ def specs_tree(project: Path) -> Path:
     return project
 
 
-def test_mark_complete_and_dismiss_without_reload(
+def test_mark_complete_asks_first_then_offers_undo_and_dismiss_without_reload(
     server_factory: Callable[..., ServerProcess], specs_tree: Path, browser: Any, tmp_path: Path
 ) -> None:
     srv = server_factory(specs_tree)
+    req = specs_tree / "docs" / "specs" / "close-me" / "requirements.md"
+    before = req.read_bytes()
     errors: list[str] = []
     page = browser.new_page()
     watch_page(page, errors)
@@ -38,13 +40,38 @@ def test_mark_complete_and_dismiss_without_reload(
         page.evaluate("window.__sameDocument = true")
         cards = page.locator(".candidate-card")
         assert cards.count() == 2
-
         close = page.locator('.candidate-card[data-path="docs/specs/close-me"]')
-        close.get_by_role("button", name="Mark complete").click()
-        close.locator(".card-message").filter(has_text="Updated requirements.md").wait_for()
         row_badge = page.locator('tr[data-path="docs/specs/close-me"] .spec-status')
+
+        # The confirm step names the file and the line, and nothing is written before it.
+        close.get_by_role("button", name="Mark complete").click()
+        confirm = close.locator(".card-confirm")
+        confirm.wait_for()
+        assert "docs/specs/close-me/requirements.md line 3" in confirm.inner_text()
+        assert confirm.locator(".confirm-old code").inner_text() == "**Status:** In Progress"
+        assert confirm.locator(".confirm-new code").inner_text() == "**Status:** Complete"
+        assert req.read_bytes() == before
+        confirm.get_by_role("button", name="Cancel").click()
+        confirm.wait_for(state="detached")
+        assert req.read_bytes() == before and row_badge.inner_text() == "In progress"
+
+        close.get_by_role("button", name="Mark complete").click()
+        close.get_by_role("button", name="Confirm").click()
+        close.locator(".card-message").filter(has_text="Updated requirements.md line 3").wait_for()
         assert row_badge.inner_text() == "Complete"
-        close.wait_for(state="detached", timeout=5000)
+        assert "**Status:** Complete" in req.read_text()
+
+        # Undo puts the exact bytes back and the card is a candidate again.
+        close.get_by_role("button", name="Undo").click()
+        close.locator(".card-message").filter(has_text="Undone").wait_for()
+        assert req.read_bytes() == before
+        assert row_badge.inner_text() == "In progress"
+        assert close.get_by_role("button", name="Mark complete").is_visible()
+
+        close.get_by_role("button", name="Mark complete").click()
+        close.get_by_role("button", name="Confirm").click()
+        close.locator(".card-message").filter(has_text="Updated requirements.md").wait_for()
+        assert close.get_by_role("button", name="Undo").is_visible()  # for a minute
 
         dismiss = page.locator('.candidate-card[data-path=".kiro/specs/dismiss-me"]')
         dismiss.get_by_role("button", name="Dismiss").click()
@@ -52,7 +79,7 @@ def test_mark_complete_and_dismiss_without_reload(
         assert page.locator("#candidates-empty").is_visible()
         assert page.evaluate("window.__sameDocument") is True  # no reload happened
 
-        text = (specs_tree / "docs" / "specs" / "close-me" / "requirements.md").read_text()
+        text = req.read_text()
         assert "**Status:** Complete" in text
         page.reload(wait_until="networkidle")
         assert page.locator(".candidate-card").count() == 0

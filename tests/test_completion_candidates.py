@@ -13,15 +13,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attune.ops.config import Config
-from attune.ops.errors import InvalidPath, InvalidStatusValue, StatusNotRewritable
+from attune.ops.errors import (
+    InvalidPath,
+    InvalidStatusValue,
+    StatusNotRewritable,
+    StatusPreviewStale,
+    UndoExpired,
+    UndoFileChanged,
+)
 from attune.ops.specs.candidates import (
     candidates_off_reason,
     detect_candidates,
     snapshot_hash,
 )
-from attune.ops.specs.edit import resolve_spec_path, set_spec_status
+from attune.ops.specs.edit import LineChange, plan_spec_status, set_spec_status
 from attune.ops.specs.index import SpecIndex
+from attune.ops.specs.paths import resolve_spec_path
 from attune.ops.specs.status import SpecStatus
+from attune.ops.specs.undo import UndoLog
 from attune.ops.store.database import Store
 from tests.spec_trees import (
     age,
@@ -369,6 +378,104 @@ def test_nested_specs_resolve_and_are_candidates(
     write(project / ".kiro" / "specs" / "agent-system" / "design.md", "# Agents\n")
     with pytest.raises(InvalidPath):
         resolve_spec_path(config, ".kiro/specs/agent-system/lina-agent")
+
+
+def test_preview_names_file_and_line_and_writes_nothing(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    docs = docs_spec(project, "auth", status="🔄 In Progress", tasks=ALL_DONE)
+    kiro = kiro_spec(project, "k", tasks=ALL_DONE)
+    fm = write(project / "docs" / "specs" / "fm" / "tasks.md", "---\ntitle: T\n---\n- [x] a\n")
+    crlf = write(project / "docs" / "specs" / "crlf" / "design.md", b"\xef\xbb\xbf# T\r\nBody\r\n")
+    before = {p: p.read_bytes() for p in project.rglob("*.md")}
+    config = make_config()
+
+    plan = plan_spec_status(config, "docs/specs/auth", "complete")
+    assert (plan.file, plan.previous, plan.status, plan.inserted) == (
+        "requirements.md",
+        "🔄 In Progress",
+        "✅ Complete",
+        False,
+    )
+    (edit,) = plan.edits
+    assert edit.path == docs / "requirements.md" and edit.before == before[edit.path]
+    assert edit.lines == (LineChange(3, "**Status:** 🔄 In Progress", "**Status:** ✅ Complete"),)
+    inserted = plan_spec_status(config, ".kiro/specs/k", "complete")
+    assert inserted.inserted and inserted.edits[0].path == kiro / "requirements.md"
+    assert inserted.edits[0].lines == (LineChange(3, None, "**Status:** Complete"),)
+    assert plan_spec_status(config, "docs/specs/fm", "done").edits[0].lines == (
+        LineChange(3, None, "status: done"),
+    )
+    assert plan_spec_status(config, "docs/specs/crlf", "done").edits[0].lines == (
+        LineChange(3, None, "**Status:** Done"),
+    )
+    assert {p: p.read_bytes() for p in project.rglob("*.md")} == before  # a dry run
+    assert fm.read_bytes() == before[fm] and crlf.read_bytes() == before[crlf]
+
+    # The change written is the one previewed, byte for byte, or none at all.
+    set_spec_status(config, "docs/specs/auth", "complete", expect=plan.digest)
+    assert (docs / "requirements.md").read_bytes() == edit.after
+
+
+def test_confirm_refuses_a_change_other_than_the_preview(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    folder = docs_spec(project, "auth", status="In Progress", tasks=ALL_DONE)
+    config = make_config()
+    plan = plan_spec_status(config, "docs/specs/auth", "complete")
+    req = folder / "requirements.md"
+    edited = req.read_text().replace("What we need.", "What we need, edited.")
+    req.write_text(edited)
+    with pytest.raises(StatusPreviewStale) as caught:
+        set_spec_status(config, "docs/specs/auth", "complete", expect=plan.digest)
+    assert caught.value.status == 409 and caught.value.code == "preview_stale"
+    assert req.read_text() == edited
+
+
+def test_undo_puts_back_the_exact_bytes_once(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    folder = project / "docs" / "specs" / "auth"
+    original = "\ufeff# Auth\r\n\r\n**Status:** 🔄 In Progress  \r\ncafé\r\n".encode()
+    req = write(folder / "requirements.md", original)
+    write(folder / "tasks.md", ALL_DONE)
+    req.chmod(0o640)
+    log = UndoLog()
+    token = log.record(set_spec_status(make_config(), "docs/specs/auth", "complete"))
+    assert req.read_bytes() != original
+    undone = log.undo(token)
+    assert (undone.path, undone.files) == ("docs/specs/auth", ("requirements.md",))
+    assert req.read_bytes() == original and stat.S_IMODE(req.stat().st_mode) == 0o640
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+    with pytest.raises(UndoExpired):
+        log.undo(token)  # once only
+    with pytest.raises(UndoExpired):
+        log.undo("no-such-token")
+
+
+def test_undo_refuses_after_a_minute_or_an_edit(
+    project: Path, make_config: Callable[..., Config]
+) -> None:
+    folder = docs_spec(project, "auth", status="In Progress", tasks=ALL_DONE)
+    req = folder / "requirements.md"
+    now = [1000.0]
+    log = UndoLog(clock=lambda: now[0])
+    config = make_config()
+    token = log.record(set_spec_status(config, "docs/specs/auth", "complete"))
+    completed = req.read_bytes()
+    now[0] += 61
+    with pytest.raises(UndoExpired) as expired:
+        log.undo(token)
+    assert expired.value.status == 409 and expired.value.code == "undo_expired"
+    assert req.read_bytes() == completed
+
+    token = log.record(set_spec_status(config, "docs/specs/auth", "in progress"))
+    req.write_text(req.read_text() + "A line added after the change.\n")
+    edited = req.read_bytes()
+    with pytest.raises(UndoFileChanged) as changed:
+        log.undo(token)
+    assert changed.value.status == 409 and changed.value.code == "undo_file_changed"
+    assert "requirements.md" in changed.value.message and req.read_bytes() == edited
 
 
 @pytest.mark.parametrize("value", ["", "   ", "done\nstatus: x", "a: b", '"q"', "#x", "x" * 81])

@@ -213,6 +213,77 @@ async def test_mark_complete(spec_client: httpx.AsyncClient, specs_project: Path
     assert (await spec_client.get("/api/specs/candidates")).json()["candidates"] == []
 
 
+async def test_mark_complete_preview_confirm_and_undo(
+    spec_client: httpx.AsyncClient, specs_project: Path
+) -> None:
+    req = specs_project / "docs" / "specs" / "ready" / "requirements.md"
+    before = req.read_bytes()
+    body = {"path": "docs/specs/ready", "status": "complete"}
+    r = await spec_client.post("/api/specs/status/preview", json=body)
+    assert r.status_code == 200, r.text
+    preview = r.json()
+    assert {k: preview[k] for k in ("path", "file", "line", "old_line", "new_line")} == {
+        "path": "docs/specs/ready",
+        "file": "requirements.md",
+        "line": 3,
+        "old_line": "**Status:** 🔄 In Progress",
+        "new_line": "**Status:** ✅ Complete",
+    }
+    assert preview["changes"] == [{k: preview[k] for k in ("file", "line", "old_line", "new_line")}]
+    assert preview["inserted"] is False and req.read_bytes() == before  # nothing written
+
+    r = await spec_client.post("/api/specs/status", json={**body, "preview": preview["preview"]})
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert done["spec"]["status"] == "complete" and done["undo"]["expires_in"] == 60
+    assert done["changes"] == preview["changes"]
+    assert req.read_bytes() != before
+
+    r = await spec_client.post("/api/specs/status/undo", json={"token": done["undo"]["token"]})
+    assert r.status_code == 200, r.text
+    undone = r.json()
+    assert (undone["undone"], undone["path"], undone["files"]) == (
+        True,
+        "docs/specs/ready",
+        ["requirements.md"],
+    )
+    assert undone["spec"]["status"] == "in-progress"
+    assert req.read_bytes() == before
+    cands = (await spec_client.get("/api/specs/candidates")).json()["candidates"]
+    assert [c["path"] for c in cands] == ["docs/specs/ready"]  # a candidate again
+
+    again = await spec_client.post("/api/specs/status/undo", json={"token": done["undo"]["token"]})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "undo_expired"
+    assert "one minute" in again.json()["error"]["message"]
+
+
+async def test_confirm_and_undo_refuse_when_the_file_changed(
+    spec_client: httpx.AsyncClient, specs_project: Path
+) -> None:
+    req = specs_project / "docs" / "specs" / "ready" / "requirements.md"
+    body = {"path": "docs/specs/ready", "status": "complete"}
+    preview = (await spec_client.post("/api/specs/status/preview", json=body)).json()
+    req.write_bytes(req.read_bytes() + b"Edited meanwhile.\n")
+    stale = await spec_client.post(
+        "/api/specs/status", json={**body, "preview": preview["preview"]}
+    )
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "preview_stale"
+    assert b"Complete" not in req.read_bytes()
+
+    done = (await spec_client.post("/api/specs/status", json=body)).json()
+    req.write_bytes(req.read_bytes() + b"Edited after.\n")
+    edited = req.read_bytes()
+    r = await spec_client.post("/api/specs/status/undo", json={"token": done["undo"]["token"]})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "undo_file_changed"
+    assert req.read_bytes() == edited
+    bad = await spec_client.post("/api/specs/status/undo", json={"token": ""})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_body"
+    no_token = await spec_client.post(
+        "/api/specs/status/preview", json=body, headers={"X-Attune-Token": "wrong"}
+    )
+    assert no_token.status_code == 403
+
+
 async def test_mark_complete_errors(spec_client: httpx.AsyncClient, specs_project: Path) -> None:
     write(
         specs_project / "docs" / "specs" / "half" / "design.md",
@@ -240,8 +311,13 @@ async def test_read_only_never_rewrites(
     req = specs_project / "docs" / "specs" / "ready" / "requirements.md"
     before = req.read_bytes()
     async with await client_for(make_app, make_config(allow_run=False)) as c:
-        r = await c.post("/api/specs/status", json={"path": "docs/specs/ready", "status": "done"})
-        assert r.status_code == 403 and r.json()["error"]["code"] == "read_only"
+        for url, body in (
+            ("/api/specs/status", {"path": "docs/specs/ready", "status": "done"}),
+            ("/api/specs/status/preview", {"path": "docs/specs/ready", "status": "done"}),
+            ("/api/specs/status/undo", {"token": "x"}),
+        ):
+            r = await c.post(url, json=body)
+            assert r.status_code == 403 and r.json()["error"]["code"] == "read_only"
         assert "Mark complete" not in (await c.get("/specs")).text
     assert req.read_bytes() == before
 

@@ -25,7 +25,10 @@ __all__ = [
     "SpecNotFound",
     "SpecsReadOnly",
     "StatusNotRewritable",
+    "StatusPreviewStale",
     "StoreUnavailable",
+    "UndoExpired",
+    "UndoFileChanged",
     "UnknownWorkflow",
     "error_for_code",
 ]
@@ -159,6 +162,30 @@ class InvalidStatusValue(AttuneError):
 
 class StatusNotRewritable(AttuneError):
     code = "status_not_rewritable"
+    status = 409
+    exit_code = 5
+
+
+class StatusPreviewStale(AttuneError):
+    """The spec's files changed between the previewed "Mark complete" and its confirm."""
+
+    code = "preview_stale"
+    status = 409
+    exit_code = 5
+
+
+class UndoExpired(AttuneError):
+    """No undo for that token: its minute has passed (or the server restarted)."""
+
+    code = "undo_expired"
+    status = 409
+    exit_code = 5
+
+
+class UndoFileChanged(AttuneError):
+    """The file a status change wrote was changed since: undoing would lose that change."""
+
+    code = "undo_file_changed"
     status = 409
     exit_code = 5
 

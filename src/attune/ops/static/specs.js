@@ -1,4 +1,5 @@
-// attune ops — the specs page: filter and search the table, close or dismiss candidates.
+// attune ops — the specs page: filter and search the table; close (after a confirm, with an
+// undo for a minute) or dismiss candidates.
 "use strict";
 
 (() => {
@@ -55,37 +56,133 @@
     const more = card.closest(".candidate-more");
     card.remove();
     if (more && !more.querySelector(".candidate-card")) more.remove();
-    const left = document.querySelectorAll(".candidate-card").length;
+    updateEmpty();
+  }
+
+  // "Nothing waiting" once every card is gone or closed (a closed card stays while it can be undone).
+  function updateEmpty() {
+    const left = document.querySelectorAll(".candidate-card:not(.candidate-done)").length;
     const empty = document.getElementById("candidates-empty");
     if (empty) empty.hidden = left !== 0;
   }
 
+  function say(card, text, isError = false) {
+    const message = card.querySelector(".card-message");
+    message.textContent = text;
+    message.className = isError ? "card-message card-error" : "card-message";
+  }
+
+  function setBusy(card, busy) {
+    for (const b of card.querySelectorAll("button")) b.disabled = busy;
+  }
+
+  function lineBox(label, text, kind) {
+    return attune.el("div", { class: `confirm-line confirm-${kind}` },
+      attune.el("span", { class: "confirm-label", text: label }),
+      attune.el("code", { text }));
+  }
+
+  // Step 1 of "Mark complete": show which file and line will change, and how.
+  async function preview(card) {
+    say(card, "Looking at the change…");
+    const plan = await attune.api("/api/specs/status/preview", {
+      method: "POST", body: { path: card.dataset.path, status: "complete" },
+    });
+    const where = `${plan.path}/${plan.file}`;
+    const box = attune.el("div", { class: "card-confirm", role: "group", "aria-label": "Confirm the change" },
+      attune.el("p", {}, plan.inserted ? "Add to " : "Change ",
+        attune.el("code", { class: "confirm-file", text: where }),
+        ` line ${plan.line}:`));
+    for (const change of plan.changes) {
+      if (change.old_line !== null) box.append(lineBox("−", change.old_line, "old"));
+      box.append(lineBox("+", change.new_line, "new"));
+    }
+    box.append(attune.el("div", { class: "card-actions" },
+      attune.el("button", { type: "button", class: "primary", "data-action": "confirm", text: "Confirm" }),
+      attune.el("button", { type: "button", "data-action": "cancel", text: "Cancel" })));
+    card.dataset.preview = plan.preview;
+    card.querySelector(".card-actions").hidden = true;
+    card.querySelector(".card-message").before(box);
+    say(card, "");
+    box.querySelector("button[data-action=confirm]").focus();
+  }
+
+  function closeConfirm(card) {
+    const box = card.querySelector(".card-confirm");
+    if (box) box.remove();
+    card.querySelector(".card-actions").hidden = false;
+  }
+
+  // Step 2: write exactly the previewed change, then offer an undo while the server keeps it.
+  async function confirm(card) {
+    say(card, "Marking complete…");
+    const result = await attune.api("/api/specs/status", {
+      method: "POST",
+      body: { path: card.dataset.path, status: "complete", preview: card.dataset.preview },
+    });
+    closeConfirm(card);
+    updateRow(result.spec);
+    card.classList.add("candidate-done");
+    const first = result.changes[0];
+    const verb = result.inserted ? "Added a status to" : "Updated";
+    say(card, `${verb} ${result.file}${first ? ` line ${first.line}` : ""}.`);
+    const actions = card.querySelector(".card-actions");
+    actions.hidden = true;
+    const undo = attune.el("div", { class: "card-actions card-undo" },
+      attune.el("button", { type: "button", "data-action": "undo", text: "Undo" }));
+    actions.after(undo);
+    card.dataset.undo = result.undo.token;
+    card.undoTimer = setTimeout(() => removeCard(card), result.undo.expires_in * 1000);
+    updateEmpty();
+  }
+
+  async function undoChange(card) {
+    say(card, "Undoing…");
+    const result = await attune.api("/api/specs/status/undo", {
+      method: "POST", body: { token: card.dataset.undo },
+    });
+    clearTimeout(card.undoTimer);
+    card.querySelector(".card-undo").remove();
+    card.classList.remove("candidate-done");
+    card.querySelector(".card-actions").hidden = false;
+    updateRow(result.spec);
+    updateEmpty();
+    say(card, `Undone: ${result.files.join(", ")} as before.`);
+    // The file's time moved, so the candidate's evidence hash did: dismissing needs the new one.
+    const fresh = await attune.api("/api/specs/candidates");
+    const again = fresh.candidates.find((c) => c.path === card.dataset.path);
+    if (again) card.dataset.hash = again.snapshot_hash;
+  }
+
+  async function dismiss(card) {
+    say(card, "Dismissing…");
+    await attune.api("/api/specs/candidates/dismiss", {
+      method: "POST", body: { path: card.dataset.path, snapshot_hash: card.dataset.hash },
+    });
+    card.classList.add("candidate-done");
+    removeCard(card);
+  }
+
+  async function cancel(card) {
+    closeConfirm(card);
+    say(card, "");
+  }
+
+  const ACTIONS = { complete: preview, confirm, cancel, undo: undoChange, dismiss };
+
   async function onCandidateAction(event) {
     const button = event.target.closest("button[data-action]");
-    if (!button) return;
-    const card = button.closest(".candidate-card");
-    const message = card.querySelector(".card-message");
-    const path = card.dataset.path;
-    for (const b of card.querySelectorAll("button")) b.disabled = true;
-    message.textContent = button.dataset.action === "complete" ? "Marking complete…" : "Dismissing…";
-    message.className = "card-message";
+    const card = button && button.closest(".candidate-card");
+    if (!card) return;
+    setBusy(card, true);
     try {
-      if (button.dataset.action === "complete") {
-        const result = await attune.api("/api/specs/status", { method: "POST", body: { path, status: "complete" } });
-        updateRow(result.spec);
-        const verb = result.inserted ? "Added a status to" : "Updated";
-        message.textContent = `${verb} ${result.file}.`;
-      } else {
-        await attune.api("/api/specs/candidates/dismiss", {
-          method: "POST", body: { path, snapshot_hash: card.dataset.hash },
-        });
-      }
-      card.classList.add("candidate-done");
-      setTimeout(() => removeCard(card), button.dataset.action === "complete" ? 1500 : 0);
+      await ACTIONS[button.dataset.action](card);
     } catch (err) {
-      message.textContent = err.message;
-      message.className = "card-message card-error";
-      for (const b of card.querySelectorAll("button")) b.disabled = false;
+      // A failed confirm closes its box: "Mark complete" again previews the file as it is now.
+      if (card.querySelector(".card-confirm")) closeConfirm(card);
+      say(card, err.message, true);
+    } finally {
+      if (card.isConnected) setBusy(card, false);
     }
   }
 

@@ -6,6 +6,7 @@ app's :class:`SpecIndex` (created on first use, one per app) keeps warm listings
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -19,10 +20,12 @@ from starlette.concurrency import run_in_threadpool
 from attune.ops.config import Config
 from attune.ops.errors import InvalidBody, SpecsReadOnly
 from attune.ops.specs.candidates import candidates_off_reason, detect_candidates
-from attune.ops.specs.edit import resolve_spec_path, set_spec_status
+from attune.ops.specs.edit import FileEdit, plan_spec_status, set_spec_status
 from attune.ops.specs.index import SpecIndex
 from attune.ops.specs.listing import SpecListing
+from attune.ops.specs.paths import resolve_spec_path
 from attune.ops.specs.status import SpecStatus
+from attune.ops.specs.undo import UndoLog
 from attune.ops.specs.views import (
     STATUS_LABELS,
     filter_specs,
@@ -49,6 +52,11 @@ class DismissBody(BaseModel):
 class StatusBody(BaseModel):
     path: str
     status: str
+    preview: str | None = None  # the digest a preview returned: write only that very change
+
+
+class UndoBody(BaseModel):
+    token: str
 
 
 def spec_index(services: AppServices) -> SpecIndex:
@@ -61,6 +69,15 @@ def spec_index(services: AppServices) -> SpecIndex:
         index = SpecIndex(services.config)
         services.page_cache["spec_index"] = index
     return index
+
+
+def undo_log(services: AppServices) -> UndoLog:
+    """This app's recent status changes that can be undone (on the event loop thread only)."""
+    log: UndoLog | None = services.page_cache.get("spec_undo")
+    if log is None:
+        log = UndoLog()
+        services.page_cache["spec_undo"] = log
+    return log
 
 
 async def _listing(services: AppServices) -> SpecListing:
@@ -130,14 +147,49 @@ async def dismiss_candidate(body: DismissBody, config: ConfigDep, store: StoreDe
     return {"dismissed": True, "path": path, "snapshot_hash": digest}
 
 
-@router.post("/api/specs/status")
-async def change_spec_status(services: ServicesDep, body: StatusBody, config: ConfigDep) -> Any:
-    """Rewrite a spec's status in place: ``{"path": "docs/specs/auth", "status": "complete"}``."""
+def _writable(config: Config) -> None:
     if not config.allow_run:
         raise SpecsReadOnly(
             "The dashboard runs read-only (--read-only): spec files are not changed."
         )
-    change = await run_in_threadpool(set_spec_status, config, body.path, body.status)
+
+
+def _changes_json(edits: tuple[FileEdit, ...]) -> list[dict[str, Any]]:
+    return [
+        {"file": e.filename, "line": c.line, "old_line": c.old, "new_line": c.new}
+        for e in edits
+        for c in e.lines
+    ]
+
+
+@router.post("/api/specs/status/preview")
+async def preview_spec_status(body: StatusBody, config: ConfigDep) -> Any:
+    """What "Mark complete" would change, written nowhere: file, line, old and new line."""
+    _writable(config)
+    plan = await run_in_threadpool(plan_spec_status, config, body.path, body.status)
+    changes = _changes_json(plan.edits)
+    return {
+        "path": plan.path,
+        **changes[0],
+        "previous": plan.previous,
+        "status": plan.status,
+        "normalised": plan.normalised.value,
+        "inserted": plan.inserted,
+        "changes": changes,
+        "preview": plan.digest,
+    }
+
+
+@router.post("/api/specs/status")
+async def change_spec_status(services: ServicesDep, body: StatusBody, config: ConfigDep) -> Any:
+    """Rewrite a spec's status in place: ``{"path": "docs/specs/auth", "status": "complete"}``
+    (with ``"preview": digest``, only if it is still the previewed change); undoable a minute."""
+    _writable(config)
+    log = undo_log(services)
+    change = await run_in_threadpool(
+        functools.partial(set_spec_status, config, body.path, body.status, expect=body.preview)
+    )
+    token = log.record(change)
     listing = await _listing(services)
     spec = next((s for s in listing.specs if s.path == change.path), None)
     return {
@@ -147,6 +199,26 @@ async def change_spec_status(services: ServicesDep, body: StatusBody, config: Co
         "status": change.status,
         "normalised": change.normalised.value,
         "inserted": change.inserted,
+        "changes": _changes_json(change.edits),
+        "undo": {"token": token, "expires_in": int(log.seconds)},
+        "spec": None if spec is None else spec_json(spec, listing),
+    }
+
+
+@router.post("/api/specs/status/undo")
+async def undo_spec_status(services: ServicesDep, body: UndoBody, config: ConfigDep) -> Any:
+    """Put back the bytes a status change replaced, within a minute and if nothing edited the
+    file since (else 409 ``undo_expired`` / ``undo_file_changed``)."""
+    _writable(config)
+    if not body.token or len(body.token) > 200:
+        raise InvalidBody("token must be the undo token a status change returned.")
+    undone = await run_in_threadpool(undo_log(services).undo, body.token)
+    listing = await _listing(services)
+    spec = next((s for s in listing.specs if s.path == undone.path), None)
+    return {
+        "undone": True,
+        "path": undone.path,
+        "files": list(undone.files),
         "spec": None if spec is None else spec_json(spec, listing),
     }
 
