@@ -443,6 +443,9 @@ def test_front_matter_renders_as_a_table_not_markdown() -> None:
     assert '<th scope="row">owner</th><td></td>' in html
     assert "<hr" not in html and "<h2>" not in html and "<script>" not in html
     assert "<h1>Title</h1>" in html and "<strong>bold</strong>" in html
+    escaped_star = render_markdown("- [ ]\\* 10.10 Optional, as Kiro escapes it\n")
+    assert 'class="task-item task-open task-optional"' in escaped_star
+    assert "\\*" not in escaped_star and ">* 10.10" not in escaped_star
     # Without front matter, or with an unclosed one, the text is Markdown as before.
     assert render_markdown("# Plain\n") == "<h1>Plain</h1>\n"
     assert "front-matter" not in render_markdown("---\nstatus: x\nnever closed\n")
