@@ -35,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``attune`` console script and ``python -m attune``."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["ops"]:
+        if _serves(args_list[1:]):
+            _keep_the_admin_key_out_of_the_environment(args_list)
         from attune.ops.cli.ops import cmd_ops
 
         return cmd_ops(args_list[1:])
@@ -46,6 +48,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = args.handler
     code: int = handler(args)
     return code
+
+
+def _serves(ops_args: list[str]) -> bool:
+    """``attune ops …`` that will serve (not ``doctor``, ``setup-billing`` or ``--help``)."""
+    words = set(ops_args)
+    return not words & {"doctor", "setup-billing", "-h", "--help"}
+
+
+def _keep_the_admin_key_out_of_the_environment(args_list: list[str]) -> None:
+    # Workflows can read the dashboard's initial environment (/proc/<pid>/environ): when the
+    # admin key is there, start again without it, the key handed over through a pipe.
+    from attune.ops.spend.admin_key import adopt_handed_over_key, hand_over_through_exec
+
+    hand_over_through_exec([sys.executable, "-m", "attune", *args_list])
+    adopt_handed_over_key()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -114,7 +114,13 @@ def check_paths(config: Config) -> list[Check]:
 
 
 def check_admin_key(config: Config) -> tuple[Check, bool]:
-    from attune.ops.spend.admin_key import KEY_ENV, key_file_path, key_file_problem, load_admin_key
+    from attune.ops.spend.admin_key import (
+        KEY_ENV,
+        key_file_path,
+        key_file_problem,
+        key_from_environment,
+        load_admin_key,
+    )
 
     key = load_admin_key(attune_home=config.attune_home)
     if key is None:
@@ -128,7 +134,7 @@ def check_admin_key(config: Config) -> tuple[Check, bool]:
         )
     source = (
         f"${KEY_ENV}"
-        if os.environ.get(KEY_ENV, "").strip()
+        if key_from_environment()
         else str(key_file_path(config.attune_home))
     )
     problem = key_file_problem(config.attune_home)

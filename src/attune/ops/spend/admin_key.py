@@ -16,9 +16,12 @@ __all__ = [
     "ADMIN_KEY_PREFIX",
     "KEY_ENV",
     "KEY_FILE_NAME",
+    "adopt_handed_over_key",
     "default_attune_home",
+    "hand_over_through_exec",
     "key_file_path",
     "key_file_problem",
+    "key_from_environment",
     "load_admin_key",
     "parse_key_file",
     "remove_key_file",
@@ -30,6 +33,8 @@ logger = logging.getLogger(__name__)
 KEY_ENV = "ANTHROPIC_ADMIN_API_KEY"
 KEY_FILE_NAME = "anthropic-admin.env"
 ADMIN_KEY_PREFIX = "sk-ant-admin"
+HANDOVER_ENV = "ATTUNE_KEY_FD"  # names the pipe the key arrives through (never the key)
+_handed_over = ""  # the key, when it came through that pipe: in this process's memory only
 
 
 def default_attune_home() -> Path:
@@ -48,7 +53,7 @@ def load_admin_key(*, attune_home: Path | None = None) -> str | None:
     The file holds ``ANTHROPIC_ADMIN_API_KEY=…`` (quotes and ``export`` allowed) or a bare
     ``sk-ant-admin…`` line. ``None`` when absent or unreadable. Example: ``load_admin_key()``.
     """
-    from_env = os.environ.get(KEY_ENV, "").strip()
+    from_env = os.environ.get(KEY_ENV, "").strip() or _handed_over
     if from_env:
         return from_env
     path = key_file_path(attune_home)
@@ -60,6 +65,53 @@ def load_admin_key(*, attune_home: Path | None = None) -> str | None:
         logger.warning("the admin key file %s cannot be read: %s", path, type(exc).__name__)
         return None
     return parse_key_file(text)
+
+
+def key_from_environment() -> bool:
+    """Whether the key comes from ``$ANTHROPIC_ADMIN_API_KEY`` (possibly handed over by
+    :func:`hand_over_through_exec`) rather than from the key file."""
+    return bool(os.environ.get(KEY_ENV, "").strip() or _handed_over)
+
+
+def hand_over_through_exec(argv: list[str]) -> None:
+    """Re-execute this program without the key in its environment; the key goes through a pipe.
+
+    A process's initial environment stays readable (``/proc/<pid>/environ``, ``ps e``) by
+    every process of the same user — every workflow the dashboard runs. So when the key came
+    in through the environment, the serving process starts again (same pid, same argv) with
+    ``$ANTHROPIC_ADMIN_API_KEY`` removed and the key written to an inherited pipe, which the new
+    image reads at once (:func:`adopt_handed_over_key`). Returns only when there is nothing to
+    do (no key in the environment, or this image is already the re-executed one).
+    """
+    key = os.environ.get(KEY_ENV, "")
+    if not key.strip() or HANDOVER_ENV in os.environ:
+        return
+    read_end, write_end = os.pipe()
+    os.write(write_end, key.strip().encode())  # tiny: fits the pipe's buffer, never blocks
+    os.close(write_end)
+    os.set_inheritable(read_end, True)
+    env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
+    env[HANDOVER_ENV] = str(read_end)
+    os.execve(argv[0], argv, env)  # noqa: S606 - this same program again, without a shell
+
+
+def adopt_handed_over_key() -> None:
+    """In the re-executed image: take the key from the pipe named by ``$ATTUNE_KEY_FD``."""
+    global _handed_over
+    raw = os.environ.pop(HANDOVER_ENV, "")
+    if not raw.isdigit():
+        return
+    fd = int(raw)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 4096):
+            chunks.append(chunk)
+        _handed_over = b"".join(chunks).decode("utf-8", "replace").strip()
+    except OSError as exc:
+        logger.warning("the admin key could not be read from the hand-over pipe: %s", exc)
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def parse_key_file(text: str) -> str | None:
