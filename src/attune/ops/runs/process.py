@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from attune.ops.runs.channel import LiveChannel
+from attune.ops.runs.reaper import TAG_ENV, kill_tagged
 from attune.ops.store.database import Store
 from attune.ops.store.runs import Run, RunStatus
 
@@ -133,6 +134,7 @@ class _Outcome:
     status: RunStatus | None = None
     error: str | None = None
     note: str | None = None  # the last log line: who ended the run, and how
+    extra_notes: list[str] = field(default_factory=list)  # what else the end had to do
 
 
 class RunProcess:
@@ -316,6 +318,7 @@ class RunProcess:
         if self._kill_timer is not None:
             self._kill_timer.cancel()
         kill_group(self.proc.pid, signal.SIGKILL)  # no grandchild outlives its run
+        self._sweep()
         status = self._outcome.status or (RunStatus.SUCCEEDED if code == 0 else RunStatus.FAILED)
         self._write_note(code)
         duration = round(time.monotonic() - self._started, 3)
@@ -330,15 +333,31 @@ class RunProcess:
         if self.on_end is not None:
             self.on_end(run)
 
+    def _sweep(self) -> None:
+        """End what escaped the process group (a double-forked daemon), found by its tag."""
+        tag = self.env.get(TAG_ENV)
+        if not tag:
+            return
+        killed = kill_tagged(tag)
+        if killed:
+            pids = ", ".join(map(str, killed[:10])) + (" …" if len(killed) > 10 else "")
+            self._outcome.extra_notes.append(
+                f"[attune] ended {len(killed)} process(es) the run left outside its group: {pids}"
+            )
+
     def _write_note(self, code: int) -> None:
         """The run's last line says who ended it and how the process went (by signal name)."""
         note = self._outcome.note
-        if note is None and code >= 0:
+        lines = list(self._outcome.extra_notes)
+        if note is not None or code < 0:
+            how = f"exit code {code}" if code >= 0 else f"killed by {signal_name(-code)}"
+            lines.append(
+                f"{note}; the process ended: {how}" if note else f"[attune] the process was {how}"
+            )
+        if not lines:
             return
-        how = f"exit code {code}" if code >= 0 else f"killed by {signal_name(-code)}"
-        text = f"{note}; the process ended: {how}" if note else f"[attune] the process was {how}"
         try:
-            self._flush([text])
+            self._flush(lines)
         except Exception:
             logger.exception("run %s: could not store its last line", self.run.id)
 

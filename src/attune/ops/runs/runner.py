@@ -27,6 +27,7 @@ from attune.ops.errors import (
 from attune.ops.runs.channel import LiveChannel
 from attune.ops.runs.live import StreamHub
 from attune.ops.runs.process import RunProcess
+from attune.ops.runs.reaper import TAG_ENV, new_tag
 from attune.ops.runs.recommendations import validate_recommendation
 from attune.ops.runs.recovery import recover_runs
 from attune.ops.runs.scope import normalize_rel, resolve_scope
@@ -137,7 +138,12 @@ class Runner:
         return normalize_rel(path)
 
     def _process(self, workflow: Workflow, run: Run) -> RunProcess:
-        env = {**workflow_environment(), **workflow.env, "ATTUNE_RUN_ID": str(run.id)}
+        env = {
+            **workflow_environment(),
+            **workflow.env,
+            "ATTUNE_RUN_ID": str(run.id),
+            TAG_ENV: new_tag(),  # follows every descendant: the run's end finds them all
+        }
         names = self.registry.load().names()
         root = self.config.project_root
         return RunProcess(
