@@ -60,6 +60,34 @@ async def test_no_key_explains_how_to_connect_billing(
     assert fake_anthropic.requests == []
 
 
+async def test_no_key_panel_names_the_real_key_path_and_links_the_console(
+    client: httpx.AsyncClient, fake_anthropic: FakeAnthropic, config: Config
+) -> None:
+    assert config.attune_home != Path.home() / ".attune"  # $ATTUNE_HOME is a tmp folder here
+    html = await home(client)
+    assert state_of(html) == "no_key"
+    assert f"<code>{config.attune_home / 'anthropic-admin.env'}</code>" in html
+    assert "~/.attune" not in html
+    console = re.escape("https://console.anthropic.com/settings/admin-keys")
+    links = re.findall(rf'<a [^>]*href="{console}"[^>]*>', html)
+    assert len(links) == 1
+    assert 'target="_blank"' in links[0] and 'rel="noopener noreferrer"' in links[0]
+
+
+def test_panel_builder_takes_the_key_path_it_is_given(tmp_path: Path) -> None:
+    from attune.ops.spend.client import CostFetchError, CostFetchErrorKind
+    from attune.ops.spend.service import CostResult
+    from attune.ops.web.spend_panel import ADMIN_KEYS_URL, build_panel
+
+    no_key = CostResult(None, CostFetchError(CostFetchErrorKind.NO_KEY, "no key"), None)
+    key_file = tmp_path / "elsewhere" / "anthropic-admin.env"
+    panel = build_panel(no_key, key_warning=None, key_path=key_file)
+    assert panel["state"] == "no_key"
+    assert panel["key_path"] == str(key_file)
+    assert ADMIN_KEYS_URL == "https://console.anthropic.com/settings/admin-keys"
+    assert panel["admin_keys_url"] == ADMIN_KEYS_URL
+
+
 async def test_live_figures_tiles_chart_and_breakdowns(
     client: httpx.AsyncClient, keyed: FakeAnthropic
 ) -> None:

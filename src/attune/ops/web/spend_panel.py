@@ -8,17 +8,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from attune.ops.spend.admin_key import key_file_path
 from attune.ops.spend.budget import BudgetStatus
 from attune.ops.spend.client import CostFetchError, CostFetchErrorKind
 from attune.ops.spend.report import CostSource, CostSummary
 from attune.ops.spend.service import CostResult
 from attune.ops.web.charts import bar_chart_svg, budget_gauge_svg, format_usd
 
-__all__ = ["STALE_LABELS", "build_panel", "source_label"]
+__all__ = ["ADMIN_KEYS_URL", "STALE_LABELS", "build_panel", "source_label"]
 
 TOP_ROWS = 5
+# Where the Anthropic Console creates admin keys (the no-key panel links to it).
+ADMIN_KEYS_URL = "https://console.anthropic.com/settings/admin-keys"
 
 STALE_LABELS: dict[CostFetchErrorKind, str] = {
     CostFetchErrorKind.NO_KEY: "no key",
@@ -43,9 +47,17 @@ FIX_HINTS: dict[CostFetchErrorKind, str] = {
 
 
 def build_panel(
-    result: CostResult, *, key_warning: str | None, now: datetime | None = None
+    result: CostResult,
+    *,
+    key_warning: str | None,
+    now: datetime | None = None,
+    key_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Everything ``_home_spend.html`` shows; ``state`` picks the panel's layout."""
+    """Everything ``_home_spend.html`` shows; ``state`` picks the panel's layout.
+
+    ``key_path`` is where ``attune ops setup-billing`` stores the key:
+    ``key_file_path(config.attune_home)``; by default that of ``$ATTUNE_HOME``.
+    """
     summary, error = result.summary, result.error
     panel: dict[str, Any] = {
         "state": "pending" if result.pending and summary is None else _state(summary, error),
@@ -54,6 +66,8 @@ def build_panel(
         "key_warning": key_warning,
         "hint": FIX_HINTS.get(error.kind) if error is not None else None,
         "refresh_url": "/?refresh=1",
+        "key_path": str(key_path or key_file_path()),
+        "admin_keys_url": ADMIN_KEYS_URL,
     }
     if summary is not None:
         panel.update(_figures(summary, error, now or datetime.now(UTC)))
