@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from attune.ops.config import build_config
+from attune.ops.config import Config, build_config
 from attune.ops.doctor import CheckStatus, port_holder, run_checks
+from attune.ops.store.database import Store
 from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic
 
 
@@ -34,6 +38,7 @@ def doctor(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str
 
 def test_healthy_setup_passes(project: Path) -> None:
     (project / "docs" / "specs").mkdir(parents=True)
+    (project / "attune.toml").write_text('[workflows.test]\ncommand = ["pytest", "-q"]\n')
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         free = s.getsockname()[1]
@@ -41,6 +46,7 @@ def test_healthy_setup_passes(project: Path) -> None:
     assert code == 0
     for name in ("web extra", "listen", "project root", "attune home", "workflows", "store"):
         assert checks[name]["status"] == "pass", checks[name]
+    assert checks["workflows"]["summary"].endswith("1 from the project")
     assert checks["admin key"]["status"] == "warn"
     assert checks["admin key"]["fix"] == "attune ops setup-billing"
     assert checks["specs roots"] == {
@@ -48,8 +54,61 @@ def test_healthy_setup_passes(project: Path) -> None:
         "status": "pass",
         "summary": "docs/specs",
         "fix": None,
+        "kind": None,
     }
-    assert "cost report" not in checks  # nothing to ask without a key
+    assert checks["store"]["summary"].endswith("integrity ok")
+
+
+def test_no_key_names_the_cost_fetch_error_kind(
+    project: Path,
+    attune_home: Path,
+    fake_anthropic: FakeAnthropic,
+) -> None:
+    code, checks = doctor("--project", str(project), "--port", "0")
+    assert code == 0  # a missing key is a warning: the dashboard works without spend
+    assert checks["admin key"]["summary"] == (
+        f"none: $ANTHROPIC_ADMIN_API_KEY is unset and {attune_home / 'anthropic-admin.env'} "
+        "does not exist"
+    )
+    cost = checks["cost report"]
+    assert cost["status"] == "warn"
+    assert cost["kind"] == "no_key"
+    assert cost["summary"] == "no admin key (CostFetchError kind: no_key)"
+    assert cost["fix"] == "attune ops setup-billing"
+    assert fake_anthropic.requests == []  # nothing to ask without a key
+
+
+def test_no_attune_toml_says_how_to_add_workflows(project: Path) -> None:
+    (project / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    code, checks = doctor("--project", str(project), "--port", "0")
+    assert code == 0
+    wf = checks["workflows"]
+    assert wf["status"] == "warn"
+    assert wf["summary"].startswith(
+        "no project workflows: no attune.toml, no [tool.attune.workflows] in pyproject.toml"
+    )
+    example = '[workflows.test]\ncommand = ["pytest", "-q"]'
+    assert wf["fix"] == f"create {project / 'attune.toml'}, e.g.:\n{example}"
+    human = subprocess.run(
+        [sys.executable, "-m", "attune", "ops", "doctor", "--project", str(project), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert f"fix: create {project / 'attune.toml'}, e.g.:\n" in human
+    assert "\n" + " " * 30 + 'command = ["pytest", "-q"]\n' in human  # under the fix
+    # The fix is a real one: written as shown, the workflow is found.
+    (project / "attune.toml").write_text(wf["fix"].split(":\n", 1)[1] + "\n")
+    _, checks = doctor("--project", str(project), "--port", "0")
+    assert checks["workflows"]["status"] == "pass"
+    assert checks["workflows"]["summary"].endswith("1 from the project")
+
+
+def test_workflows_in_pyproject_need_no_attune_toml(project: Path) -> None:
+    (project / "pyproject.toml").write_text('[tool.attune.workflows.lint]\ncommand = ["ruff"]\n')
+    _, checks = doctor("--project", str(project), "--port", "0")
+    assert checks["workflows"]["status"] == "pass"
+    assert checks["workflows"]["fix"] is None
 
 
 def test_busy_port_names_the_holder(project: Path) -> None:
@@ -109,7 +168,8 @@ def test_loose_key_file_and_rejected_key(
     assert checks["admin key"]["fix"] == f"chmod 600 {key_file}"
     cost = checks["cost report"]
     assert cost["status"] == "fail"
-    assert cost["summary"].startswith("fetch_summary() failed: auth_failed")
+    assert cost["summary"].startswith("fetch_summary() failed (CostFetchError kind: auth_failed): ")
+    assert cost["kind"] == "auth_failed"
     assert "setup-billing" in cost["fix"]
     assert ADMIN_KEY not in json.dumps(checks)
 
@@ -126,6 +186,7 @@ def test_working_key_reports_live_figures(
     assert found["admin key"].summary == "found in $ANTHROPIC_ADMIN_API_KEY"
     assert found["cost report"].status is CheckStatus.PASS
     assert "today $123.45" in found["cost report"].summary
+    assert found["cost report"].kind is None
     assert len(fake_anthropic.report_requests()) == 1
 
 
@@ -152,6 +213,73 @@ async def test_health_page_and_api(client: httpx.AsyncClient) -> None:
     assert page.status_code == 200
     assert "attune ops doctor" in page.text
     assert "attune ops setup-billing" in page.text
+    assert api["integrity"] == "ok"
+    store = next(c for c in api["checks"] if c["name"] == "store")
+    assert store["status"] == "pass" and store["summary"].endswith("integrity ok")
+
+
+# -- a damaged store ---------------------------------------------------------------------------
+
+
+def damage(db: Path) -> None:
+    """A store whose run log has one overwritten page: it still opens, quick_check finds it."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(db)
+    run = store.create_run("w", None, ["w"])
+    store.append_lines(run.id, 1, [f"line {i} " + "x" * 4000 for i in range(20)])
+    store.finish_run(run.id, "succeeded", 0, 1.0)
+    store.close()
+    conn = sqlite3.connect(db)
+    try:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pageno FROM dbstat WHERE name = 'run_chunks' AND pagetype = 'overflow' "
+                "ORDER BY pageno"
+            )
+        ]
+    finally:
+        conn.close()
+    with db.open("r+b") as fh:
+        fh.seek((pages[len(pages) // 2] - 1) * page_size)
+        fh.write(b"\xde\xad\xbe\xef" * (page_size // 4))
+
+
+def test_doctor_fails_a_damaged_store_with_the_fix(project: Path, attune_home: Path) -> None:
+    db = attune_home / "ops" / "ops.db"
+    damage(db)
+    code, checks = doctor("--project", str(project), "--port", "0")
+    assert code == 1
+    store = checks["store"]
+    assert store["status"] == "fail"
+    assert store["summary"].startswith(f"{db} is damaged: ")
+    assert "page" in store["summary"]  # quick_check's first finding
+    move = f"mv {db} {db}.damaged"
+    assert (
+        store["fix"]
+        == f"stop attune ops, then move it aside ({move}); attune ops starts a fresh one"
+    )
+    assert db.exists()  # the doctor only looks
+
+
+async def test_health_reports_the_start_up_integrity_check(
+    make_app: Callable[[Config], Any], make_config: Callable[..., Config], attune_home: Path
+) -> None:
+    damage(attune_home / "ops" / "ops.db")
+    app = make_app(make_config())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8765"
+    ) as client:
+        api = (await client.get("/api/health")).json()
+        page = (await client.get("/health")).text
+    assert api["ok"] is False
+    assert api["integrity"] not in ("ok", "unchecked")
+    store = next(c for c in api["checks"] if c["name"] == "store")
+    assert store["status"] == "fail"
+    assert store["summary"].endswith(f"is damaged: {api['integrity']}")
+    assert "attune ops starts a fresh one" in store["fix"]
+    assert "is damaged" in page and "attune ops starts a fresh one" in page
 
 
 @pytest.mark.parametrize("status", ["pass", "warn", "fail"])

@@ -1,7 +1,8 @@
 """``attune ops doctor``: every diagnosis of DESIGN §4 as pass / warn / fail with the exact fix.
 
 The same checks feed the Health page (``/health``, ``/api/health``); there the listen check
-becomes "serving on host:port" since the server is, by definition, bound.
+becomes "serving on host:port" since the server is, by definition, bound, and the store check
+reads the running store's start-up integrity check instead of opening the file again.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attune.ops.config import DEFAULT_SPECS_DIRS, Config
 from attune.ops.errors import ConfigError
 from attune.ops.listen import bind_error_reason, bind_socket, port_holder
+from attune.ops.server_file import SERVERS_DIR, ServerInfo, read_server_file
+
+if TYPE_CHECKING:
+    from attune.ops.store.database import Store
 
 __all__ = ["Check", "CheckStatus", "port_holder", "run_checks"]
 
@@ -25,6 +30,9 @@ WEB_MODULES = (
     ("jinja2", "Jinja2"),
     ("markdown_it", "markdown-it-py"),
 )
+# A dashboard answers /healthz at once; one that takes longer is as good as hung.
+HEALTHZ_TIMEOUT_S = 1.0
+EXAMPLE_WORKFLOW = '[workflows.test]\ncommand = ["pytest", "-q"]'
 
 
 class CheckStatus(StrEnum):
@@ -35,12 +43,16 @@ class CheckStatus(StrEnum):
 
 @dataclass(frozen=True)
 class Check:
-    """One diagnosis: what was looked at, what was found, and the command that fixes it."""
+    """One diagnosis: what was looked at, what was found, and the command that fixes it.
+
+    ``kind`` is the ``CostFetchError`` kind of the cost report check (``None`` elsewhere).
+    """
 
     name: str
     status: CheckStatus
     summary: str
     fix: str | None = None
+    kind: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +60,7 @@ class Check:
             "status": str(self.status),
             "summary": self.summary,
             "fix": self.fix,
+            "kind": self.kind,
         }
 
 
@@ -106,6 +119,63 @@ def _listen_fix(config: Config) -> str:
     return f"stop the other server, or run: attune ops --port {other}"
 
 
+def running_dashboards(config: Config) -> list[ServerInfo]:
+    """The live dashboards this home's server files name, the newest first (not this process)."""
+    found: dict[int, ServerInfo] = {}
+    newest = read_server_file(config)
+    if newest is not None:
+        found[newest.pid] = newest
+    try:
+        files = sorted((config.ops_dir / SERVERS_DIR).glob("*.json"))
+    except OSError:
+        files = []
+    for path in files:
+        if path.stem.isdigit() and int(path.stem) not in found:
+            info = read_server_file(config, pid=int(path.stem))
+            if info is not None:
+                found[info.pid] = info
+    return [info for pid, info in found.items() if pid != os.getpid()]
+
+
+def healthz_problem(info: ServerInfo) -> str | None:
+    """Why ``info``'s address does not answer ``/healthz`` as attune ops; ``None`` if it does."""
+    import httpx
+
+    try:
+        response = httpx.get(f"{info.url}/healthz", timeout=HEALTHZ_TIMEOUT_S, trust_env=False)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return f"no answer within {HEALTHZ_TIMEOUT_S:g} s ({type(exc).__name__})"
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code != 200 or not isinstance(body, dict) or body.get("status") != "ok":
+        return f"HTTP {response.status_code}, not an attune ops answer"
+    return None
+
+
+def check_dashboard(config: Config) -> Check | None:
+    """Which dashboards of this home run and whether each answers ``/healthz``; ``None``: none."""
+    lines, silent = [], []
+    for info in running_dashboards(config):
+        where = f"{info.url} (pid {info.pid})"
+        problem = healthz_problem(info)
+        if problem is None:
+            lines.append(f"a dashboard is running at {where}, answering /healthz")
+        else:
+            lines.append(
+                f"a dashboard is registered at {where} but does not answer /healthz: {problem}"
+            )
+            silent.append(info.pid)
+    if not lines:
+        return None
+    if not silent:
+        return _pass("dashboard", "; ".join(lines))
+    pid = silent[0]
+    fix = f"if pid {pid} is a hung attune ops, stop it (kill {pid}) and start attune ops again"
+    return _warn("dashboard", "; ".join(lines), fix)
+
+
 def check_paths(config: Config) -> list[Check]:
     return [
         _pass("project root", f"{config.project_root}"),
@@ -113,7 +183,7 @@ def check_paths(config: Config) -> list[Check]:
     ]
 
 
-def check_admin_key(config: Config) -> tuple[Check, bool]:
+def check_admin_key(config: Config) -> Check:
     from attune.ops.spend.admin_key import (
         KEY_ENV,
         key_file_path,
@@ -124,24 +194,16 @@ def check_admin_key(config: Config) -> tuple[Check, bool]:
 
     key = load_admin_key(attune_home=config.attune_home)
     if key is None:
-        return (
-            _warn(
-                "admin key",
-                "no Anthropic admin key: the spend panel shows how to connect billing",
-                "attune ops setup-billing",
-            ),
-            False,
-        )
-    source = (
-        f"${KEY_ENV}"
-        if key_from_environment()
-        else str(key_file_path(config.attune_home))
-    )
+        path = key_file_path(config.attune_home)
+        found = "is not a key file" if path.exists() else "does not exist"
+        summary = f"none: ${KEY_ENV} is unset and {path} {found}"
+        return _warn("admin key", summary, "attune ops setup-billing")
+    source = f"${KEY_ENV}" if key_from_environment() else str(key_file_path(config.attune_home))
     problem = key_file_problem(config.attune_home)
     if problem:
         path = key_file_path(config.attune_home)
-        return _warn("admin key", f"found in {source}, but {problem}", f"chmod 600 {path}"), True
-    return _pass("admin key", f"found in {source}"), True
+        return _warn("admin key", f"found in {source}, but {problem}", f"chmod 600 {path}")
+    return _pass("admin key", f"found in {source}")
 
 
 _COST_FIXES = {
@@ -157,7 +219,8 @@ _COST_FIXES = {
 
 
 def check_cost(config: Config, *, refresh: bool) -> Check:
-    from attune.ops.spend.client import fetch_summary
+    """``fetch_summary()``, naming the ``CostFetchError`` kind when it fails (no key included)."""
+    from attune.ops.spend.client import CostFetchErrorKind, fetch_summary
 
     summary, error = fetch_summary(refresh=refresh, attune_home=config.attune_home)
     if error is None and summary is not None:
@@ -167,18 +230,23 @@ def check_cost(config: Config, *, refresh: bool) -> Check:
             f"today ${summary.today_usd:.2f}",
         )
     assert error is not None
+    kind = str(error.kind)
+    fix = _COST_FIXES.get(kind)
+    if error.kind is CostFetchErrorKind.NO_KEY:
+        return Check("cost report", CheckStatus.WARN, f"no admin key ({_KIND}: {kind})", fix, kind)
     stale = " (older figures are still shown)" if summary is not None else ""
-    return _fail(
-        "cost report",
-        f"fetch_summary() failed: {error.kind}: {error.message}{stale}",
-        _COST_FIXES.get(str(error.kind)),
-    )
+    found = f"fetch_summary() failed ({_KIND}: {kind}): {error.message}{stale}"
+    return Check("cost report", CheckStatus.FAIL, found, fix, kind)
+
+
+_KIND = "CostFetchError kind"  # the diagnosis asks to inspect ``kind``: name it as such
 
 
 def check_workflows(config: Config) -> Check:
     from attune.ops.runs.workflows import WorkflowRegistry
 
-    found = WorkflowRegistry(config.project_root).load()
+    root = config.project_root
+    found = WorkflowRegistry(root).load()
     builtin = sum(1 for w in found.workflows if w.source == "builtin")
     project = len(found.workflows) - builtin
     if found.errors:
@@ -189,77 +257,81 @@ def check_workflows(config: Config) -> Check:
         return _fail(
             "workflows",
             f"{where}{key}: {first.message}{more}; {project} project workflow(s) still usable",
-            f"edit {config.project_root / first.file} at line {first.line or '?'}",
+            f"edit {root / first.file} at line {first.line or '?'}",
+        )
+    if project == 0:
+        exists = (root / "attune.toml").is_file()
+        return _warn(
+            "workflows",
+            f"no project workflows: {'attune.toml declares none' if exists else 'no attune.toml'}"
+            f", no [tool.attune.workflows] in pyproject.toml; {builtin} built-in",
+            f"{'add to' if exists else 'create'} {root / 'attune.toml'}, e.g.:\n{EXAMPLE_WORKFLOW}",
         )
     return _pass("workflows", f"{builtin} built-in, {project} from the project")
 
 
 def check_specs(config: Config) -> list[Check]:
-    checks: list[Check] = []
+    root = config.project_root
+    bad = [p for p in config.specs_roots if not p.is_dir()]
     if not config.specs_roots:
-        looked = ", ".join(DEFAULT_SPECS_DIRS)
-        checks.append(
-            _warn(
-                "specs roots",
-                f"no specs folder (looked for {looked})",
-                "attune ops --specs-root DIR",
-            )
-        )
+        looked = f"no specs folder (looked for {', '.join(DEFAULT_SPECS_DIRS)})"
+        roots = _warn("specs roots", looked, "attune ops --specs-root DIR")
+    elif bad:
+        found = f"not a directory: {', '.join(map(str, bad))}"
+        roots = _fail("specs roots", found, "pass an existing folder to --specs-root")
     else:
-        bad = [p for p in config.specs_roots if not p.is_dir()]
-        if bad:
-            checks.append(
-                _fail(
-                    "specs roots",
-                    f"not a directory: {', '.join(map(str, bad))}",
-                    "pass an existing folder to --specs-root",
-                )
-            )
-        else:
-            roots = ", ".join(
-                str(p.relative_to(config.project_root))
-                if p.is_relative_to(config.project_root)
-                else str(p)
-                for p in config.specs_roots
-            )
-            checks.append(_pass("specs roots", roots))
+        shown = (
+            str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
+            for p in config.specs_roots
+        )
+        roots = _pass("specs roots", ", ".join(shown))
     if config.specs_candidates_enabled:
-        checks.append(_pass("spec candidates", "completion candidate detection is on"))
+        candidates = _pass("spec candidates", "completion candidate detection is on")
     else:
-        checks.append(
-            _warn(
-                "spec candidates",
-                "completion candidate detection is off (--no-specs-candidates)",
-                "run attune ops without --no-specs-candidates",
-            )
-        )
-    return checks
+        found = "completion candidate detection is off (--no-specs-candidates)"
+        candidates = _warn("spec candidates", found, "run attune ops without --no-specs-candidates")
+    return [roots, candidates]
 
 
-def check_store(config: Config) -> Check:
+def check_store(config: Config, store: Store | None = None) -> Check:
+    """The run store: size, schema, runs and ``PRAGMA quick_check``.
+
+    The running dashboard passes its ``store``: its start-up check answers (bounded, so a big
+    file may be "unchecked"). Otherwise the file is opened here and checked whole.
+    """
+    from attune.ops.store.damage import INTEGRITY_OK, INTEGRITY_UNCHECKED
     from attune.ops.store.database import Store
 
+    db = config.db_path
     try:
-        store = Store(config.db_path)
+        opened = store if store is not None else Store(db, integrity_budget_s=0)
     except Exception as exc:  # any failure to open is the finding itself
-        return _fail(
-            "store", f"{config.db_path} cannot be opened: {exc}", f"move {config.db_path} aside"
-        )
+        return _fail("store", f"{db} cannot be opened: {exc}", f"move {db} aside")
     try:
-        with store.read() as conn:
+        integrity = opened.integrity if store is not None else opened.check_integrity(None)
+        with opened.read() as conn:
             runs = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
-        version = store.schema_version
+        version = opened.schema_version
+    except Exception as exc:  # a damaged page can break even the count
+        integrity = str(exc)
     finally:
-        store.close()
-    size = sum(
-        p.stat().st_size
-        for p in (config.db_path, config.db_path.with_name(config.db_path.name + "-wal"))
-        if p.exists()
-    )
-    summary = f"{config.db_path} ({_size(size)}, schema v{version}, {runs} runs)"
-    if store.moved_aside is not None:
-        return _warn("store", f"{summary}; an unreadable database was moved to {store.moved_aside}")
-    return _pass("store", summary)
+        if store is None:
+            opened.close()
+    if integrity not in (INTEGRITY_OK, INTEGRITY_UNCHECKED):
+        fix = f"stop attune ops, then move it aside (mv {db} {db}.damaged); {_FRESH}"
+        return _fail("store", f"{db} is damaged: {integrity}", fix)
+    size = sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+    summary = f"{db} ({_size(size)}, schema v{version}, {runs} runs)"
+    if integrity == INTEGRITY_UNCHECKED:
+        found = f"{summary}; integrity not checked at start (too big to check in time)"
+        return _warn("store", found, "attune ops doctor (it checks the whole file)")
+    if opened.moved_aside is not None:
+        found = f"{summary}; an unreadable database was moved to {opened.moved_aside}"
+        return _warn("store", found)
+    return _pass("store", f"{summary}, integrity ok")
+
+
+_FRESH = "attune ops starts a fresh one"
 
 
 def _size(n: int) -> str:
@@ -274,9 +346,17 @@ def _size(n: int) -> str:
 
 
 def run_checks(
-    config: Config | ConfigError, *, serving: bool = False, refresh_cost: bool = True
+    config: Config | ConfigError,
+    *,
+    serving: bool = False,
+    refresh_cost: bool = True,
+    store: Store | None = None,
 ) -> list[Check]:
-    """Every check, in the order of DESIGN §4. ``serving``: called from the running server."""
+    """Every check, in the order of DESIGN §4.
+
+    ``serving``: called from the running server, whose ``store`` is passed; the dashboard check
+    then names only the other dashboards of this home, if any.
+    """
     checks = [check_web_extra()]
     if isinstance(config, ConfigError):
         checks.append(_fail("configuration", str(config), _config_fix(config)))
@@ -285,14 +365,17 @@ def run_checks(
         checks.append(_pass("listen", f"serving on {config.host}:{config.port}"))
     else:
         checks.append(check_listen(config))
+    dashboard = check_dashboard(config)
+    if dashboard is not None:
+        checks.append(dashboard)
+    elif not serving:
+        checks.append(_pass("dashboard", f"none running for {config.attune_home}"))
     checks.extend(check_paths(config))
-    key_check, has_key = check_admin_key(config)
-    checks.append(key_check)
-    if has_key:
-        checks.append(check_cost(config, refresh=refresh_cost))
+    checks.append(check_admin_key(config))
+    checks.append(check_cost(config, refresh=refresh_cost))
     checks.append(check_workflows(config))
     checks.extend(check_specs(config))
-    checks.append(check_store(config))
+    checks.append(check_store(config, store))
     return checks
 
 

@@ -31,7 +31,9 @@ def format_checks(checks: list[Check], *, colour: bool) -> str:
             mark = f"{_COLOURS[check.status]}{mark}\x1b[0m"
         lines.append(f"  {mark}  {check.name:<16} {check.summary}")
         if check.fix and check.status is not CheckStatus.PASS:
-            lines.append(f"        {'':<16} fix: {check.fix}")
+            first, *more = check.fix.splitlines()
+            lines.append(f"        {'':<16} fix: {first}")
+            lines.extend(f"{'':<30}{line}" for line in more)  # an example file, under the fix
     fails = sum(c.status is CheckStatus.FAIL for c in checks)
     warns = sum(c.status is CheckStatus.WARN for c in checks)
     verdict = "all good" if not fails and not warns else f"{fails} failed, {warns} warning(s)"

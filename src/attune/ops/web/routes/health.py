@@ -29,17 +29,24 @@ async def get_session(services: ServicesDep) -> dict[str, str]:
 
 async def _checks(services: AppServices, refresh: bool) -> list[Check]:
     return await anyio.to_thread.run_sync(
-        lambda: run_checks(services.config, serving=True, refresh_cost=refresh)
+        lambda: run_checks(
+            services.config, serving=True, refresh_cost=refresh, store=services.store
+        )
     )
 
 
 @router.get("/api/health")
 async def get_health_checks(services: ServicesDep, refresh: bool = False) -> dict[str, Any]:
-    """The checks of ``attune ops doctor``; ``refresh=1`` asks Anthropic instead of the cache."""
+    """The checks of ``attune ops doctor``; ``refresh=1`` asks Anthropic instead of the cache.
+
+    ``integrity`` is the store's start-up ``PRAGMA quick_check``: ``"ok"``, ``"unchecked"``
+    (too big to check in time) or the first problem found.
+    """
     checks = await _checks(services, refresh)
     return {
         "ok": not any(c.status is CheckStatus.FAIL for c in checks),
         "checks": [c.to_json() for c in checks],
+        "integrity": services.store.integrity,
     }
 
 
