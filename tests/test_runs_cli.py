@@ -81,7 +81,7 @@ def test_list_show_log_export(served: Any, cli_project: Path) -> None:
         json.loads(attune(cli_project, home, "show", str(boom), "--json").stdout)["exit_code"] == 4
     )
 
-    raw = attune(cli_project, home, "log", str(hello))
+    raw = attune(cli_project, home, "log", str(hello), "--color", "always")
     assert raw.stdout == "\x1b[32mhello\x1b[0m world\nsecond line\n"
     plain = attune(cli_project, home, "log", str(hello), "--plain")
     assert plain.stdout == "hello world\nsecond line\n"

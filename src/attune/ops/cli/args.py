@@ -126,13 +126,21 @@ def add_runs_parser(commands: Any) -> None:
     ls.add_argument("--limit", type=int, default=20, help="how many (default 20, at most 200)")
     ls.add_argument("--before", type=int, help="page: only runs older than this id")
     ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.add_argument("--utc", action="store_true", help="times in UTC (default: local time)")
     show = sub.add_parser("show", help="one run (attune runs show 12)")
     show.add_argument("id", type=int)
     show.add_argument("--json", action="store_true", help="print JSON")
+    show.add_argument("--utc", action="store_true", help="times in UTC (default: local time)")
     log = sub.add_parser("log", help="a run's log (attune runs log 12 --follow)")
     log.add_argument("id", type=int)
     log.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
-    log.add_argument("--plain", action="store_true", help="strip ANSI colours")
+    log.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="ANSI colours: auto (a terminal, unless $NO_COLOR is set), always or never",
+    )
+    log.add_argument("--plain", action="store_true", help="no ANSI colours (= --color never)")
     cancel = sub.add_parser("cancel", help="cancel a live run through the server")
     cancel.add_argument("id", type=int)
     cancel.add_argument("--json", action="store_true", help="print the run as JSON")

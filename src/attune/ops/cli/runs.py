@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
+from datetime import UTC, datetime
+from typing import TextIO
 
 from attune.ops.cli.main import run_command
 from attune.ops.config import Config, build_config
@@ -37,11 +40,41 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = build_config()
     if args.action == "cancel":
         return _cancel(config, args)
-    store = Store(config.db_path)
+    store = Store(config.db_path, integrity_budget_s=0)  # the dashboard checks at its start
     try:
         return int(_ACTIONS[args.action](store, args))
     finally:
         store.close()
+
+
+def scope_label(path: str | None) -> str:
+    """A run's scope as the web shows it: the path, or "whole project"."""
+    return path or "whole project"
+
+
+def format_time(stamp: str, *, utc: bool = False) -> str:
+    """An ISO 8601 UTC time from the store, in the local zone with its offset (or in UTC)."""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC if utc else None)
+    offset = moment.strftime("%z")
+    return f"{moment:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
+
+
+def wants_colour(choice: str, stream: TextIO) -> bool:
+    """ANSI colours for ``--color`` on ``stream``: auto is a terminal without ``$NO_COLOR``."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR", ""):
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _duration(seconds: float | None) -> str:
@@ -71,13 +104,13 @@ def _list(store: Store, args: argparse.Namespace) -> int:
     if not runs:
         print("no runs")
         return 0
-    print(f"{'ID':>6}  {'STATUS':<11} {'WORKFLOW':<20} {'STARTED':<19}  {'TIME':>7}  EXIT  PATH")
+    print(f"{'ID':>6}  {'STATUS':<11} {'WORKFLOW':<20} {'STARTED':<25}  {'TIME':>7}  EXIT  SCOPE")
     for r in runs:
         code = "" if r.exit_code is None else str(r.exit_code)
-        started = r.started_at[:19].replace("T", " ")
+        started = format_time(r.started_at, utc=args.utc)
         print(
-            f"{r.id:>6}  {r.status:<11} {r.workflow[:20]:<20} {started:<19}  "
-            f"{_duration(r.duration_s):>7}  {code:>4}  {r.path or '.'}"
+            f"{r.id:>6}  {r.status:<11} {r.workflow[:20]:<20} {started:<25}  "
+            f"{_duration(r.duration_s):>7}  {code:>4}  {scope_label(r.path)}"
         )
     if next_cursor is not None:
         print(f"… older runs: attune runs list --before {next_cursor}")
@@ -93,12 +126,12 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     rows = [
         ("run", str(run.id)),
         ("workflow", run.workflow),
-        ("path", run.path or "."),
+        ("scope", scope_label(run.path)),
         ("status", run.status),
         ("exit code", "-" if run.exit_code is None else str(run.exit_code)),
-        ("command", " ".join(run.command)),
-        ("started", run.started_at),
-        ("finished", run.finished_at or "-"),
+        ("command", shlex.join(run.command)),
+        ("started", format_time(run.started_at, utc=args.utc)),
+        ("finished", format_time(run.finished_at, utc=args.utc) if run.finished_at else "-"),
         ("duration", _duration(run.duration_s)),
         ("lines", str(run.line_count)),
         ("trigger", run.trigger),
@@ -106,7 +139,8 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     if run.error:
         rows.append(("error", run.error))
     for label, value in rows:
-        print(f"{label:>10}  {value}")
+        # A multi-line value (a `python -c` script) keeps its lines under the value column.
+        print(f"{label:>10}  " + value.replace("\n", "\n" + " " * 12))
     for rec in recs:
         target = rec.get("url") or f"{rec.get('workflow')} {rec.get('path') or '.'}"
         print(f"{'suggests':>10}  {rec['kind']}: {target}")
@@ -125,6 +159,7 @@ def _print_lines(store: Store, run_id: int, after: int, plain: bool) -> int:
 
 def _log(store: Store, args: argparse.Namespace) -> int:
     run = store.require_run(args.id)
+    args.plain = args.plain or not wants_colour(args.color, sys.stdout)
     after = _print_lines(store, run.id, 0, args.plain)
     if not args.follow:
         return 0
@@ -207,7 +242,7 @@ def _cancel(config: Config, args: argparse.Namespace) -> int:
 
 def _owner(config: Config, run_id: int) -> int | None:
     """The pid of the server that started ``run_id``, when the store knows it."""
-    store = Store(config.db_path)
+    store = Store(config.db_path, integrity_budget_s=0)  # the dashboard checks at its start
     try:
         run = store.get_run(run_id)
     finally:
