@@ -82,7 +82,7 @@ async def show_workflows(
     ``?workflow=NAME`` preselects a workflow; ``?path=REL`` picks that scope (the script reads
     it) and, without ``workflow``, preselects the first workflow that takes a path.
     """
-    current = registry.load()
+    current = await asyncio.to_thread(registry.load)
     names = [w.name for w in current.workflows]
     scoped = [w.name for w in current.workflows if w.accepts_path]
     fallback = scoped[0] if path and scoped else (names[0] if names else "")
@@ -91,7 +91,7 @@ async def show_workflows(
         "active": "workflows",
         "title": "Workflows",
         "workflows": current.workflows,
-        "errors": current.errors,
+        "errors": current.shown_errors(),
         "selected": selected,
     }
     return render_page(request, "workflows.html", context)
@@ -230,7 +230,7 @@ async def show_runs(
         q=q.strip(),
         before=before,
     )
-    known = [w.name for w in registry.load().workflows]
+    known = [w.name for w in (await asyncio.to_thread(registry.load)).workflows]
     data = await asyncio.to_thread(_history, store, known, query)
     context = {
         "active": "runs",
@@ -255,7 +255,7 @@ async def list_workflow_stats(store: StoreDep, registry: RegistryDep) -> dict[st
     """The JSON twin of the history page's charts: per known workflow with finished runs, the
     last 10 (``id``, ``status``, ``duration_s``, oldest first) and ``success_rate`` (0..1 or
     null; succeeded out of succeeded + failed)."""
-    names = sorted(w.name for w in registry.load().workflows)
+    names = sorted(w.name for w in (await asyncio.to_thread(registry.load)).workflows)
     return {"workflows": await asyncio.to_thread(_raw_stats, store, names)}
 
 
