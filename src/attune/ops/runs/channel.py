@@ -28,14 +28,23 @@ class LiveChannel:
         self._loop = loop
 
     @classmethod
-    def open(cls, hub: StreamHub, run_id: int) -> LiveChannel:
-        """A channel on the running event loop (opened in the hub), or a stored-only one."""
+    def open(
+        cls, hub: StreamHub, run_id: int, loop: asyncio.AbstractEventLoop | None = None
+    ) -> LiveChannel:
+        """A channel on ``loop`` (default: this thread's running loop), opened in the hub; a
+        stored-only one without a loop. Safe from a worker thread: the hub is opened on its
+        loop, before any frame of the run reaches it."""
         try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
-            loop = None
-        if loop is not None:
+            running = None
+        loop = loop or running
+        if loop is None:
+            return cls(hub, run_id, None)
+        if loop is running:
             hub.open(run_id)
+        else:
+            loop.call_soon_threadsafe(hub.open, run_id)
         return cls(hub, run_id, loop)
 
     @property

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from attune.ops.errors import StoreUnavailable
 from attune.ops.runs.channel import LiveChannel
 from attune.ops.runs.reaper import TAG_ENV, kill_tagged
 from attune.ops.store.database import Store
@@ -42,6 +43,7 @@ REC_MARKER = REC_PREFIX.encode()
 ORPHAN_GRACE_S = 2.0
 INTERRUPTED_NOTE = "[attune] the dashboard stopped while this run was running; marked interrupted"
 IDLE_POLL_S = 0.25  # how often an idle run checks its timeout and its leader
+LOCKED_TRIES_WHEN_ENDING = 3  # each waits the store's busy timeout
 
 
 class LineSplitter:
@@ -290,9 +292,30 @@ class RunProcess:
         if not lines:
             return
         first = self._next_seq
-        self.store.append_lines(self.run.id, first, lines)  # on disk before anyone sees it
+        self._append(first, lines)  # on disk before anyone sees it
         self._next_seq += len(lines)
         self.channel.lines(first, lines)
+
+    def _append(self, first: int, lines: list[str]) -> None:
+        """Store a batch; while another process holds the database, wait and try again.
+
+        The lines stay in memory meanwhile and the pipe is not read, so the workflow waits on
+        its own output instead of anything being lost. A run already being ended gives up after
+        a few more tries (its end is then kept in memory by the store).
+        """
+        tries_left = LOCKED_TRIES_WHEN_ENDING
+        while True:
+            try:
+                self.store.append_lines(self.run.id, first, lines)
+                return
+            except StoreUnavailable as exc:
+                if not exc.extra.get("locked"):
+                    raise
+                if self._outcome.status is not None:
+                    tries_left -= 1
+                    if tries_left <= 0:
+                        raise
+                logger.warning("run %s: %s; keeping its output and trying again", self.run.id, exc)
 
     def _recommend(self, line: str) -> None:
         if self._rec_count >= MAX_RECOMMENDATIONS:

@@ -22,6 +22,7 @@ from pathlib import Path
 from attune.ops.errors import StoreUnavailable
 from attune.ops.store.damage import INTEGRITY_BUDGET_S, INTEGRITY_UNCHECKED, check_integrity
 from attune.ops.store.files import create_database_file, prepare_files
+from attune.ops.store.locks import BUSY_TIMEOUT_S, is_locked, locked_error
 from attune.ops.store.runs import Run, RunLogMixin
 from attune.ops.store.upkeep import RunUpkeepMixin
 
@@ -154,9 +155,11 @@ class Store(RunLogMixin, RunUpkeepMixin):
     # -- connections ---------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
@@ -170,7 +173,14 @@ class Store(RunLogMixin, RunUpkeepMixin):
                 self.moved_aside = self._move_aside(str(exc))
                 create_database_file(self.path)
                 return self._open_and_migrate()
-        except (sqlite3.Error, OSError) as exc:
+        except sqlite3.Error as exc:
+            if is_locked(exc):
+                raise locked_error(self.path, "opening it") from exc
+            raise StoreUnavailable(
+                f"the run store {self.path} cannot be opened ({exc}): check that the file and "
+                f"its folder are yours and writable, or move {self.path} aside and start again"
+            ) from exc
+        except OSError as exc:
             raise StoreUnavailable(
                 f"the run store {self.path} cannot be opened ({exc}): check that the file and "
                 f"its folder are yours and writable, or move {self.path} aside and start again"
@@ -255,17 +265,37 @@ class Store(RunLogMixin, RunUpkeepMixin):
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``) under the writer lock."""
-        with self._write_lock:
+        """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``) under the writer lock.
+
+        Waits at most :data:`BUSY_TIMEOUT_S` for the lock (held by another thread or process);
+        then raises ``StoreUnavailable`` saying who holds the file.
+        """
+        if not self._write_lock.acquire(timeout=BUSY_TIMEOUT_S):
+            raise locked_error(self.path, "a write")
+        try:
             conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if is_locked(exc):
+                    raise locked_error(self.path, "a write") from exc
+                raise
             try:
                 yield conn
             except BaseException:
                 if conn.in_transaction:  # SQLite already rolled back after e.g. SQLITE_FULL
                     conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if is_locked(exc):
+                    raise locked_error(self.path, "a write") from exc
+                raise
+        finally:
+            self._write_lock.release()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -282,6 +312,10 @@ class Store(RunLogMixin, RunUpkeepMixin):
         conn.execute("BEGIN")
         try:
             yield conn
+        except sqlite3.OperationalError as exc:
+            if is_locked(exc):
+                raise locked_error(self.path, "a read") from exc
+            raise
         finally:
             conn.execute("COMMIT")
 

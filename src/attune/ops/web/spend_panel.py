@@ -11,7 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from attune.ops.spend.admin_key import key_file_path
 from attune.ops.spend.budget import BudgetStatus
 from attune.ops.spend.client import CostFetchError, CostFetchErrorKind
 from attune.ops.spend.report import CostSource, CostSummary
@@ -50,13 +49,13 @@ def build_panel(
     result: CostResult,
     *,
     key_warning: str | None,
+    key_path: Path,
     now: datetime | None = None,
-    key_path: Path | None = None,
 ) -> dict[str, Any]:
     """Everything ``_home_spend.html`` shows; ``state`` picks the panel's layout.
 
     ``key_path`` is where ``attune ops setup-billing`` stores the key:
-    ``key_file_path(config.attune_home)``; by default that of ``$ATTUNE_HOME``.
+    ``key_file_path(config.attune_home)``.
     """
     summary, error = result.summary, result.error
     panel: dict[str, Any] = {
@@ -66,7 +65,7 @@ def build_panel(
         "key_warning": key_warning,
         "hint": FIX_HINTS.get(error.kind) if error is not None else None,
         "refresh_url": "/?refresh=1",
-        "key_path": str(key_path or key_file_path()),
+        "key_path": str(key_path),
         "admin_keys_url": ADMIN_KEYS_URL,
     }
     if summary is not None:
