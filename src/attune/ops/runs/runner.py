@@ -9,10 +9,13 @@ is global: a second start while a run is live raises :class:`RunnerBusy`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
+import signal
 import sqlite3
+import subprocess
 import threading
 from collections.abc import Callable
 
@@ -26,7 +29,7 @@ from attune.ops.errors import (
 )
 from attune.ops.runs.channel import LiveChannel
 from attune.ops.runs.live import StreamHub
-from attune.ops.runs.process import RunProcess
+from attune.ops.runs.process import RunProcess, kill_group
 from attune.ops.runs.reaper import TAG_ENV, new_tag
 from attune.ops.runs.recommendations import validate_recommendation
 from attune.ops.runs.recovery import recover_runs
@@ -99,7 +102,8 @@ class Runner:
         """
         if not self.config.allow_run:
             raise RunsDisabled("this dashboard is read-only (--read-only): runs are disabled")
-        workflow = self.registry.get(workflow_name)
+        found = self.registry.load()  # once: a second load could re-parse an edited file
+        workflow = found.get(workflow_name)
         scope = self._scope(workflow, path)
         argv = workflow.argv(scope)
         with self._lock:
@@ -117,13 +121,19 @@ class Runner:
                 ) from exc
             # From here the busy lock is held by ``process``: every way out either starts the
             # pump (which frees it at the end) or records the run failed and frees it now.
-            process = self._process(workflow, run)
+            # Building it only copies values (no I/O, no parse), so it cannot fail halfway.
+            process = self._process(workflow, run, found.names())
             self._current = process
         try:
             process.start(argv)
-        except (OSError, ValueError, sqlite3.Error) as exc:
+        except (OSError, ValueError, RuntimeError, sqlite3.Error, StoreUnavailable) as exc:
+            # OSError: exec, cwd, fork limits; ValueError: a NUL byte or a bad env name;
+            # RuntimeError: no thread for the pump; the store: the pid could not be recorded.
             return self._failed_to_start(process, argv, exc)
-        return self.store.get_run(run.id) or run
+        try:
+            return self.store.get_run(run.id) or run
+        except (sqlite3.Error, StoreUnavailable):
+            return run  # it is running: a failed re-read must not answer 500 (a retry is a 409)
 
     def _scope(self, workflow: Workflow, path: str | None) -> str | None:
         if path is None or normalize_rel(path) == "":
@@ -137,14 +147,13 @@ class Runner:
         resolve_scope(self.config.project_root, path)
         return normalize_rel(path)
 
-    def _process(self, workflow: Workflow, run: Run) -> RunProcess:
+    def _process(self, workflow: Workflow, run: Run, names: frozenset[str]) -> RunProcess:
         env = {
             **workflow_environment(),
             **workflow.env,
             "ATTUNE_RUN_ID": str(run.id),
             TAG_ENV: new_tag(),  # follows every descendant: the run's end finds them all
         }
-        names = self.registry.load().names()
         root = self.config.project_root
         return RunProcess(
             self.store,
@@ -159,17 +168,18 @@ class Runner:
         )
 
     def _failed_to_start(self, process: RunProcess, argv: list[str], exc: Exception) -> Run:
-        if isinstance(exc, FileNotFoundError):
-            reason = f"command not found: {argv[0]}"
-        elif isinstance(exc, OSError):
-            reason = exc.strerror or str(exc)
-        else:
-            reason = str(exc)
+        if process.proc is not None:  # spawned, then the pid or the pump failed: end it now
+            kill_group(process.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.proc.wait(timeout=5)
+            if process.proc.stdout is not None:
+                process.proc.stdout.close()
+        reason = _start_failure(argv, exc)
         message = f"[attune] could not start {argv[0]!r}: {reason}"
         try:
             self.store.append_note(process.run.id, message)
             run = self.store.finish_run(process.run.id, RunStatus.FAILED, None, 0.0, message)
-        except sqlite3.Error:
+        except (sqlite3.Error, StoreUnavailable):
             logger.exception("run %s: could not record that it failed to start", process.run.id)
             run = dataclasses.replace(process.run, status=RunStatus.FAILED, error=message)
         process.end(run)
@@ -212,6 +222,18 @@ class Runner:
         if current is not None:
             current.interrupt()
             current.join(timeout)
+
+
+def _start_failure(argv: list[str], exc: Exception) -> str:
+    """Why the process could not be started, for the run's last line."""
+    if isinstance(exc, FileNotFoundError) and exc.filename in (None, argv[0]):
+        return f"command not found: {argv[0]}"
+    if isinstance(exc, OSError):  # the filename may be the cwd (the project root is gone)
+        where = f": {exc.filename}" if exc.filename not in (None, argv[0]) else ""
+        return (exc.strerror or str(exc)) + where
+    if isinstance(exc, ValueError):  # Popen's check of a NUL byte or an env name with "="
+        return f"its command or environment cannot be passed to a process ({exc})"
+    return str(exc)
 
 
 def workflow_environment() -> dict[str, str]:
