@@ -22,6 +22,8 @@ from attune.ops.runs.live import StreamHub
 from attune.ops.runs.runner import Runner
 from attune.ops.runs.workflows import WorkflowRegistry
 from attune.ops.server_file import remove_server_file, write_server_file
+from attune.ops.specs.index import SpecIndex
+from attune.ops.specs.undo import UndoLog
 from attune.ops.spend.service import CostService
 from attune.ops.store.database import Store
 from attune.ops.store.indexer import SearchIndexer
@@ -60,6 +62,8 @@ class AppServices:
     cost: CostService
     indexer: SearchIndexer
     retention: RetentionJob
+    specs: SpecIndex
+    spec_undo: UndoLog
     # Page fragments cached by their routes (keyed by what they were built from).
     page_cache: dict[str, Any] = field(default_factory=dict)
     _started: bool = False
@@ -119,6 +123,8 @@ def build_services(config: Config, *, token: str, templates: Jinja2Templates) ->
         cost=CostService(config, store),
         indexer=indexer,
         retention=RetentionJob(store, config.runs_retention_days),
+        specs=SpecIndex(config),
+        spec_undo=UndoLog(),
     )
 
 

@@ -60,24 +60,13 @@ class UndoBody(BaseModel):
 
 
 def spec_index(services: AppServices) -> SpecIndex:
-    """This app's spec index, created on first use (no background work, nothing global).
-
-    Called from the event loop thread only, so two requests cannot race to create it.
-    """
-    index: SpecIndex | None = services.page_cache.get("spec_index")
-    if index is None:
-        index = SpecIndex(services.config)
-        services.page_cache["spec_index"] = index
-    return index
+    """This app's spec index (built with the app; its stat cache lives as long as the app)."""
+    return services.specs
 
 
 def undo_log(services: AppServices) -> UndoLog:
-    """This app's recent status changes that can be undone (on the event loop thread only)."""
-    log: UndoLog | None = services.page_cache.get("spec_undo")
-    if log is None:
-        log = UndoLog()
-        services.page_cache["spec_undo"] = log
-    return log
+    """This app's recent status changes that can be undone."""
+    return services.spec_undo
 
 
 async def _listing(services: AppServices) -> SpecListing:
