@@ -124,6 +124,10 @@ def test_a_cancel_from_the_terminal_says_so(
         time.sleep(0.05)
     status, _, lines = _stored(srv.home, run["id"])
     assert status == "cancelled"
+    shown = httpx.get(f"{srv.url}/api/runs/{run['id']}").json()
+    assert shown["exit_code"] == -15 and shown["signal"] == "SIGTERM"
+    page = httpx.get(f"{srv.url}/runs/{run['id']}").text
+    assert '<dd id="run-exit" class="num">-15 (SIGTERM)</dd>' in page
     assert lines[-1] == (
         "[attune] cancelled by `attune runs cancel` in a terminal; "
         "the process ended: killed by SIGTERM"

@@ -23,7 +23,8 @@
     const badge = $("run-status");
     badge.className = `badge status-${run.status}`;
     badge.textContent = STATUS_LABELS[run.status] ?? run.status;
-    $("run-exit").textContent = run.exit_code ?? "–";
+    $("run-exit").textContent =
+      (run.exit_code ?? "–") + (run.signal ? ` (${run.signal})` : "");
     // The tab title says how the run is doing, for a run watched from another tab.
     document.title = `${badge.textContent} · ${baseTitle}`;
     const running = run.status === "running";

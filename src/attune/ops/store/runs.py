@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -76,7 +77,8 @@ class Run:
         return self.status != RunStatus.RUNNING
 
     def to_json(self) -> dict[str, Any]:
-        """The DESIGN §5 run object (plus ``error`` when the run failed to start or store)."""
+        """The DESIGN §5 run object, plus ``error`` when the run failed to start or store, and
+        ``signal`` (its name) when a signal ended it."""
         data: dict[str, Any] = {
             "id": self.id,
             "workflow": self.workflow,
@@ -92,7 +94,19 @@ class Run:
         }
         if self.error:
             data["error"] = self.error
+        if self.signal is not None:
+            data["signal"] = self.signal
         return data
+
+    @property
+    def signal(self) -> str | None:
+        """``SIGTERM`` when the process was ended by a signal (``exit_code`` -15), else ``None``."""
+        if self.exit_code is None or self.exit_code >= 0:
+            return None
+        try:
+            return signal.Signals(-self.exit_code).name
+        except ValueError:
+            return f"signal {-self.exit_code}"
 
     @classmethod
     def from_row(cls, row: sqlite3.Row | Sequence[Any]) -> Run:
