@@ -47,6 +47,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         store.close()
 
 
+def _exit_text(run: Run, prefix: str = "") -> str:
+    """``4``, ``-15 (SIGTERM)``, or ``-`` when the run has none (yet)."""
+    if run.exit_code is None:
+        return "-"
+    return f"{prefix}{run.exit_code}" + (f" ({run.signal})" if run.signal else "")
+
+
 def scope_label(path: str | None) -> str:
     """A run's scope as the web shows it: the path, or "whole project"."""
     return path or "whole project"
@@ -128,7 +135,7 @@ def _show(store: Store, args: argparse.Namespace) -> int:
         ("workflow", run.workflow),
         ("scope", scope_label(run.path)),
         ("status", run.status),
-        ("exit code", "-" if run.exit_code is None else str(run.exit_code)),
+        ("exit code", _exit_text(run)),
         ("command", shlex.join(run.command)),
         ("started", format_time(run.started_at, utc=args.utc)),
         ("finished", format_time(run.finished_at, utc=args.utc) if run.finished_at else "-"),
@@ -175,7 +182,7 @@ def _log(store: Store, args: argparse.Namespace) -> int:
         after = _print_lines(store, run.id, after, args.plain)
         run = store.require_run(run.id)
     _print_lines(store, run.id, after, args.plain)
-    code = "" if run.exit_code is None else f" (exit {run.exit_code})"
+    code = "" if run.exit_code is None else f" ({_exit_text(run, prefix='exit ')})"
     print(f"run {run.id} {run.status}{code} in {_duration(run.duration_s)}", file=sys.stderr)
     if run.status == RunStatus.SUCCEEDED:
         return 0
