@@ -28,6 +28,19 @@ def fake_anthropic(fake_anthropic: FakeAnthropic) -> FakeAnthropic:
     return fake_anthropic
 
 
+def settle(page: Any) -> str:
+    """Wait until the spend panel shows its final figures; the source badge they should carry.
+
+    The home page waits 2.5 s for Anthropic. A fetch slower than that (a loaded machine is
+    enough) renders "updating…" and the page reloads itself when the fetch answers: the figures
+    then come from the cache that fetch just wrote, "cached just now", instead of "live". Which
+    path a run takes is timing, so the test asks the page which one it took.
+    """
+    page.wait_for_selector(".spend:not([data-pending])")
+    kind = page.evaluate("performance.getEntriesByType('navigation')[0].type")
+    return "cached just now" if kind == "reload" else "live"
+
+
 def test_spend_panel_renders_refreshes_and_goes_stale(
     server_factory: Callable[..., ServerProcess],
     fake_anthropic: FakeAnthropic,
@@ -40,9 +53,10 @@ def test_spend_panel_renders_refreshes_and_goes_stale(
     page = browser.new_page(viewport={"width": 1280, "height": 1100})
     watch_page(page, page_errors)
     page.goto(server.url + "/")
+    expected = settle(page)
     panel = page.locator(".spend")
     assert panel.get_attribute("data-state") == "ok"
-    assert page.locator(".spend-source").inner_text() == "live"
+    assert page.locator(".spend-source").inner_text() == expected
     assert page.locator(".spend-tile").count() == 4
     chart = page.locator("svg.spend-chart")
     assert chart.is_visible() and chart.bounding_box()["width"] > 400
@@ -51,20 +65,51 @@ def test_spend_panel_renders_refreshes_and_goes_stale(
     if os.environ.get("ATTUNE_SCREENSHOTS"):
         page.screenshot(path=os.environ["ATTUNE_SCREENSHOTS"] + "/spend-ok.png", full_page=True)
 
-    page.click("#spend-refresh")
-    page.wait_for_load_state("load")
-    assert page.locator(".spend-source").inner_text() == "live"
+    # Waiting for the navigation the click starts: wait_for_load_state alone may answer for the
+    # page still shown, before the refreshed one arrives.
+    with page.expect_navigation():
+        page.click("#spend-refresh")
+    expected = settle(page)
+    assert page.locator(".spend-source").inner_text() == expected
     assert "refresh" not in page.url  # reloading later will not ask Anthropic again
     assert len(fake_anthropic.report_requests()) == 2
 
     fake_anthropic.mode = "429"
     page.goto(server.url + "/?refresh=1")
+    settle(page)  # a reload after "updating…" answers with the same failure
     assert panel.get_attribute("data-state") == "stale"
     assert page.locator(".spend-source").inner_text() == "stale: rate limited"
     assert "retry after 42 s" in page.locator(".spend-stale").inner_text()
     if os.environ.get("ATTUNE_SCREENSHOTS"):
         page.screenshot(path=os.environ["ATTUNE_SCREENSHOTS"] + "/spend-stale.png", full_page=True)
     assert ADMIN_KEY not in page.content()
+    assert page_errors == []
+
+
+def test_a_slow_refresh_settles_on_the_figures_it_fetched(
+    server_factory: Callable[..., ServerProcess],
+    fake_anthropic: FakeAnthropic,
+    browser: Any,
+    page_errors: list[str],
+) -> None:
+    """The path a loaded machine takes at random, on purpose: Refresh slower than the page
+    waits shows "updating…", then the page reloads once and shows the figures just fetched."""
+    env = {"ANTHROPIC_ADMIN_API_KEY": ADMIN_KEY, "ANTHROPIC_BASE_URL": fake_anthropic.url}
+    server = server_factory(None, env=env)
+    page = browser.new_page()
+    watch_page(page, page_errors)
+    page.goto(server.url + "/")
+    settle(page)
+    fake_anthropic.delay = 3.5  # longer than the home page waits (2.5 s)
+    with page.expect_navigation() as navigation:
+        page.click("#spend-refresh")
+    refreshed = navigation.value.text()  # the page as Refresh answered it, before any reload
+    assert 'data-pending="1"' in refreshed and "updating…" in refreshed
+    assert settle(page) == "cached just now"
+    assert page.locator(".spend-source").inner_text() == "cached just now"
+    assert page.locator(".spend").get_attribute("data-state") == "ok"
+    assert "refresh" not in page.url
+    assert len(fake_anthropic.report_requests()) == 2
     assert page_errors == []
 
 
