@@ -187,6 +187,21 @@ def test_run_on_a_spec_folder_search_download_find_again_and_close_the_spec(
         page.goto(srv2.url + "/specs", wait_until="networkidle")
         card = page.locator(".candidate-card[data-name='billing']")
         card.locator("[data-action='complete']").click()
+        # "Mark complete" asks first, naming the line it will change; Confirm writes it.
+        confirm = card.locator(".card-confirm")
+        confirm.wait_for()
+        assert "docs/specs/billing/requirements.md line 3" in confirm.inner_text()
+        confirm.get_by_role("button", name="Confirm").click()
+        card.locator(".card-message").filter(has_text="Updated requirements.md line 3").wait_for()
+        # The card stays a minute for its Undo, closed; reloaded, the spec is no longer offered.
+        wait_js(
+            page,
+            "document.querySelector(\".candidate-card[data-name='billing']\")"
+            ".classList.contains('candidate-done')",
+        )
+        assert card.get_by_role("button", name="Undo").is_visible()
+        assert page.locator("#candidates-empty").is_visible()
+        page.reload(wait_until="networkidle")
         wait_js(page, "!document.querySelector(\".candidate-card[data-name='billing']\")")
     text = (journey_project / "docs" / "specs" / "billing" / "requirements.md").read_text()
     assert text == "# Billing\n\n**Status:** Complete\n\nRound totals.\n"
