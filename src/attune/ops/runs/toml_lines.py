@@ -29,12 +29,21 @@ def _header_key(line: str) -> str:
 
 
 class TomlLines:
-    """A line index of one TOML text, built in one pass; lines are numbered from 1."""
+    """A line index of one TOML text, built in one pass; lines are numbered from 1.
+
+    The pass runs at the first lookup: a valid file, which needs none, costs nothing.
+    """
 
     def __init__(self, text: str) -> None:
+        self._text: str | None = text
         self._headers: dict[str, int] = {}
         self._keys: dict[int, dict[str, int]] = {0: {}}  # section (its header line) -> keys
         self._anywhere: dict[str, int] = {}  # a key's first line in any section
+
+    def _index(self) -> None:
+        text, self._text = self._text, None
+        if text is None:
+            return
         section = 0
         # Split on "\n" only, as tomllib counts lines (splitlines would also cut at U+2028).
         for number, raw in enumerate(text.split("\n"), start=1):
@@ -53,6 +62,7 @@ class TomlLines:
 
     def header(self, dotted: str, last: str | None = None) -> int | None:
         """The line of ``[dotted]`` or ``[dotted.LAST]`` (``LAST`` bare or quoted)."""
+        self._index()
         if last is None:
             return self._headers.get(_header_key(dotted))
         found = [
@@ -64,8 +74,10 @@ class TomlLines:
 
     def key_in(self, section: int, key: str) -> int | None:
         """The line of ``key = …`` in the section whose header is on line ``section``."""
+        self._index()
         return self._keys.get(section, {}).get(key)
 
     def key_anywhere(self, key: str) -> int | None:
         """The first line of ``key = …`` in any section (an inline table or a stray value)."""
+        self._index()
         return self._anywhere.get(key)
