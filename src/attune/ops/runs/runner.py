@@ -92,13 +92,20 @@ class Runner:
     def busy(self) -> bool:
         return self._live() is not None
 
-    def start(self, workflow_name: str, path: str | None, trigger: str = "web") -> Run:
+    def start(
+        self,
+        workflow_name: str,
+        path: str | None,
+        trigger: str = "web",
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> Run:
         """Start ``workflow_name`` on ``path`` (relative to the project root, or ``None``).
 
         Raises :class:`RunsDisabled`, :class:`UnknownWorkflow`, :class:`InvalidPath`,
         :class:`PathNotAccepted`, :class:`RunnerBusy` or :class:`StoreUnavailable`. Example:
-        ``runner.start("todo-scan", "src")``. Call it on the event loop so live output reaches
-        SSE subscribers.
+        ``runner.start("todo-scan", "src")``. Live output reaches SSE subscribers through
+        ``loop`` (default: the running loop of this thread, if any); call it from a worker
+        thread with the loop passed, since recording the run may wait on the database.
         """
         if not self.config.allow_run:
             raise RunsDisabled("this dashboard is read-only (--read-only): runs are disabled")
@@ -122,7 +129,7 @@ class Runner:
             # From here the busy lock is held by ``process``: every way out either starts the
             # pump (which frees it at the end) or records the run failed and frees it now.
             # Building it only copies values (no I/O, no parse), so it cannot fail halfway.
-            process = self._process(workflow, run, found.names())
+            process = self._process(workflow, run, found.names(), loop)
             self._current = process
         try:
             process.start(argv)
@@ -147,7 +154,13 @@ class Runner:
         resolve_scope(self.config.project_root, path)
         return normalize_rel(path)
 
-    def _process(self, workflow: Workflow, run: Run, names: frozenset[str]) -> RunProcess:
+    def _process(
+        self,
+        workflow: Workflow,
+        run: Run,
+        names: frozenset[str],
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> RunProcess:
         env = {
             **workflow_environment(),
             **workflow.env,
@@ -161,7 +174,7 @@ class Runner:
             cwd=root,
             env=env,
             timeout_s=workflow.timeout_s,
-            channel=LiveChannel.open(self.hub, run.id),
+            channel=LiveChannel.open(self.hub, run.id, loop),
             validate_rec=lambda p: validate_recommendation(p, names, root),
             on_end=self.on_run_end,
             grace_s=self.grace_s,
@@ -201,10 +214,12 @@ class Runner:
             await asyncio.to_thread(current.join, timeout)
         return await asyncio.to_thread(self.store.get_run, run_id)
 
-    def rerun(self, run_id: int, trigger: str = "web") -> Run:
+    def rerun(
+        self, run_id: int, trigger: str = "web", loop: asyncio.AbstractEventLoop | None = None
+    ) -> Run:
         """Start the same workflow on the same path as run ``run_id``."""
         run = self.store.require_run(run_id)
-        return self.start(run.workflow, run.path, trigger)
+        return self.start(run.workflow, run.path, trigger, loop)
 
     def recover(self) -> list[Run]:
         """Mark runs left ``running`` by a dead server ``interrupted``; end their leftovers."""

@@ -67,7 +67,9 @@ def _statuses(values: list[str]) -> list[str]:
 @router.post("/api/runs", status_code=201)
 async def create_run(body: StartRun, runner: RunnerDep) -> JSONResponse:
     """Start a workflow run: ``{"workflow": "todo-scan", "path": "src"}``."""
-    run = runner.start(body.workflow, body.path)
+    # Off the event loop: recording the run may wait on a database another process locks.
+    loop = asyncio.get_running_loop()
+    run = await asyncio.to_thread(runner.start, body.workflow, body.path, "web", loop)
     return JSONResponse(run.to_json(), status_code=201)
 
 
@@ -101,20 +103,20 @@ async def list_runs(
 async def show_current_run(runner: RunnerDep, store: StoreDep) -> dict[str, Any]:
     """The run in progress on this server, or ``{"run": null}``."""
     run_id = runner.current_run_id
-    run = store.get_run(run_id) if run_id is not None else None
+    run = await asyncio.to_thread(store.get_run, run_id) if run_id is not None else None
     return {"run": run.to_json() if run else None}
 
 
 @router.get("/api/runs/{run_id}")
 async def show_run(run_id: int, store: StoreDep) -> dict[str, Any]:
     """One run object; 404 ``run_not_found``."""
-    return store.require_run(run_id).to_json()
+    return (await asyncio.to_thread(store.require_run, run_id)).to_json()
 
 
 @router.get("/api/runs/{run_id}/recommendations")
 async def list_recommendations(run_id: int, store: StoreDep) -> dict[str, Any]:
     """The recommendations a run emitted (``ATTUNE_REC`` lines), in order."""
-    store.require_run(run_id)
+    await asyncio.to_thread(store.require_run, run_id)
     recs = await asyncio.to_thread(store.recommendations, run_id)
     return {"recommendations": [payload for _, payload in recs]}
 
@@ -197,7 +199,7 @@ async def cancel_run(
         if x_attune_client == "cli"
         else "a user in the dashboard"
     )
-    run = runner.cancel(run_id, by=by)
+    run = await asyncio.to_thread(runner.cancel, run_id, by)
     run = await runner.wait(run_id, CANCEL_WAIT_S) or run
     return JSONResponse(run.to_json(), status_code=202)
 
@@ -205,5 +207,5 @@ async def cancel_run(
 @router.post("/api/runs/{run_id}/rerun", status_code=201)
 async def rerun_run(run_id: int, runner: RunnerDep) -> JSONResponse:
     """Start a new run with the same workflow and path: 201 with the new run."""
-    run = runner.rerun(run_id)
+    run = await asyncio.to_thread(runner.rerun, run_id, "web", asyncio.get_running_loop())
     return JSONResponse(run.to_json(), status_code=201)
