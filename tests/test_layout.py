@@ -22,7 +22,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Floors, lowest first: a module may import its own floor's package or any floor below.
 FLOORS: list[tuple[str, ...]] = [
-    ("attune._version", "attune.gitignore", "attune.ops.errors"),
+    ("attune._version", "attune.files", "attune.text", "attune.ops.errors"),
+    ("attune.gitignore",),  # reads each .gitignore through attune.files
     ("attune.ops.store",),
     ("attune.ops.config",),
     (
@@ -42,7 +43,13 @@ FLOORS: list[tuple[str, ...]] = [
 FACES = {"attune.ops.server", "attune.ops.anthropic_cost", "attune.ops.completion_candidates"}
 # The built-in workflows are programs of their own: they may lean on the ground floor only.
 WORKFLOWS = "attune.workflows"
-WORKFLOWS_MAY_IMPORT = ("attune.workflows", "attune.gitignore", "attune._version")
+WORKFLOWS_MAY_IMPORT = (
+    "attune.workflows",
+    "attune.files",
+    "attune.gitignore",
+    "attune.text",
+    "attune._version",
+)
 WEB_STACK = ("fastapi", "starlette", "jinja2", "markdown_it", "pydantic", "sse_starlette")
 APP_STATE_OWNERS = {"attune.ops.web.app", "attune.ops.web.services"}
 MAX_LINES = 420  # "no module over ~400 lines"

@@ -17,19 +17,18 @@ checkout, not the project.
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from pathlib import Path
 
 from pathspec import GitIgnoreSpec
+
+from attune.files import Refused, read_regular
 
 __all__ = ["MAX_GITIGNORE_BYTES", "GitIgnore", "parse_gitignore"]
 
 MAX_GITIGNORE_BYTES = 1024 * 1024
 # A name no real file can have (NUL is not allowed in names): only a catch-all pattern matches it.
 _PROBE = "attune\0probe"
-_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
 
 
 def parse_gitignore(text: str) -> GitIgnoreSpec:
@@ -111,16 +110,5 @@ def _read_gitignore(path: Path) -> str | None:
 
     Never follows a symlink (git does not either) and never blocks on a FIFO planted there.
     """
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-    except OSError:
-        return None
-    try:
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_GITIGNORE_BYTES:
-                return None
-            data = handle.read(info.st_size + 1)  # sized by the stat, not by the cap
-    except OSError:
-        return None
-    return data.decode("utf-8", errors="replace")
+    data = read_regular(path, MAX_GITIGNORE_BYTES)
+    return None if isinstance(data, Refused) else data.decode("utf-8", errors="replace")

@@ -9,10 +9,10 @@ files (a NUL byte in the first 8 KiB).
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from attune.files import Refused, read_regular
 from attune.gitignore import GitIgnore
 
 __all__ = ["MAX_FILE_BYTES", "SKIP_DIRS", "iter_text_files", "read_text", "rel"]
@@ -38,9 +38,6 @@ SKIP_DIRS = frozenset(
 )
 MAX_FILE_BYTES = 5 * 1024 * 1024
 BINARY_SNIFF_BYTES = 8192
-# O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; O_NOFOLLOW: a
-# symlink planted after the listing is refused rather than followed out of the tree.
-_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
 
 
 def read_text(path: Path) -> str | None:
@@ -49,22 +46,8 @@ def read_text(path: Path) -> str | None:
     The type is checked on the open descriptor, so a file swapped for a FIFO or a symlink
     between the listing and the open is still refused. Example: ``read_text(Path("app.py"))``.
     """
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-    except OSError:
-        return None
-    try:
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
-                return None
-            # Sized by the stat: a read sized by the cap would allocate 5 MB for every small file.
-            data = handle.read(info.st_size + 1)
-            if len(data) > info.st_size:  # it grew since the stat: read on, up to the cap
-                data += handle.read(MAX_FILE_BYTES + 1 - len(data))
-    except OSError:
-        return None
-    if len(data) > MAX_FILE_BYTES or b"\0" in data[:BINARY_SNIFF_BYTES]:
+    data = read_regular(path, MAX_FILE_BYTES)
+    if isinstance(data, Refused) or b"\0" in data[:BINARY_SNIFF_BYTES]:
         return None
     return data.decode("utf-8", errors="replace")
 

@@ -25,8 +25,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from attune.files import Refused
 from attune.ops.errors import UnknownWorkflow
-from attune.ops.runs.project_file import MAX_FILE_BYTES, Refused, read_project_text
+from attune.ops.runs.project_file import MAX_FILE_BYTES, read_project_text
 from attune.ops.runs.toml_lines import TomlLines, toml_error_line
 
 __all__ = [
