@@ -92,6 +92,7 @@ async def show_workflows(
         "title": "Workflows",
         "workflows": current.workflows,
         "errors": current.shown_errors(),
+        "error_count": len(current.errors),
         "selected": selected,
     }
     return render_page(request, "workflows.html", context)
