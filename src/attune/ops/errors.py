@@ -11,11 +11,14 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AttuneError",
+    "BodyTooLarge",
     "ConfigError",
     "InvalidBody",
     "InvalidFilter",
+    "InvalidLastEventId",
     "InvalidPath",
     "InvalidStatusValue",
+    "InvalidUrl",
     "NotFound",
     "PathNotAccepted",
     "RunFinished",
@@ -81,6 +84,28 @@ class NotFound(AttuneError):
     code = "not_found"
     status = 404
     exit_code = 3
+
+
+class InvalidUrl(AttuneError):
+    """A URL whose %-escapes are not UTF-8 text (``?path=%ff``)."""
+
+    code = "invalid_url"
+    exit_code = 2
+
+
+class BodyTooLarge(AttuneError):
+    """A request body over the server's cap; refused before it is read."""
+
+    code = "body_too_large"
+    status = 413
+    exit_code = 2
+
+
+class InvalidLastEventId(AttuneError):
+    """A ``Last-Event-ID`` that is no id this server sends (1 to 19 ASCII digits)."""
+
+    code = "invalid_last_event_id"
+    exit_code = 2
 
 
 # -- configuration -----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ the HTML error page with the same code and message.
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -20,6 +21,8 @@ from attune.ops.errors import AttuneError
 __all__ = ["error_response", "install_error_handlers"]
 
 logger = logging.getLogger(__name__)
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _STATUS_CODES = {
     400: "bad_request",
@@ -49,8 +52,9 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """The JSON error for API paths, the rendered error page for pages."""
+    message = _printable(message)
     if is_api_path(request.url.path):
-        body = {"error": {"code": code, "message": message, **(extra or {})}}
+        body = {"error": {"code": code, "message": message, **_printable(extra or {})}}
         return JSONResponse(body, status_code=status, headers=headers)
     from attune.ops.web.pages import render_page
 
@@ -61,6 +65,23 @@ def error_response(
         status_code=status,
         headers=headers,
     )
+
+
+def _printable(value: Any) -> Any:
+    """``value`` with every lone surrogate written as its escape (``\\ud800``).
+
+    Hostile JSON can put one in a path or a name that an error then quotes, and a string
+    holding one cannot be encoded: the error answer itself must never fail.
+    """
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
 
 
 async def _on_attune_error(request: Request, exc: Exception) -> Response:
