@@ -1,37 +1,50 @@
-"""Request guards: the Host allowlist, the per-process token, and security headers.
+"""Request guards: the Host allowlist, the token, the body cap, text checks, security headers.
 
 Written as a plain ASGI middleware (no ``BaseHTTPMiddleware``) so it costs one dict lookup per
-request and never buffers a streaming body such as an SSE stream.
+request and never buffers a streaming body such as an SSE stream. Everything it refuses is
+refused before any route runs, in the error shape of DESIGN §5 (the error page on pages).
+
+It also holds :func:`abort_connection`, the one way a route can drop a connection at once.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import os
+import re
 import secrets
-from collections.abc import Awaitable, Callable, MutableMapping
+import socket
+import stat
+import struct
 from html import escape
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from attune.ops.config import Config
+from attune.ops.errors import AttuneError, BodyTooLarge, InvalidBody, InvalidUrl
 
 __all__ = [
     "CSP",
+    "MAX_BODY_BYTES",
     "TOKEN_HEADER",
     "SecurityMiddleware",
+    "abort_connection",
     "allowed_hosts",
+    "json_text_problem",
     "new_token",
     "tokens_match",
+    "url_problem",
 ]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 TOKEN_HEADER = "x-attune-token"  # noqa: S105 - a header name, not a secret
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Every body this app takes is a small JSON object. FastAPI's own ``max_body_size`` is left
+# unset: it answers in plain text, and only once a route reads the body.
+MAX_BODY_BYTES = 1024 * 1024
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -45,6 +58,7 @@ _PAGE_HEADERS: list[tuple[bytes, bytes]] = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def new_token() -> str:
@@ -78,8 +92,63 @@ def _with_port(host: str, port: int) -> str:
     return host if ":" in after_literal else f"{host}:{port}"
 
 
+def url_problem(scope: Scope) -> str | None:
+    """Why the URL is not text, or ``None``: percent-escapes must decode as UTF-8.
+
+    Starlette would silently turn such bytes into U+FFFD, so ``?path=%ff`` would name a path
+    nobody asked for.
+    """
+    for part, name in ((scope.get("raw_path") or b"", "path"), (scope["query_string"], "query")):
+        if b"%" in part:
+            try:
+                unquote_to_bytes(part).decode("utf-8")
+            except UnicodeDecodeError:
+                return f"the URL's {name} is not UTF-8 once its %-escapes are decoded"
+    return None
+
+
+def json_text_problem(body: bytes) -> str | None:
+    """Why a JSON body is not text, or ``None``: UTF-8 without lone surrogate escapes.
+
+    Python's JSON parser turns ``"\\ud800"`` (and the bytes ED A0 80) into a lone surrogate,
+    which no file name, database row or answer can encode; every route would fail on it later.
+    Bodies that are not JSON at all are left to the route, which says so.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"the request body is not UTF-8 text (byte {exc.start})"
+    if "\\u" not in text:
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    where = _lone_surrogate_at(value)
+    if where is None:
+        return None
+    return f"the request body holds a lone UTF-16 surrogate escape (\\ud800-\\udfff) in {where}"
+
+
+def _lone_surrogate_at(value: Any) -> str | None:
+    """Where in a parsed JSON value a string holds a lone surrogate (``None``: nowhere)."""
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:
+        where, item = pending.pop()
+        if isinstance(item, str) and _SURROGATE.search(item):
+            return where or "the body"
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if _SURROGATE.search(key):
+                    return f"a key of {where or 'the body'}"
+                pending.append((f"{where}.{key}" if where else key, inner))
+        elif isinstance(item, list):
+            pending.extend((f"{where}[{i}]", inner) for i, inner in enumerate(item))
+    return None
+
+
 class SecurityMiddleware:
-    """Rejects foreign Host headers (400) and tokenless state changes (403); adds headers."""
+    """Refuses foreign hosts, tokenless changes, non-text URLs and bodies, and big bodies."""
 
     def __init__(self, app: ASGIApp, *, config: Config, token: str) -> None:
         self.app = app
@@ -120,23 +189,88 @@ class SecurityMiddleware:
                     "Missing or wrong X-Attune-Token header; reload the page to get a new one.",
                 )
                 return
+        if (problem := url_problem(scope)) is not None:
+            await _refuse(send, path, InvalidUrl(problem))
+            return
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and (len(length) > 12 or int(length) > MAX_BODY_BYTES):  # unread
+            await _refuse(send, path, _too_large())
+            return
+        ctype = headers.get(b"content-type", b"").lower()
+        guard = _BodyGuard(receive, send, path, check_json=b"json" in ctype)
+        await self.app(scope, guard.receive, guard.send)
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *_PAGE_HEADERS]
-            await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+def _too_large() -> BodyTooLarge:
+    return BodyTooLarge(f"The request body is over {MAX_BODY_BYTES // 1024} KiB.")
 
 
-async def _reject(send: Send, path: str, status: int, code: str, message: str) -> None:
+class _BodyGuard:
+    """The body as the app reads it: counted against the cap, checked as text once whole.
+
+    A refusal is answered here at once (the response is not started while a body is read) and
+    the app is told the client left, so whatever it answers afterwards is dropped.
+    """
+
+    def __init__(self, receive: Receive, send: Send, path: str, *, check_json: bool) -> None:
+        self._receive = receive
+        self._send = send
+        self._path = path
+        self._parts: list[bytes] | None = [] if check_json else None
+        self._size = 0
+        self._started = False
+        self._refused = False
+
+    async def receive(self) -> Message:
+        if self._refused:
+            return {"type": "http.disconnect"}
+        message = await self._receive()
+        if message["type"] != "http.request":
+            return message
+        body: bytes = message.get("body", b"")
+        self._size += len(body)
+        if self._size > MAX_BODY_BYTES:
+            return await self._refuse(_too_large())
+        if self._parts is not None:
+            self._parts.append(body)
+            if not message.get("more_body", False):
+                problem = json_text_problem(b"".join(self._parts))
+                self._parts = None
+                if problem is not None:
+                    return await self._refuse(InvalidBody(problem))
+        return message
+
+    async def _refuse(self, error: AttuneError) -> Message:
+        self._refused = True
+        if not self._started:
+            self._started = True
+            await _refuse(self._send, self._path, error)
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        if self._refused:
+            return
+        if message["type"] == "http.response.start":
+            self._started = True
+            message["headers"] = [*message.get("headers", []), *_PAGE_HEADERS]
+        await self._send(message)
+
+
+async def _refuse(send: Send, path: str, error: AttuneError) -> None:
+    # The rest of a refused body is never read: the connection cannot carry another request.
+    await _reject(send, path, error.status, error.code, error.message, close=True)
+
+
+async def _reject(
+    send: Send, path: str, status: int, code: str, message: str, *, close: bool = False
+) -> None:
     if path.startswith("/api/") or path == "/healthz":
         body = json.dumps({"error": {"code": code, "message": message}}).encode()
         ctype = b"application/json"
     else:
         body = (
             "<!doctype html><meta charset=utf-8><title>attune ops</title>"
-            f"<h1>{status}</h1><p>{escape(message)}</p>"
+            f"<h1>{status} {code}</h1><p>{escape(message)}</p>"
         ).encode()
         ctype = b"text/html; charset=utf-8"
     await send(
@@ -146,8 +280,52 @@ async def _reject(send: Send, path: str, status: int, code: str, message: str) -
             "headers": [
                 (b"content-type", ctype),
                 (b"content-length", str(len(body)).encode()),
+                *([(b"connection", b"close")] if close else []),
                 *_PAGE_HEADERS,
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def abort_connection(scope: Scope) -> bool:
+    """Reset the TCP connection of ``scope`` now, even with unsent bytes queued; ``True`` if so.
+
+    ASGI has no abort, and uvicorn's ``close()`` waits for its write buffer to flush first,
+    which never happens for a reader that reads nothing: such a connection would stay open
+    forever. So the socket is found among this process's descriptors by its two addresses (a
+    TCP connection is unique by them) and shut down with ``SO_LINGER`` 0: the server's next
+    write fails, it closes the socket, and the close is a reset that frees the kernel's buffers.
+    """
+    local, peer = scope.get("server"), scope.get("client")
+    if not local or not peer:
+        return False
+    try:
+        fds = [int(entry.name) for entry in Path("/dev/fd").iterdir()]
+    except OSError:  # no /dev/fd (Windows)
+        return False
+    for fd in fds:
+        try:
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
+            dup = os.dup(fd)
+        except OSError:
+            continue
+        try:
+            sock = socket.socket(fileno=dup)
+        except OSError:
+            os.close(dup)
+            continue
+        with sock:
+            try:
+                if (sock.getsockname()[:2], sock.getpeername()[:2]) != (
+                    tuple(local)[:2],
+                    tuple(peer)[:2],
+                ):
+                    continue
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                continue
+        return True
+    return False

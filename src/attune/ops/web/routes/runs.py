@@ -11,13 +11,14 @@ import anyio
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
-from starlette.types import Message, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from attune.ops.errors import InvalidFilter, StoreUnavailable
+from attune.ops.errors import InvalidFilter, InvalidLastEventId, StoreUnavailable
 from attune.ops.runs.ansi import strip_ansi
 from attune.ops.runs.live import event_stream
 from attune.ops.store.database import Store
 from attune.ops.store.runs import MAX_LIMIT, RunStatus
+from attune.ops.web.security import abort_connection
 from attune.ops.web.services import HubDep, RunnerDep, StoreDep
 
 router = APIRouter(tags=["runs"])
@@ -39,7 +40,19 @@ class StartRun(BaseModel):
 
 
 class EventStreamResponse(StreamingResponse):
-    """``text/event-stream`` whose every write must be accepted within ``SEND_TIMEOUT_S``."""
+    """``text/event-stream`` whose reader is let go once it accepts nothing for a while.
+
+    uvicorn's ``send`` returns as soon as the bytes are in its transport's buffer; it waits only
+    while that buffer is over its high-water mark (64 KiB), for the reader to drain it. So a
+    reader that reads nothing is noticed once the kernel's buffers and then the transport's
+    are full, when a ``send`` waits ``SEND_TIMEOUT_S``. Returning early is not enough then:
+    uvicorn's ``close()`` first flushes the transport's buffer, which never happens, so the
+    connection is reset (:func:`abort_connection`) and its buffers freed.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._scope = scope
+        await super().__call__(scope, receive, send)
 
     async def stream_response(self, send: Send) -> None:
         async def send_or_give_up(message: Message) -> None:
@@ -49,8 +62,12 @@ class EventStreamResponse(StreamingResponse):
         try:
             await super().stream_response(send_or_give_up)
         except TimeoutError:
-            # Returning before the body is complete makes the server close the connection.
-            logger.info("an SSE reader accepted nothing for %.0f s; disconnected", SEND_TIMEOUT_S)
+            reset = abort_connection(self._scope)
+            logger.info(
+                "an SSE reader accepted nothing for %.0f s; %s",
+                SEND_TIMEOUT_S,
+                "disconnected" if reset else "its connection could not be reset",
+            )
 
 
 def _statuses(values: list[str]) -> list[str]:
@@ -177,11 +194,21 @@ async def stream_run_events(
     after: Annotated[int | None, Query(ge=0)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    """SSE of a run: ``lines`` frames, ``recommendation``s, then ``done`` (DESIGN §5)."""
-    store.require_run(run_id)
+    """SSE of a run: ``lines`` frames, ``recommendation``s, then ``done`` (DESIGN §5).
+
+    ``Last-Event-ID`` is an id this server sent: 1 to 19 ASCII digits, else 400
+    ``invalid_last_event_id``. Starting from 0 instead would replay, unasked, every line the
+    reader already has; browsers only ever send back what they were sent. Empty means none.
+    """
     start = after or 0
-    if last_event_id and last_event_id.strip().isdigit():
-        start = max(start, int(last_event_id.strip()))
+    sent_id = (last_event_id or "").strip(" \t")
+    if sent_id:
+        if not (sent_id.isascii() and sent_id.isdigit() and len(sent_id) <= 19):
+            raise InvalidLastEventId(
+                "Last-Event-ID must be the id of an event of this stream (1 to 19 digits)."
+            )
+        start = max(start, int(sent_id))
+    await asyncio.to_thread(store.require_run, run_id)
     return EventStreamResponse(
         event_stream(store, hub, run_id, start),
         media_type="text/event-stream",
