@@ -60,9 +60,13 @@ def test_todo_scan_groups_by_file(repo: Path) -> None:
 
 def test_todo_scan_on_a_scope(repo: Path) -> None:
     out = run("todo_scan", repo, "src/app.py").stdout
-    assert "2 markers in 1 of 1 files" in out
+    assert "2 markers in 1 of 1 file scanned" in out  # one file: singular
     assert json.loads(out.split("ATTUNE_REC ", 1)[1])["path"] == "src/app.py"
     assert run("todo_scan", repo, "missing").returncode == 2
+    (repo / "src" / "one.py").write_text("z = 3  # XXX once\n")
+    one = run("todo_scan", repo, "src/one.py").stdout
+    assert "1 marker in 1 of 1 file scanned (0 TODO, 0 FIXME, 0 HACK, 1 XXX)" in one
+    assert json.loads(one.split("ATTUNE_REC ", 1)[1])["reason"].startswith("1 marker found;")
 
 
 def test_secrets_scan_masks_and_fails(project: Path) -> None:
@@ -133,7 +137,7 @@ def test_scans_skip_fifos_and_finish(repo: Path) -> None:
     assert "5 markers in 3 of" in todo.stdout and "pipe" not in todo.stdout
     secrets = run("secrets_scan", repo, timeout=30)
     assert secrets.returncode == 1, secrets.stderr
-    assert "src/config.py:1" in secrets.stdout and "1 likely secrets" in secrets.stdout
+    assert "src/config.py:1" in secrets.stdout and "1 likely secret in " in secrets.stdout
     alone = run("todo_scan", repo, "src/pipe", timeout=30)
     assert alone.returncode == 0 and "0 markers in 0 of 0 files" in alone.stdout
 

@@ -19,6 +19,7 @@ import pytest
 from attune.ops.config import Config, build_config
 from attune.ops.doctor import CheckStatus, port_holder, run_checks
 from attune.ops.store.database import Store
+from attune.text import plural
 from tests.fake_anthropic import ADMIN_KEY, FakeAnthropic
 
 
@@ -213,6 +214,9 @@ async def test_health_page_and_api(client: httpx.AsyncClient) -> None:
     assert page.status_code == 200
     assert "attune ops doctor" in page.text
     assert "attune ops setup-billing" in page.text
+    count = {s: sum(c["status"] == s for c in api["checks"]) for s in ("pass", "warn", "fail")}
+    verdict = f"{count['pass']} passed, {plural(count['warn'], 'warning')}, {count['fail']} failed."
+    assert verdict in page.text and "(s)" not in page.text
     assert api["integrity"] == "ok"
     store = next(c for c in api["checks"] if c["name"] == "store")
     assert store["status"] == "pass" and store["summary"].endswith("integrity ok")

@@ -15,6 +15,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from attune.text import plural
 from attune.workflows._walk import iter_text_files, rel
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -75,10 +76,10 @@ def main(argv: list[str]) -> int:
                 print(f"\x1b[31m{kind}\x1b[0m  {rel(path, root)}:{number}  {masked}")
     total = sum(kinds.values())
     if not total:
-        print(f"No likely secrets in {scanned} files scanned.")
+        print(f"No likely secrets in {plural(scanned, 'file')} scanned.")
         return 0
     details = ", ".join(f"{n} {k}" for k, n in kinds.most_common())
-    print(f"\n{total} likely secrets in {scanned} files scanned ({details}).")
+    print(f"\n{plural(total, 'likely secret')} in {plural(scanned, 'file')} scanned ({details}).")
     print("Rotate each exposed credential, then remove it from the files and their history.")
     return 1
 

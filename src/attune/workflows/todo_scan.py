@@ -14,6 +14,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from attune.text import plural
 from attune.workflows._walk import iter_text_files, rel
 
 MARKER_RE = re.compile(r"(?<![A-Za-z0-9_])(TODO|FIXME|HACK|XXX)(?![A-Za-z0-9_])[:(\s]?(.*)")
@@ -53,14 +54,15 @@ def main(argv: list[str]) -> int:
         sys.stdout.flush()
     print()
     summary = ", ".join(f"{totals[k]} {k}" for k in ("TODO", "FIXME", "HACK", "XXX"))
-    print(f"{sum(totals.values())} markers in {files} of {scanned} files scanned ({summary})")
+    found = plural(sum(totals.values()), "marker")
+    print(f"{found} in {files} of {plural(scanned, 'file')} scanned ({summary})")
     target = rel(scope, root)
     rec = {
         "kind": "next-workflow",
         "workflow": "secrets-scan",
         "path": None if target == "." else target,
         "title": "Check this scope for leaked secrets",
-        "reason": f"{sum(totals.values())} markers found; secrets often hide next to them",
+        "reason": f"{found} found; secrets often hide next to them",
     }
     print("ATTUNE_REC " + json.dumps(rec))
     return 0

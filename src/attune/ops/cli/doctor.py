@@ -12,6 +12,7 @@ from attune.ops.cli.main import run_command
 from attune.ops.config import Config
 from attune.ops.doctor import Check, CheckStatus, run_checks
 from attune.ops.errors import ConfigError
+from attune.text import plural
 
 __all__ = ["cmd_doctor", "format_checks"]
 
@@ -36,7 +37,9 @@ def format_checks(checks: list[Check], *, colour: bool) -> str:
             lines.extend(f"{'':<30}{line}" for line in more)  # an example file, under the fix
     fails = sum(c.status is CheckStatus.FAIL for c in checks)
     warns = sum(c.status is CheckStatus.WARN for c in checks)
-    verdict = "all good" if not fails and not warns else f"{fails} failed, {warns} warning(s)"
+    verdict = (
+        "all good" if not fails and not warns else f"{fails} failed, {plural(warns, 'warning')}"
+    )
     lines.append(f"{verdict}.")
     return "\n".join(lines)
 

@@ -47,6 +47,11 @@ const attune = (() => {
     return `${Math.floor(m / 60)} h ${m % 60} min`;
   }
 
+  // "1 marker", "3 markers": the twin of attune.text.plural (Python) and _text.html (templates).
+  function plural(n, word, words) {
+    return `${n} ${n === 1 ? word : (words ?? `${word}s`)}`;
+  }
+
   function timeAgo(iso) {
     const t = Date.parse(iso);
     if (Number.isNaN(t)) return "";
@@ -69,5 +74,5 @@ const attune = (() => {
     setInterval(refreshTimes, 30000);
   });
 
-  return { api, el, token, formatDuration, timeAgo, refreshTimes };
+  return { api, el, token, formatDuration, plural, timeAgo, refreshTimes };
 })();

@@ -28,7 +28,8 @@
       row.hidden = !ok;
       if (ok) shown += 1;
     }
-    if (count) count.textContent = shown === all.length ? `${all.length} specs` : `${shown} of ${all.length} specs`;
+    if (count) count.textContent = shown === all.length
+      ? attune.plural(all.length, "spec") : `${shown} of ${attune.plural(all.length, "spec")}`;
     if (noMatch) noMatch.hidden = shown !== 0;
     const params = new URLSearchParams(window.location.search);
     for (const [key, value] of [["status", status], ["q", search ? search.value.trim() : ""]]) {
