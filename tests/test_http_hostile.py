@@ -203,9 +203,6 @@ async def test_every_route_refuses_hostile_input_in_the_error_shape(hostile_app:
     assert not found, "\n".join(found[:40])
 
 
-@pytest.mark.xfail(
-    strict=True, reason="routes/run_pages.py show_run calls int() on any digits: a ValueError"
-)
 async def test_a_page_with_a_5000_digit_run_id_is_a_404(hostile_app: Any) -> None:
     async with await _client(hostile_app) as c:
         for url in KNOWN_500S:

@@ -160,7 +160,7 @@ def test_a_reader_that_reads_nothing_is_reset_after_the_bound(server: Server) ->
 
 
 def test_abort_connection_finds_the_socket_by_its_addresses() -> None:
-    from attune.ops.web.security import abort_connection
+    from attune.ops.web.connections import abort_connection
 
     with socket.create_server(("127.0.0.1", 0)) as listener:
         client = socket.create_connection(listener.getsockname()[:2])

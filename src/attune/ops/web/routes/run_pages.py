@@ -101,7 +101,8 @@ async def show_workflows(
 @router.get("/runs/{run_id}", response_class=HTMLResponse, include_in_schema=False)
 async def show_run(request: Request, run_id: str, store: StoreDep) -> HTMLResponse:
     """One run: status, timings, the live log, search, cancel, re-run and recommendations."""
-    run = await asyncio.to_thread(store.get_run, int(run_id)) if run_id.isdigit() else None
+    known = run_id.isascii() and run_id.isdigit() and len(run_id) <= 19  # an id SQLite can hold
+    run = await asyncio.to_thread(store.get_run, int(run_id)) if known else None
     if run is None:
         raise RunNotFound(f"There is no run #{run_id}; it may have been removed by retention.")
     context = {

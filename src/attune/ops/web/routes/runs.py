@@ -18,7 +18,7 @@ from attune.ops.runs.ansi import strip_ansi
 from attune.ops.runs.live import event_stream
 from attune.ops.store.database import Store
 from attune.ops.store.runs import MAX_LIMIT, RunStatus
-from attune.ops.web.security import abort_connection
+from attune.ops.web.connections import abort_connection
 from attune.ops.web.services import HubDep, RunnerDep, StoreDep
 
 router = APIRouter(tags=["runs"])
