@@ -159,6 +159,26 @@ def test_a_reader_that_reads_nothing_is_reset_after_the_bound(server: Server) ->
     assert good["alive"]
 
 
+def test_a_log_download_nobody_reads_is_let_go_too(server: Server) -> None:
+    run_id = start_run(server, "loud")["id"]
+    log = f"{server.url}/api/runs/{run_id}"
+    # Enough stored log (~8 MB) to fill every buffer between the server and the socket.
+    wait_until(lambda: httpx.get(log).json()["line_count"] > 80_000, timeout=60)
+    with socket.socket() as stuck:
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.connect(("127.0.0.1", server.port))
+        mine = stuck.getsockname()[1]
+        request = f"GET /api/runs/{run_id}/log HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n"
+        stuck.sendall(request.encode())
+        wait_until(lambda: tcp_state(server.port, mine) == "01", timeout=10)
+        wait_until(
+            lambda: tcp_state(server.port, mine) in (None, "07"),
+            timeout=BOUND_S + 40,
+            message="the stuck download was never let go",
+        )
+    assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
+
+
 def test_abort_connection_finds_the_socket_by_its_addresses() -> None:
     from attune.ops.web.connections import abort_connection
 

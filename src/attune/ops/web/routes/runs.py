@@ -39,8 +39,8 @@ class StartRun(BaseModel):
     path: str | None = None
 
 
-class EventStreamResponse(StreamingResponse):
-    """``text/event-stream`` whose reader is let go once it accepts nothing for a while.
+class BoundedStreamResponse(StreamingResponse):
+    """A streamed body whose reader is let go once it accepts nothing for a while.
 
     uvicorn's ``send`` returns as soon as the bytes are in its transport's buffer; it waits only
     while that buffer is over its high-water mark (64 KiB), for the reader to drain it. So a
@@ -64,10 +64,14 @@ class EventStreamResponse(StreamingResponse):
         except TimeoutError:
             reset = abort_connection(self._scope)
             logger.info(
-                "an SSE reader accepted nothing for %.0f s; %s",
+                "a reader of a streamed answer accepted nothing for %.0f s; %s",
                 SEND_TIMEOUT_S,
                 "disconnected" if reset else "its connection could not be reset",
             )
+
+
+class EventStreamResponse(BoundedStreamResponse):
+    """The SSE stream of a run (``text/event-stream``), bounded like every streamed answer."""
 
 
 def _statuses(values: list[str]) -> list[str]:
@@ -178,7 +182,7 @@ async def show_run_log(
     if download:
         suffix = "" if ansi else "-plain"
         headers["Content-Disposition"] = f'attachment; filename="run-{run_id}{suffix}.log"'
-    return StreamingResponse(
+    return BoundedStreamResponse(  # a download nobody reads must not hold its connection
         _log_body(store, run_id, bool(ansi), first),
         media_type="text/plain; charset=utf-8",
         headers=headers,
