@@ -107,10 +107,10 @@ def build_services(config: Config, *, token: str, templates: Jinja2Templates) ->
     """Build every service of one app for ``config``; recovers runs a dead server left."""
     store = Store(config.db_path)
     hub = StreamHub()
-    holder: list[Runner] = []
-    indexer = SearchIndexer(store, lambda: bool(holder) and holder[0].busy)
+    # The indexer pauses while a run is live; the runner wakes it when one ends (the lambda
+    # reads ``runner`` when called, after it exists).
+    indexer = SearchIndexer(store, lambda: runner.busy)
     runner = Runner(config, store, hub=hub, on_run_end=lambda _run: indexer.notify())
-    holder.append(runner)
     runner.recover()
     return AppServices(
         config=config,
