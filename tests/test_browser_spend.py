@@ -143,3 +143,65 @@ def test_pending_panel_reloads_itself_once_the_fetch_answers(
     assert page.locator(".spend-tile").count() == 4
     assert len(fake_anthropic.report_requests()) == 1
     assert page_errors == []
+
+
+def test_on_a_phone_the_chart_opens_on_today_and_a_tap_shows_a_day(
+    server_factory: Callable[..., ServerProcess],
+    fake_anthropic: FakeAnthropic,
+    browser: Any,
+    page_errors: list[str],
+) -> None:
+    env = {"ANTHROPIC_ADMIN_API_KEY": ADMIN_KEY, "ANTHROPIC_BASE_URL": fake_anthropic.url}
+    server = server_factory(None, env=env)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    watch_page(page, page_errors)
+    try:
+        page.goto(server.url + "/")
+        settle(page)
+        today = datetime.now(UTC).date()
+        scroller = page.locator(".spend-chart-scroll")
+        # The chart is wider than the phone: it opens scrolled to its right end, today.
+        left, room, width = scroller.evaluate("s => [s.scrollLeft, s.clientWidth, s.scrollWidth]")
+        assert width > room and left == width - room
+        bars = page.locator("svg.spend-chart .chart-bar")
+        today_bar = page.locator("svg.spend-chart .chart-bar-today")
+        box, view = today_bar.bounding_box(), scroller.bounding_box()
+        assert view["x"] <= box["x"] and box["x"] + box["width"] <= view["x"] + view["width"] + 1
+        label = page.locator("#spend-day")
+        assert label.is_visible()
+        assert label.inner_text() == f"Today, {today:%a %d %b %Y}: $7.50"  # $5 + $2.50 search
+        if os.environ.get("ATTUNE_SCREENSHOTS"):
+            page.screenshot(
+                path=os.environ["ATTUNE_SCREENSHOTS"] + "/spend-390.png", full_page=True
+            )
+
+        # A tap on a day's bar shows its date and amount, not only the hover title.
+        two_days_ago = today - timedelta(days=2)
+        bars.nth(27).tap()
+        assert label.inner_text() == f"{two_days_ago:%a %d %b %Y}: $5.80"
+        assert bars.nth(27).get_attribute("aria-checked") == "true"
+        assert today_bar.get_attribute("aria-checked") == "false"
+
+        # The keyboard: one tab stop on the checked day, arrows move, Enter and Space show.
+        page.locator("#spend-refresh").focus()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.getAttribute('aria-checked')") == "true"
+        page.keyboard.press("ArrowLeft")
+        assert label.inner_text() == f"{today - timedelta(days=3):%a %d %b %Y}: $0.00"
+        page.keyboard.press("End")
+        assert label.inner_text().startswith("Today, ")
+        page.keyboard.press("Home")
+        first = today - timedelta(days=29)
+        assert label.inner_text() == f"{first:%a %d %b %Y}: $0.00"
+        assert scroller.evaluate("s => s.scrollLeft") < left  # the focused day scrolled in
+        bars.nth(28).focus()
+        page.keyboard.press("Enter")
+        assert label.inner_text() == f"{today - timedelta(days=1):%a %d %b %Y}: $0.00"
+        page.keyboard.press("Tab")  # out of the chart at once: one stop, not thirty
+        assert page.evaluate("!document.activeElement.closest('svg.spend-chart')")
+    finally:
+        context.close()
+    assert page_errors == []

@@ -66,7 +66,9 @@ async def test_no_key_panel_names_the_real_key_path_and_links_the_console(
     assert config.attune_home != Path.home() / ".attune"  # $ATTUNE_HOME is a tmp folder here
     html = await home(client)
     assert state_of(html) == "no_key"
-    assert f"<code>{config.attune_home / 'anthropic-admin.env'}</code>" in html
+    key_path = f"{config.attune_home / 'anthropic-admin.env'}"
+    # Shown whole, free to wrap after each "/" on a phone.
+    assert f'<code class="spend-key-path">{key_path.replace("/", "/<wbr>")}</code>' in html
     assert "~/.attune" not in html
     console = re.escape("https://console.anthropic.com/settings/admin-keys")
     links = re.findall(rf'<a [^>]*href="{console}"[^>]*>', html)
@@ -105,7 +107,7 @@ async def test_live_figures_tiles_chart_and_breakdowns(
     ]
     assert svg.count("<title>") == 30  # one hover title per day
     assert '<title id="spend-chart-title">' in svg
-    assert 'role="img"' in svg and "<desc" in svg
+    assert 'role="radiogroup"' in svg and "<desc" in svg
     assert f"{datetime.now(UTC):%a %d %b %Y}: $12.35" in svg
     assert "claude-sonnet-4-5" in html and "(other)" in html and "web_search" in html
     assert re.search(

@@ -45,12 +45,18 @@ def parse(svg: str) -> ET.Element:
 def test_chart_has_one_titled_bar_per_day_and_escapes_text() -> None:
     days = [(date(2026, 3, 1) + timedelta(days=i), Decimal(i)) for i in range(30)]
     root = parse(bar_chart_svg(days))
-    assert root.get("role") == "img"
+    assert root.get("role") == "radiogroup"  # its days can be picked: tap, focus, arrow keys
     bars = root.findall(f"{SVG}g[@class]")
     bars = [g for g in bars if "chart-bar" in (g.get("class") or "")]
     assert len(bars) == 30
     assert bars[-1].get("class") == "chart-bar chart-bar-today"
     assert bars[3].find(f"{SVG}title").text == "Wed 04 Mar 2026: $3.00"  # type: ignore[union-attr]
+    assert bars[3].get("aria-label") == "Wed 04 Mar 2026: $3.00"
+    assert (bars[3].get("data-date"), bars[3].get("data-usd")) == ("Wed 04 Mar 2026", "$3.00")
+    assert all(b.get("role") == "radio" for b in bars)
+    # Today is checked and is the chart's one tab stop.
+    assert [b.get("aria-checked") for b in bars] == ["false"] * 29 + ["true"]
+    assert [b.get("tabindex") for b in bars] == ["-1"] * 29 + ["0"]
     fills = [b.find(f"{SVG}rect[@class='chart-fill']") for b in bars]
     heights = [float(f.get("height", "0")) for f in fills if f is not None]
     assert heights[0] == 0 and heights == sorted(heights)

@@ -1,8 +1,10 @@
 """The spend panel's figures as text and its 30-day bar chart as server-side SVG.
 
 The SVG carries no script and no inline style (CSP): colours come from classes in ``app.css``.
-Every day is a group with a ``<title>`` (hover text, read by screen readers) and a transparent
-full-height hit area, so zero days can be hovered too.
+Every day is a group with a ``<title>`` (hover text) and a transparent full-height hit area, so
+zero days can be hovered and tapped too. The chart is a radio group of its days (one tab stop,
+the arrow keys move, today checked at first): ``static/spend.js`` shows the checked day's date and
+amount in a label beside the chart, from the ``data-date``/``data-usd`` of each day.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 
-__all__ = ["bar_chart_svg", "budget_gauge_svg", "format_usd", "nice_ceiling"]
+__all__ = ["bar_chart_svg", "budget_gauge_svg", "day_text", "format_usd", "nice_ceiling"]
 
 WIDTH = 960
 HEIGHT = 190
@@ -53,7 +55,7 @@ def bar_chart_svg(by_day: list[tuple[date, Decimal]]) -> str:
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
     slot = plot_w / max(len(by_day), 1)
     parts = [
-        f'<svg class="spend-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="spend-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="radiogroup" '
         f'aria-labelledby="spend-chart-title spend-chart-desc">',
         '<title id="spend-chart-title">Daily spend, last 30 days</title>',
         f'<desc id="spend-chart-desc">{escape(_description(by_day, total))}</desc>',
@@ -64,6 +66,11 @@ def bar_chart_svg(by_day: list[tuple[date, Decimal]]) -> str:
     parts.extend(_x_labels(by_day, slot))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def day_text(day: date) -> str:
+    """How the chart names a day: ``Wed 04 Mar 2026``."""
+    return day.strftime("%a %d %b %Y")
 
 
 def _description(by_day: list[tuple[date, Decimal]], total: Decimal) -> str:
@@ -106,10 +113,14 @@ def _bar(
     if usd > 0:
         height = max(height, 1.5)  # a tiny spend stays visible
     y = PAD_TOP + plot_h - height
-    label = f"{day.strftime('%a %d %b %Y')}: {format_usd(usd)}"
+    when, amount = day_text(day), format_usd(usd)
+    label = f"{when}: {amount}"
     css = "chart-bar chart-bar-today" if last else "chart-bar"
+    checked = "true" if last else "false"
     return (
-        f'<g class="{css}"><title>{escape(label)}</title>'
+        f'<g class="{css}" role="radio" aria-checked="{checked}" tabindex="{0 if last else -1}" '
+        f'aria-label="{escape(label)}" data-date="{escape(when)}" data-usd="{escape(amount)}">'
+        f"<title>{escape(label)}</title>"
         f'<rect class="chart-hit" x="{x:.1f}" y="{PAD_TOP}" width="{slot:.1f}" height="{plot_h}"/>'
         f'<rect class="chart-fill" x="{x + slot * 0.15:.1f}" y="{y:.1f}" '
         f'width="{slot * 0.7:.1f}" height="{height:.1f}" rx="1.5"/></g>'

@@ -15,7 +15,7 @@ from attune.ops.spend.budget import BudgetStatus
 from attune.ops.spend.client import CostFetchError, CostFetchErrorKind
 from attune.ops.spend.report import CostSource, CostSummary
 from attune.ops.spend.service import CostResult
-from attune.ops.web.charts import bar_chart_svg, budget_gauge_svg, format_usd
+from attune.ops.web.charts import bar_chart_svg, budget_gauge_svg, day_text, format_usd
 
 __all__ = ["ADMIN_KEYS_URL", "STALE_LABELS", "build_panel", "source_label"]
 
@@ -124,6 +124,8 @@ def _figures(summary: CostSummary, error: CostFetchError | None, now: datetime) 
             {"key": "30d", "label": "Last 30 days", "value": format_usd(summary.thirty_day_usd)},
         ],
         "chart_svg": bar_chart_svg(summary.by_day),
+        # The day the chart's label shows before any tap: today, the rightmost bar.
+        "day": {"date": day_text(summary.by_day[-1][0]), "usd": format_usd(summary.by_day[-1][1])},
         "first_day": summary.by_day[0][0].isoformat(),
         "last_day": summary.today.isoformat(),
         "models": _shares(summary.by_model, summary.thirty_day_usd),
