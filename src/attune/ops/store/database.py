@@ -25,6 +25,7 @@ from attune.ops.store.files import create_database_file, prepare_files
 from attune.ops.store.locks import BUSY_TIMEOUT_S, is_locked, locked_error
 from attune.ops.store.runs import Run, RunLogMixin
 from attune.ops.store.upkeep import RunUpkeepMixin
+from attune.ops.store.usage_schema import USAGE_MIGRATION
 
 __all__ = ["APPLICATION_ID", "MIGRATIONS", "Run", "Store", "utc_now"]
 
@@ -115,6 +116,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN trigram_indexed INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX runs_untrigrammed ON runs (trigram_indexed) WHERE trigram_indexed = 0;
     """,
+    # 5: Claude Code usage: transcripts' offsets, one row per API response, roll-ups.
+    USAGE_MIGRATION,
 )
 
 

@@ -1,0 +1,355 @@
+"""Claude Code usage in the store: transcripts' read offsets and one row per API response.
+
+:class:`UsageStore` sits beside the run tables in the same SQLite file (migration 5,
+``store/usage_schema.py``). A chunk of a transcript is written in one transaction with a
+compare-and-swap on the file's offset, so two readers (the dashboard and ``attune usage``)
+never count a line twice: the one that lost the race rolls back. Rows are merged by their dedup
+key, each token field keeping the largest value any line carried (``merge``), so reading the
+same lines again — a replaced file, a subagent copy, a crash between two commits — changes
+nothing. The roll-ups (per day × folder × model, per session × folder) move by the difference
+each write makes; what a difference cannot express (a session's active time, its latest
+branch) is settled per touched session at the end of a pass (``store/usage_rollups.py``).
+Reads are in ``store/usage_queries.py``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from attune.ops.store.database import Store
+from attune.ops.store.usage_rollups import Rollup, rebuild_rollups, settle_session
+from attune.ops.store.usage_rows import MessageRow, Pricer, merge
+
+__all__ = ["GENERATION_KEY", "FileState", "UsageStore"]
+
+GENERATION_KEY = "usage.generation"
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the store remembers of one transcript."""
+
+    id: int
+    path: str
+    root: str
+    project_dir: str
+    dev: int
+    inode: int
+    size: int
+    read_offset: int
+    mtime_ns: int
+    skipped: int
+    gone: bool
+
+
+FILE_COLUMNS = "id, path, root, project_dir, dev, inode, size, read_offset, mtime_ns, skipped, gone"
+MESSAGE_COLUMNS = (
+    "key, request_id, ts, session_id, cwd_id, model, git_branch, version, sidechain, speed, "
+    "input_tokens, output_tokens, cache_creation_tokens, cache_5m_tokens, cache_1h_tokens, "
+    "cache_read_tokens, web_searches"
+)
+
+
+def _file(r: sqlite3.Row) -> FileState:
+    return FileState(
+        id=int(r[0]),
+        path=str(r[1]),
+        root=str(r[2]),
+        project_dir=str(r[3]),
+        dev=int(r[4]),
+        inode=int(r[5]),
+        size=int(r[6]),
+        read_offset=int(r[7]),
+        mtime_ns=int(r[8]),
+        skipped=int(r[9]),
+        gone=bool(r[10]),
+    )
+
+
+def _message(r: sqlite3.Row) -> MessageRow:
+    """A row of ``MESSAGE_COLUMNS`` followed by the folder's path."""
+    return MessageRow(
+        key=r[0],
+        request_id=r[1],
+        ts=r[2],
+        session_id=r[3],
+        cwd=r[17],
+        model=r[5],
+        git_branch=r[6],
+        version=r[7],
+        sidechain=bool(r[8]),
+        speed=r[9],
+        input_tokens=r[10],
+        output_tokens=r[11],
+        cache_creation_tokens=r[12],
+        cache_5m_tokens=r[13],
+        cache_1h_tokens=r[14],
+        cache_read_tokens=r[15],
+        web_searches=r[16],
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class _OffsetMoved(Exception):
+    """Another reader committed this chunk first: roll back and read on from its offset."""
+
+
+@dataclass(frozen=True)
+class _Stored:
+    row: MessageRow
+    cwd_id: int
+    cost: int | None
+    saved: int
+
+
+class UsageStore:
+    """The usage tables of one :class:`Store` (thread-safe: every call is one transaction)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._cwd_ids: dict[str, int] = {}
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def files(self) -> dict[str, FileState]:
+        """Every transcript remembered, by path (gone ones included)."""
+        with self.store.read() as conn:
+            rows = conn.execute(f"SELECT {FILE_COLUMNS} FROM usage_files").fetchall()  # noqa: S608
+        return {str(r[1]): _file(r) for r in rows}
+
+    def start_file(
+        self, path: str, root: str, project_dir: str, dev: int, inode: int, mtime_ns: int
+    ) -> FileState:
+        """Remember ``path`` as a new file read from its first byte (a replaced or truncated
+        file starts again: its rows stay, and reading them again changes nothing)."""
+        with self.store.write() as conn:
+            conn.execute(
+                "INSERT INTO usage_files (path, root, project_dir, dev, inode, size, read_offset,"
+                " mtime_ns, skipped, gone, updated_at) VALUES (?, ?, ?, ?, ?, 0, 0, ?, 0, 0, ?) "
+                "ON CONFLICT (path) DO UPDATE SET root = excluded.root, "
+                "project_dir = excluded.project_dir, dev = excluded.dev, inode = excluded.inode, "
+                "size = 0, read_offset = 0, mtime_ns = excluded.mtime_ns, skipped = 0, "
+                "last_skip = NULL, gone = 0, updated_at = excluded.updated_at",
+                (path, root, project_dir, dev, inode, mtime_ns, _now()),
+            )
+            row = conn.execute(
+                f"SELECT {FILE_COLUMNS} FROM usage_files WHERE path = ?",  # noqa: S608
+                (path,),
+            ).fetchone()
+        return _file(row)
+
+    def mark_gone(self, ids: Iterable[int]) -> None:
+        """Files that vanished (Claude Code's clean-up): their rows stay, their offsets go."""
+        with self.store.write() as conn:
+            conn.executemany(
+                "UPDATE usage_files SET gone = 1, updated_at = ? WHERE id = ?",
+                [(_now(), i) for i in ids],
+            )
+
+    def commit_chunk(
+        self,
+        file: FileState,
+        *,
+        offset: int,
+        size: int,
+        mtime_ns: int,
+        rows: Sequence[MessageRow],
+        skipped: int,
+        last_skip: str | None,
+        pricer: Pricer,
+        price_source: str,
+    ) -> bool:
+        """Write the rows read from ``file`` up to ``offset`` in one transaction.
+
+        ``False`` (nothing written) when another reader moved the file's offset first.
+        """
+        new_cwds: dict[str, int] = {}
+        try:
+            with self.store.write() as conn:
+                _move_offset(conn, file, offset, size, mtime_ns, skipped, last_skip)
+                if rows:
+                    self._write_rows(conn, file.id, rows, pricer, price_source, new_cwds)
+        except _OffsetMoved:
+            return False
+        self._cwd_ids.update(new_cwds)
+        return True
+
+    # -- rows ----------------------------------------------------------------------------------
+
+    def _cwd_id(self, conn: sqlite3.Connection, cwd: str, new_cwds: dict[str, int]) -> int:
+        found = self._cwd_ids.get(cwd, new_cwds.get(cwd))
+        if found is not None:
+            return found
+        conn.execute("INSERT OR IGNORE INTO usage_cwds (cwd) VALUES (?)", (cwd,))
+        value = int(conn.execute("SELECT id FROM usage_cwds WHERE cwd = ?", (cwd,)).fetchone()[0])
+        new_cwds[cwd] = value  # remembered once the transaction commits
+        return value
+
+    def _existing(self, conn: sqlite3.Connection, keys: list[str]) -> dict[str, _Stored]:
+        found: dict[str, _Stored] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for r in conn.execute(
+                f"SELECT {MESSAGE_COLUMNS}, c.cwd, cost_pusd, saved_pusd FROM usage_messages "  # noqa: S608
+                f"JOIN usage_cwds c ON c.id = cwd_id WHERE key IN ({marks})",
+                part,
+            ):
+                row = _message(r)
+                found[row.key] = _Stored(row, int(r[4]), r[18], int(r[19]))
+        return found
+
+    def _write_rows(
+        self,
+        conn: sqlite3.Connection,
+        file_id: int,
+        rows: Sequence[MessageRow],
+        pricer: Pricer,
+        price_source: str,
+        new_cwds: dict[str, int],
+    ) -> None:
+        batch: dict[str, MessageRow] = {}
+        for row in rows:
+            seen = batch.get(row.key)
+            batch[row.key] = row if seen is None else merge(seen, row)
+        existing = self._existing(conn, list(batch))
+        writes, rollup = [], Rollup()
+        for key, row in batch.items():
+            old = existing.get(key)
+            merged = row if old is None else merge(old.row, row)
+            if old is not None and merged == old.row:
+                continue
+            cost, saved = pricer(merged)
+            cwd_id = self._cwd_id(conn, merged.cwd, new_cwds)
+            if old is not None:
+                rollup.add(old.row, old.cwd_id, old.cost, old.saved, -1)
+            rollup.add(merged, cwd_id, cost, saved, +1)
+            writes.append(_params(merged, cwd_id, file_id, cost, saved, price_source))
+        if not writes:
+            return
+        conn.executemany(
+            f"INSERT OR REPLACE INTO usage_messages ({MESSAGE_COLUMNS}, file_id, cost_pusd, "  # noqa: S608
+            "saved_pusd, priced_with) VALUES (" + ",".join("?" * 21) + ")",
+            writes,
+        )
+        rollup.apply(conn)
+        _bump_generation(conn)
+
+    # -- pricing again -------------------------------------------------------------------------
+
+    def stale_prices(self, price_source: str) -> int:
+        """How many rows were priced with another price data version."""
+        with self.store.read() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM usage_messages WHERE priced_with != ?", (price_source,)
+            ).fetchone()
+        return int(row[0])
+
+    def reprice(self, pricer: Pricer, price_source: str, batch: int = 5000) -> int:
+        """Price again every row priced with other data, then rebuild the roll-ups."""
+        done = 0
+        while True:
+            with self.store.write() as conn:
+                found = conn.execute(
+                    f"SELECT {MESSAGE_COLUMNS}, c.cwd FROM usage_messages JOIN usage_cwds c "  # noqa: S608
+                    "ON c.id = cwd_id WHERE priced_with != ? LIMIT ?",
+                    (price_source, batch),
+                ).fetchall()
+                updates = []
+                for r in found:
+                    row = _message(r)
+                    cost, saved = pricer(row)
+                    updates.append((cost, saved, price_source, row.key))
+                conn.executemany(
+                    "UPDATE usage_messages SET cost_pusd = ?, saved_pusd = ?, priced_with = ? "
+                    "WHERE key = ?",
+                    updates,
+                )
+                done += len(updates)
+                if len(found) < batch:
+                    if done:
+                        rebuild_rollups(conn)
+                        _bump_generation(conn)
+                    return done
+
+    def settle_sessions(self) -> int:
+        """Recompute active time, latest branch and version of the sessions touched since."""
+        with self.store.write() as conn:
+            dirty = conn.execute(
+                "SELECT session_id, cwd_id FROM usage_sessions WHERE active_ms < 0"
+            ).fetchall()
+            for session_id, cwd_id in dirty:
+                settle_session(conn, str(session_id), int(cwd_id))
+        return len(dirty)
+
+
+def _move_offset(
+    conn: sqlite3.Connection,
+    file: FileState,
+    offset: int,
+    size: int,
+    mtime_ns: int,
+    skipped: int,
+    last_skip: str | None,
+) -> None:
+    moved = conn.execute(
+        "UPDATE usage_files SET read_offset = ?, size = ?, mtime_ns = ?, "
+        "skipped = skipped + ?, last_skip = coalesce(?, last_skip), updated_at = ? "
+        "WHERE id = ? AND read_offset = ? AND inode = ? AND dev = ?",
+        (
+            offset,
+            size,
+            mtime_ns,
+            skipped,
+            last_skip,
+            _now(),
+            file.id,
+            file.read_offset,
+            file.inode,
+            file.dev,
+        ),
+    ).rowcount
+    if not moved:
+        raise _OffsetMoved
+
+
+def _params(
+    row: MessageRow, cwd_id: int, file_id: int, cost: int | None, saved: int, source: str
+) -> tuple[object, ...]:
+    return (
+        row.key,
+        row.request_id,
+        row.ts,
+        row.session_id,
+        cwd_id,
+        row.model,
+        row.git_branch,
+        row.version,
+        int(row.sidechain),
+        row.speed,
+        row.input_tokens,
+        row.output_tokens,
+        row.cache_creation_tokens,
+        row.cache_5m_tokens,
+        row.cache_1h_tokens,
+        row.cache_read_tokens,
+        row.web_searches,
+        file_id,
+        cost,
+        saved,
+        source,
+    )
+
+
+def _bump_generation(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "INSERT INTO settings (key, value, updated_at) VALUES (?, '1', ?) ON CONFLICT (key) "
+        "DO UPDATE SET value = CAST(value AS INTEGER) + 1, updated_at = excluded.updated_at",
+        (GENERATION_KEY, _now()),
+    )

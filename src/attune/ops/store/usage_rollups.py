@@ -1,0 +1,121 @@
+"""The usage roll-ups: per day × folder × model and per session × folder.
+
+A write moves them by the difference it makes (:class:`Rollup`); what a difference cannot
+express — a session's exact first and last time after a row moved, its active time, its latest
+branch and version — is settled per touched session (``active_ms = -1`` marks one) at the end
+of an ingest pass. :func:`rebuild_rollups` makes both from every row (after pricing again).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from attune.ops.store.usage_rows import DAY_MS, MessageRow
+
+__all__ = ["ACTIVE_GAP_MS", "Rollup", "rebuild_rollups", "settle_session"]
+
+ACTIVE_GAP_MS = 5 * 60_000  # a pause longer than this between two answers is idle time
+_TOKENS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
+
+
+class Rollup:
+    """The difference a batch of writes makes to the roll-ups, applied in one go."""
+
+    def __init__(self) -> None:
+        self.daily: dict[tuple[int, int, str], list[int]] = {}
+        self.sessions: dict[tuple[str, int], list[int]] = {}
+
+    def add(self, row: MessageRow, cwd_id: int, cost: int | None, saved: int, sign: int) -> None:
+        values = [
+            sign,
+            *(sign * getattr(row, name) for name in _TOKENS),
+            sign * (cost or 0),
+            sign * (cost is None),
+        ]
+        day = self.daily.setdefault((row.ts // DAY_MS, cwd_id, row.model), [0] * 9)
+        for i, v in enumerate((*values, sign * (row.speed == "fast"), sign * saved)):
+            day[i] += v
+        session = self.sessions.setdefault((row.session_id, cwd_id), [2**62, -(2**62), *[0] * 7])
+        if sign > 0:
+            session[0] = min(session[0], row.ts)
+            session[1] = max(session[1], row.ts)
+        for i, v in enumerate(values):
+            session[2 + i] += v
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        conn.executemany(
+            "INSERT INTO usage_daily (day, cwd_id, model, messages, input_tokens, "
+            "output_tokens, cache_creation_tokens, cache_read_tokens, cost_pusd, unpriced, fast,"
+            " saved_pusd) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+            "messages = messages + excluded.messages, "
+            "input_tokens = input_tokens + excluded.input_tokens, "
+            "output_tokens = output_tokens + excluded.output_tokens, "
+            "cache_creation_tokens = cache_creation_tokens + excluded.cache_creation_tokens, "
+            "cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens, "
+            "cost_pusd = cost_pusd + excluded.cost_pusd, unpriced = unpriced + excluded.unpriced,"
+            " fast = fast + excluded.fast, saved_pusd = saved_pusd + excluded.saved_pusd",
+            [(*key, *values) for key, values in self.daily.items()],
+        )
+        conn.execute("DELETE FROM usage_daily WHERE messages <= 0")
+        conn.executemany(
+            "INSERT INTO usage_sessions (session_id, cwd_id, first_ts, last_ts, active_ms, "
+            "messages, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, "
+            "cost_pusd, unpriced) VALUES (?,?,?,?,-1,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+            "first_ts = min(first_ts, excluded.first_ts), "
+            "last_ts = max(last_ts, excluded.last_ts), active_ms = -1, "
+            "messages = messages + excluded.messages, "
+            "input_tokens = input_tokens + excluded.input_tokens, "
+            "output_tokens = output_tokens + excluded.output_tokens, "
+            "cache_creation_tokens = cache_creation_tokens + excluded.cache_creation_tokens, "
+            "cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens, "
+            "cost_pusd = cost_pusd + excluded.cost_pusd, unpriced = unpriced + excluded.unpriced",
+            [(*key, *values) for key, values in self.sessions.items()],
+        )
+
+
+def settle_session(conn: sqlite3.Connection, session_id: str, cwd_id: int) -> None:
+    """One session × folder from its rows: exact first/last time, active time, latest branch."""
+    found = conn.execute(
+        "SELECT count(*), min(ts), max(ts) FROM usage_messages WHERE session_id = ? AND cwd_id = ?",
+        (session_id, cwd_id),
+    ).fetchone()
+    if not found[0]:
+        conn.execute(
+            "DELETE FROM usage_sessions WHERE session_id = ? AND cwd_id = ?", (session_id, cwd_id)
+        )
+        return
+    active = conn.execute(
+        "SELECT coalesce(sum(CASE WHEN gap <= ? THEN gap ELSE 0 END), 0) FROM ("
+        "SELECT ts - lag(ts) OVER (ORDER BY ts) AS gap FROM usage_messages "
+        "WHERE session_id = ? AND cwd_id = ?)",
+        (ACTIVE_GAP_MS, session_id, cwd_id),
+    ).fetchone()[0]
+    latest = conn.execute(
+        "SELECT git_branch, version FROM usage_messages WHERE session_id = ? AND cwd_id = ? "
+        "ORDER BY ts DESC LIMIT 1",
+        (session_id, cwd_id),
+    ).fetchone()
+    conn.execute(
+        "UPDATE usage_sessions SET first_ts = ?, last_ts = ?, active_ms = ?, git_branch = ?, "
+        "version = ? WHERE session_id = ? AND cwd_id = ?",
+        (found[1], found[2], int(active), latest[0], latest[1], session_id, cwd_id),
+    )
+
+
+def rebuild_rollups(conn: sqlite3.Connection) -> None:
+    """Both roll-ups from every row (after pricing again); sessions are settled afterwards."""
+    conn.execute("DELETE FROM usage_daily")
+    conn.execute(
+        "INSERT INTO usage_daily SELECT ts / ?, cwd_id, model, count(*), sum(input_tokens), "
+        "sum(output_tokens), sum(cache_creation_tokens), sum(cache_read_tokens), "
+        "coalesce(sum(cost_pusd), 0), sum(cost_pusd IS NULL), sum(speed IS 'fast'), "
+        "sum(saved_pusd) FROM usage_messages GROUP BY 1, 2, 3",
+        (DAY_MS,),
+    )
+    conn.execute("DELETE FROM usage_sessions")
+    conn.execute(
+        "INSERT INTO usage_sessions SELECT session_id, cwd_id, min(ts), max(ts), -1, count(*), "
+        "sum(input_tokens), sum(output_tokens), sum(cache_creation_tokens), "
+        "sum(cache_read_tokens), coalesce(sum(cost_pusd), 0), sum(cost_pusd IS NULL), NULL, "
+        "NULL FROM usage_messages GROUP BY session_id, cwd_id"
+    )

@@ -1,0 +1,76 @@
+"""One API response's usage as the store keeps it, and how two lines of it merge.
+
+Only usage: times, ids, the model, folder, branch, versions and token counts — never a word
+of a transcript's content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+__all__ = ["DAY_MS", "MessageRow", "Pricer", "merge"]
+
+DAY_MS = 86_400_000
+
+
+class MessageRow(NamedTuple):
+    """One API response's usage, as read from one line (no content, ever). A named tuple:
+    a million of them are made in a cold ingest, and a tuple is the cheapest value to make."""
+
+    key: str
+    request_id: str | None
+    ts: int  # epoch milliseconds, UTC
+    session_id: str
+    cwd: str
+    model: str
+    git_branch: str | None
+    version: str | None
+    sidechain: bool
+    speed: str | None
+    input_tokens: int
+    output_tokens: int
+    cache_creation_tokens: int
+    cache_5m_tokens: int | None
+    cache_1h_tokens: int | None
+    cache_read_tokens: int
+    web_searches: int
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_tokens
+            + self.cache_read_tokens
+        )
+
+
+# (cost in pico-dollars or None when the model has no price, cache savings in pico-dollars)
+Pricer = Callable[[MessageRow], tuple[int | None, int]]
+
+
+def _max_opt(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    return a if b is None else max(a, b)
+
+
+def merge(old: MessageRow, new: MessageRow) -> MessageRow:
+    """Two lines of one response: the largest value of each usage field, the earliest line's
+    time, session, folder and versions; a sidechain only if every line was one."""
+    first, other = (old, new) if old.ts <= new.ts else (new, old)
+    return first._replace(
+        request_id=first.request_id or other.request_id,
+        git_branch=first.git_branch or other.git_branch,
+        version=first.version or other.version,
+        speed=first.speed or other.speed,
+        sidechain=old.sidechain and new.sidechain,
+        input_tokens=max(old.input_tokens, new.input_tokens),
+        output_tokens=max(old.output_tokens, new.output_tokens),
+        cache_creation_tokens=max(old.cache_creation_tokens, new.cache_creation_tokens),
+        cache_5m_tokens=_max_opt(old.cache_5m_tokens, new.cache_5m_tokens),
+        cache_1h_tokens=_max_opt(old.cache_1h_tokens, new.cache_1h_tokens),
+        cache_read_tokens=max(old.cache_read_tokens, new.cache_read_tokens),
+        web_searches=max(old.web_searches, new.web_searches),
+    )
