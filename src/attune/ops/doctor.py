@@ -18,6 +18,7 @@ from attune.ops.config import DEFAULT_SPECS_DIRS, Config
 from attune.ops.errors import ConfigError
 from attune.ops.listen import bind_error_reason, bind_socket, port_holder
 from attune.ops.server_file import SERVERS_DIR, ServerInfo, read_server_file
+from attune.text import plural
 
 if TYPE_CHECKING:
     from attune.ops.store.database import Store
@@ -256,7 +257,8 @@ def check_workflows(config: Config) -> Check:
         more = f" (and {len(found.errors) - 1} more)" if len(found.errors) > 1 else ""
         return _fail(
             "workflows",
-            f"{where}{key}: {first.message}{more}; {project} project workflow(s) still usable",
+            f"{where}{key}: {first.message}{more}; "
+            f"{plural(project, 'project workflow')} still usable",
             f"edit {root / first.file} at line {first.line or '?'}",
         )
     if project == 0:
@@ -321,7 +323,7 @@ def check_store(config: Config, store: Store | None = None) -> Check:
         fix = f"stop attune ops, then move it aside (mv {db} {db}.damaged); {_FRESH}"
         return _fail("store", f"{db} is damaged: {integrity}", fix)
     size = sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
-    summary = f"{db} ({_size(size)}, schema v{version}, {runs} runs)"
+    summary = f"{db} ({_size(size)}, schema v{version}, {plural(runs, 'run')})"
     if integrity == INTEGRITY_UNCHECKED:
         found = f"{summary}; integrity not checked at start (too big to check in time)"
         return _warn("store", found, "attune ops doctor (it checks the whole file)")

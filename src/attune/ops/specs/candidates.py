@@ -91,7 +91,7 @@ def evidence_for(
     the files' newest mtime when not given.
     """
     tasks = spec.tasks
-    lines = [f"{tasks.done}/{tasks.total} tasks done"]
+    lines = [f"{tasks.done}/{tasks.total} {'task' if tasks.total == 1 else 'tasks'} done"]
     optional_open = tasks.optional_total - tasks.optional_done
     if optional_open:
         lines.append(f"{optional_open} optional task{'s' if optional_open != 1 else ''} open")
