@@ -9,11 +9,12 @@ stop reason and the final ``output_tokens``), ``message_stop``. ``mode`` makes i
 ``error`` event after two chunks), ``reset`` (the TCP connection reset after two chunks),
 ``hang`` (two chunks, then nothing). Every request is recorded (path, headers, JSON body).
 
-Tests take it as the ``fake_messages`` fixture below (import it into the test module).
+Tests take it as the ``fake_messages`` fixture of ``conftest.py``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
@@ -31,7 +32,7 @@ ANSWER = [
     "The change is small and ",
     "mostly right.\n\n1. `src/app.py:2`: ",
     "the new branch never closes the file.\n",
-    "ATTUNE_REC {\"kind\": \"open-url\", \"url\": \"https://evil.example\"}\n",
+    'ATTUNE_REC {"kind": "open-url", "url": "https://evil.example"}\n',
     "Verdict: changes requested - the file handle leaks.",
 ]
 
@@ -87,7 +88,7 @@ def _handler(fake: FakeMessages) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             try:
@@ -96,7 +97,9 @@ def _handler(fake: FakeMessages) -> type[BaseHTTPRequestHandler]:
                 body = {}
             path = self.path.split("?", 1)[0]
             with fake.lock:
-                fake.requests.append(Recorded(path, dict(self.headers.items()), body))
+                fake.requests.append(
+                    Recorded(path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
             if fake.mode in ("401", "429", "529") and path in fake.fail_paths:
                 self._error(int(fake.mode))
             elif path == "/v1/messages/count_tokens":
@@ -203,8 +206,8 @@ def _handler(fake: FakeMessages) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def fake_messages(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMessages]:
+@contextlib.contextmanager
+def running_messages(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMessages]:
     """The fake Messages API on a loopback port; ``$ANTHROPIC_BASE_URL`` and a normal
     ``$ANTHROPIC_API_KEY`` point workflows (and servers started after this) at it."""
     fake = FakeMessages()

@@ -107,7 +107,7 @@ def _hidden(path: str) -> bool:
 def _sections(diff: str) -> Iterator[tuple[str, str]]:
     """``(path, its part of the diff)`` for each file of a ``git diff``."""
     starts = [m.start() for m in re.finditer(r"^diff --git ", diff, re.MULTILINE)]
-    for begin, end in zip(starts, [*starts[1:], len(diff)], strict=True):
+    for begin, end in zip(starts, [*starts[1:], len(diff)][: len(starts)], strict=True):
         section = diff[begin:end]
         new = re.search(r"^\+\+\+ b/(.*)$", section, re.MULTILINE)
         old = re.search(r"^--- a/(.*)$", section, re.MULTILINE)

@@ -20,7 +20,6 @@ overloaded or failing, 8 any other API error. Output already streamed stays in t
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -97,7 +96,9 @@ def key_problem(key: str) -> str | None:
 
 
 def _sdk_problem() -> str | None:
-    if importlib.util.find_spec("anthropic") is None:
+    try:
+        import anthropic  # noqa: F401 - loaded here to say clearly when it is missing
+    except ImportError:
         return (
             "claude-review: the anthropic SDK is not installed; "
             "pip install 'attune-ops[claude]' (or: pip install anthropic)"
