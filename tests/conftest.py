@@ -25,6 +25,7 @@ import pytest
 
 from attune.ops.config import Config, build_config
 from tests.fake_anthropic import FakeAnthropic, running_fake
+from tests.fake_messages import FakeMessages, running_messages
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -132,6 +133,14 @@ def fake_anthropic(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropic]:
     one that asks for it (``def fake_anthropic(fake_anthropic): fake_anthropic.add(...)``).
     """
     with running_fake(monkeypatch) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_messages(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMessages]:
+    """The fake Messages API (``tests/fake_messages.py``) on a loopback port, with
+    ``$ANTHROPIC_BASE_URL`` and a normal ``$ANTHROPIC_API_KEY`` pointing at it."""
+    with running_messages(monkeypatch) as fake:
         yield fake
 
 
