@@ -23,6 +23,7 @@ from attune.ops.errors import StoreUnavailable
 from attune.ops.store.damage import INTEGRITY_BUDGET_S, INTEGRITY_UNCHECKED, check_integrity
 from attune.ops.store.files import create_database_file, prepare_files
 from attune.ops.store.locks import BUSY_TIMEOUT_S, is_locked, locked_error
+from attune.ops.store.run_usage import RUN_USAGE_MIGRATION, RunUsageMixin
 from attune.ops.store.runs import Run, RunLogMixin
 from attune.ops.store.upkeep import RunUpkeepMixin
 from attune.ops.store.usage_schema import USAGE_MIGRATION
@@ -118,6 +119,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 5: Claude Code usage: transcripts' offsets, one row per API response, roll-ups.
     USAGE_MIGRATION,
+    # 6: what each run's ATTUNE_USAGE lines reported, summed per run (store/run_usage.py).
+    RUN_USAGE_MIGRATION,
 )
 
 
@@ -126,7 +129,7 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-class Store(RunLogMixin, RunUpkeepMixin):
+class Store(RunUsageMixin, RunLogMixin, RunUpkeepMixin):
     """The SQLite database of one attune home. Thread-safe; cheap to share.
 
     The run methods (``create_run``, ``get_run``, ``list_runs``, ``read_lines`` …) come from

@@ -24,6 +24,7 @@ from typing import Any
 
 from attune.ops.errors import RunNotFound
 from attune.ops.store.damage import reading
+from attune.ops.store.run_usage import RunUsage
 from attune.ops.store.search import plan_search
 
 __all__ = ["FINISHED", "Run", "RunLogMixin", "RunStatus"]
@@ -71,6 +72,7 @@ class Run:
     pid: int | None = None
     error: str | None = None
     server_pid: int | None = None
+    usage: RunUsage | None = None  # what its ATTUNE_USAGE lines reported (store/run_usage.py)
 
     @property
     def finished(self) -> bool:
@@ -91,6 +93,7 @@ class Run:
             "duration_s": self.duration_s,
             "line_count": self.line_count,
             "trigger": self.trigger,
+            "usage": self.usage.to_json() if self.usage else None,
         }
         if self.error:
             data["error"] = self.error
@@ -142,6 +145,9 @@ class RunLogMixin:
         raise NotImplementedError
 
     def write(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
+        raise NotImplementedError
+
+    def _with_usage(self, runs: list[Run]) -> list[Run]:  # pragma: no cover - store/run_usage.py
         raise NotImplementedError
 
     # -- writing -------------------------------------------------------------------------------
@@ -264,7 +270,9 @@ class RunLogMixin:
         with reading(f"run {run_id}", run_id=run_id), self.read() as conn:
             sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?"  # noqa: S608
             row = conn.execute(sql, (run_id,)).fetchone()
-        return None if row is None else self._with_pending_end(Run.from_row(row))
+        if row is None:
+            return None
+        return self._with_usage([self._with_pending_end(Run.from_row(row))])[0]
 
     def require_run(self, run_id: int) -> Run:
         """The run ``run_id``; raises :class:`RunNotFound` (404 ``run_not_found``) when absent."""
@@ -287,6 +295,25 @@ class RunLogMixin:
         The cursor is a run id: ids only grow, so pages stay stable while new runs arrive.
         """
         limit = max(1, min(int(limit), MAX_LIMIT))
+        where, args = self.run_filter(workflow, statuses, q, since)
+        if before is not None:
+            where.append("id < ?")
+            args.append(max(min(before, MAX_SQLITE_INT), 0))
+        sql = f"SELECT {RUN_COLUMNS} FROM runs"  # noqa: S608 - placeholders carry the values
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit + 1)
+        what = f"the logs searched for {q!r}" if q else "the run history"
+        with reading(what), self.read() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        runs = self._with_usage([self._with_pending_end(Run.from_row(r)) for r in rows[:limit]])
+        return runs, (runs[-1].id if len(rows) > limit else None)
+
+    def run_filter(
+        self, workflow: str | None, statuses: Sequence[str], q: str | None, since: str | None
+    ) -> tuple[list[str], list[Any]]:
+        """The conditions on ``runs`` (and their arguments) of a history filter."""
         where: list[str] = []
         args: list[Any] = []
         if workflow:
@@ -298,9 +325,6 @@ class RunLogMixin:
             column = "+status" if workflow else "status"
             where.append(f"{column} IN ({', '.join('?' * len(statuses))})")
             args.extend(statuses)
-        if before is not None:
-            where.append("id < ?")
-            args.append(max(min(before, MAX_SQLITE_INT), 0))
         if since:
             where.append("started_at >= ?")
             args.append(since)
@@ -308,16 +332,7 @@ class RunLogMixin:
             plan = plan_search(q)
             where.append(plan.sql)
             args.extend(plan.args)
-        sql = f"SELECT {RUN_COLUMNS} FROM runs"  # noqa: S608 - placeholders carry the values
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC LIMIT ?"
-        args.append(limit + 1)
-        what = f"the logs searched for {q!r}" if q else "the run history"
-        with reading(what), self.read() as conn:
-            rows = conn.execute(sql, args).fetchall()
-        runs = [self._with_pending_end(Run.from_row(r)) for r in rows[:limit]]
-        return runs, (runs[-1].id if len(rows) > limit else None)
+        return where, args
 
     def read_lines(
         self, run_id: int, after_seq: int = 0, limit: int | None = None
