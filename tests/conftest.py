@@ -61,6 +61,8 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     # Tests refresh the spend at will; tests/test_cost_throttle.py restores the one-a-minute rule.
     monkeypatch.setenv("ATTUNE_COST_MIN_REFRESH_S", "0")
+    # Claude Code's transcripts: an empty config folder, never the developer's ~/.claude.
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ def test_home_page_loads_without_console_or_csp_errors(
             token = page.locator('meta[name="attune-token"]').get_attribute("content")
             assert token == srv.token
             nav = page.locator("nav.nav a").all_inner_texts()
-            assert nav == ["Home", "Workflows", "Runs", "Specs"]
+            assert nav == ["Home", "Workflows", "Runs", "Specs", "Usage"]
             # app.js ran (a CSP-blocked script would leave `attune` undefined).
             assert page.evaluate("typeof attune.api") == "function"
         finally:

@@ -16,8 +16,9 @@ __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The whole ``attune`` command tree (``ops``, ``runs``)."""
+    """The whole ``attune`` command tree (``ops``, ``runs``, ``usage``)."""
     from attune.ops.cli.args import add_ops_parser, add_runs_parser
+    from attune.ops.cli.usage_args import add_usage_parser
 
     parser = argparse.ArgumentParser(
         prog="attune",
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_ops_parser(commands)
     add_runs_parser(commands)
+    add_usage_parser(commands)
     return parser
 
 

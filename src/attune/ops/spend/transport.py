@@ -17,9 +17,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["API_VERSION", "MAX_PAGES", "PAGE_LIMIT", "REPORT_PATH", "FetchFailed", "fetch_buckets"]
+__all__ = [
+    "API_VERSION",
+    "MAX_PAGES",
+    "PAGE_LIMIT",
+    "REPORT_PATH",
+    "WORKSPACES_PATH",
+    "FetchFailed",
+    "fetch_buckets",
+    "fetch_workspaces",
+]
 
 REPORT_PATH = "/v1/organizations/cost_report"
+WORKSPACES_PATH = "/v1/organizations/workspaces"
 API_VERSION = "2023-06-01"
 PAGE_LIMIT = 31
 MAX_PAGES = 100
@@ -46,8 +56,51 @@ def fetch_buckets(
     transport: httpx.BaseTransport | None,
     timeout: float,
     retry_delay: float,
+    group_by: tuple[str, ...] = ("description",),
 ) -> list[dict[str, Any]]:
-    """Every bucket of the report for ``window_params``, following ``next_page`` to the end."""
+    """Every bucket of the report for ``window_params``, following ``next_page`` to the end.
+
+    ``group_by`` names the ``group_by[]`` values (``("workspace_id", "description")`` for the
+    Claude Code reconciliation).
+    """
+    base = [
+        *window_params.items(),
+        ("bucket_width", "1d"),
+        *(("group_by[]", g) for g in group_by),
+        ("limit", str(PAGE_LIMIT)),
+    ]
+    with _client(key, base_url, transport, timeout) as client:
+        return _all_pages(client, base, timeout=timeout, retry_delay=retry_delay)
+
+
+def fetch_workspaces(
+    key: str,
+    *,
+    base_url: str,
+    transport: httpx.BaseTransport | None,
+    timeout: float,
+    retry_delay: float,
+) -> list[dict[str, Any]]:
+    """Every workspace of the organisation (``GET /v1/organizations/workspaces``, paged by
+    ``after_id`` to the end), archived ones included."""
+    found: list[dict[str, Any]] = []
+    params = [("limit", "100"), ("include_archived", "true")]
+    with _client(key, base_url, transport, timeout) as client:
+        for _ in range(MAX_PAGES):
+            body = _get_page(
+                client, params, timeout=timeout, retry_delay=retry_delay, path=WORKSPACES_PATH
+            )
+            found.extend(w for w in body["data"] if isinstance(w, dict))
+            last = body.get("last_id")
+            if not body["has_more"] or not isinstance(last, str) or not last:
+                return found
+            params = [("limit", "100"), ("include_archived", "true"), ("after_id", last)]
+    raise FetchFailed("bad_response", f"the workspaces list did not end after {MAX_PAGES} pages")
+
+
+def _client(
+    key: str, base_url: str, transport: httpx.BaseTransport | None, timeout: float
+) -> httpx.Client:
     import httpx
 
     if not key.isascii() or not key.isprintable():
@@ -57,20 +110,12 @@ def fetch_buckets(
             "`attune ops setup-billing` to store it again",
         )
     headers = {"x-api-key": key, "anthropic-version": API_VERSION, "user-agent": _user_agent()}
-    base = [
-        *window_params.items(),
-        ("bucket_width", "1d"),
-        ("group_by[]", "description"),
-        ("limit", str(PAGE_LIMIT)),
-    ]
     try:
-        client = httpx.Client(
+        return httpx.Client(
             base_url=base_url, headers=headers, timeout=timeout, transport=transport
         )
     except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
         raise FetchFailed("network", f"ANTHROPIC_BASE_URL is not a usable URL ({exc})") from exc
-    with client:
-        return _all_pages(client, base, timeout=timeout, retry_delay=retry_delay)
 
 
 def _all_pages(
@@ -95,13 +140,18 @@ def _all_pages(
 
 
 def _get_page(
-    client: httpx.Client, params: list[tuple[str, str]], *, timeout: float, retry_delay: float
+    client: httpx.Client,
+    params: list[tuple[str, str]],
+    *,
+    timeout: float,
+    retry_delay: float,
+    path: str = REPORT_PATH,
 ) -> dict[str, Any]:
     import httpx
 
     for attempt in (1, 2):
         try:
-            response = _request(client, params)
+            response = _request(client, params, path)
         except httpx.ConnectError as exc:
             if attempt == 1:
                 time.sleep(retry_delay)
@@ -120,11 +170,11 @@ def _get_page(
     raise AssertionError("unreachable: the second attempt returns or raises")
 
 
-def _request(client: httpx.Client, params: list[tuple[str, str]]) -> httpx.Response:
+def _request(client: httpx.Client, params: list[tuple[str, str]], path: str) -> httpx.Response:
     """GET one page, reading at most :data:`MAX_PAGE_BYTES` of its body."""
     import httpx
 
-    with client.stream("GET", REPORT_PATH, params=tuple(params)) as streamed:
+    with client.stream("GET", path, params=tuple(params)) as streamed:
         declared = streamed.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_PAGE_BYTES:
             raise _too_large()

@@ -51,7 +51,17 @@ def create_app(config: Config) -> FastAPI:
     from attune._version import __version__
     from attune.ops.web.errors import install_error_handlers
     from attune.ops.web.pages import make_templates, mount_static
-    from attune.ops.web.routes import cost, health, home, run_pages, runs, scope, specs, workflows
+    from attune.ops.web.routes import (
+        cost,
+        health,
+        home,
+        run_pages,
+        runs,
+        scope,
+        specs,
+        usage,
+        workflows,
+    )
     from attune.ops.web.security import SecurityMiddleware, new_token
     from attune.ops.web.services import build_services, install_services
 
@@ -76,7 +86,7 @@ def create_app(config: Config) -> FastAPI:
     install_services(app, services)
     install_error_handlers(app)
     mount_static(app)
-    for module in (health, home, workflows, scope, runs, run_pages, cost, specs):
+    for module in (health, home, workflows, scope, runs, run_pages, cost, specs, usage):
         app.include_router(module.router)
     app.add_middleware(SecurityMiddleware, config=config, token=token)
     return app

@@ -29,8 +29,15 @@ NAV: tuple[tuple[str, str], ...] = (
     ("workflows", "Workflows"),
     ("runs", "Runs"),
     ("specs", "Specs"),
+    ("usage", "Usage"),
 )
-NAV_URLS = {"home": "/", "workflows": "/workflows", "runs": "/runs", "specs": "/specs"}
+NAV_URLS = {
+    "home": "/",
+    "workflows": "/workflows",
+    "runs": "/runs",
+    "specs": "/specs",
+    "usage": "/usage",
+}
 
 
 @cache

@@ -25,6 +25,7 @@ from attune.ops.server_file import remove_server_file, write_server_file
 from attune.ops.specs.index import SpecIndex
 from attune.ops.specs.undo import UndoLog
 from attune.ops.spend.service import CostService
+from attune.ops.spend.usage.service import UsageService
 from attune.ops.store.database import Store
 from attune.ops.store.indexer import SearchIndexer
 from attune.ops.store.retention import RetentionJob
@@ -41,6 +42,7 @@ __all__ = [
     "RunnerDep",
     "ServicesDep",
     "StoreDep",
+    "UsageDep",
     "build_services",
     "services_of",
 ]
@@ -64,6 +66,7 @@ class AppServices:
     retention: RetentionJob
     specs: SpecIndex
     spec_undo: UndoLog
+    usage: UsageService
     # Page fragments cached by their routes (keyed by what they were built from).
     page_cache: dict[str, Any] = field(default_factory=dict)
     _started: bool = False
@@ -77,6 +80,7 @@ class AppServices:
         if self._started:
             return
         self._started = True
+        self.usage.start()
         self.retention.start()
         self.indexer.start()
         try:
@@ -99,6 +103,7 @@ class AppServices:
         self.retention.stop()
         self.indexer.stop()
         self.hub.replay_cache.executor.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(self.usage.stop)
         remove_server_file(self.config)
         self.store.close()
 
@@ -125,6 +130,7 @@ def build_services(config: Config, *, token: str, templates: Jinja2Templates) ->
         retention=RetentionJob(store, config.runs_retention_days),
         specs=SpecIndex(config),
         spec_undo=UndoLog(),
+        usage=UsageService(config, store),
     )
 
 
@@ -167,6 +173,10 @@ def get_registry(request: Request) -> WorkflowRegistry:
     return get_services(request).registry
 
 
+def get_usage(request: Request) -> UsageService:
+    return get_services(request).usage
+
+
 ServicesDep = Annotated[AppServices, Depends(get_services)]
 ConfigDep = Annotated[Config, Depends(get_config)]
 StoreDep = Annotated[Store, Depends(get_store)]
@@ -174,3 +184,4 @@ CostDep = Annotated[CostService, Depends(get_cost)]
 RunnerDep = Annotated[Runner, Depends(get_runner)]
 HubDep = Annotated[StreamHub, Depends(get_hub)]
 RegistryDep = Annotated[WorkflowRegistry, Depends(get_registry)]
+UsageDep = Annotated[UsageService, Depends(get_usage)]

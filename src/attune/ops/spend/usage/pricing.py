@@ -1,0 +1,226 @@
+"""Prices from genai-prices (offline, bundled, dated data), exact to 10^-12 USD.
+
+Each response is priced at its own timestamp with the price the library picks for that date,
+cache writes split into 5-minute and 1-hour when the line has the split (else all 5-minute),
+and the long-context tier the library models (chosen by the total input: uncached + cache
+writes + cache reads). A model the library does not know is *unpriced* (``None``), never $0.
+
+One library call costs ~90 µs, too slow for a million responses. Within one price (a model's
+price for a period) and one tier, the library's price is linear in each token count, so the
+per-token rates are measured once from the library itself (a handful of probe calls), checked
+against one more call, and applied with ``Decimal`` arithmetic; a price that does not check
+out is asked of the library for every row. ``tests/test_usage_pricing.py`` compares both on
+generated usage.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from attune.ops.store.usage_rows import MessageRow
+
+__all__ = ["PICO", "PriceBook", "price_source", "to_usd", "usd_text"]
+
+logger = logging.getLogger(__name__)
+
+PICO = Decimal(10) ** 12
+PROVIDER = "anthropic"
+_PROBE_OUT = 1_000_000
+_PROBE_WEB = 1_000
+
+
+def price_source() -> str:
+    """``genai-prices <version>``: the price data every estimate names."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"genai-prices {version('genai-prices')}"
+    except PackageNotFoundError:
+        return "genai-prices (not installed)"
+
+
+def to_usd(pico: int) -> Decimal:
+    """Pico-dollars (as stored) to dollars, exactly."""
+    return Decimal(pico).scaleb(-12)
+
+
+def usd_text(pico: int) -> str:
+    """Pico-dollars as the decimal string every answer carries (``"1.2345"``, ``"0"``)."""
+    return format(to_usd(pico).normalize(), "f")
+
+
+def _pico(amount: Decimal) -> int:
+    return int((amount * PICO).to_integral_value(ROUND_HALF_EVEN))
+
+
+@dataclass(frozen=True)
+class _Rates:
+    """USD per token (per search) of one price in one tier."""
+
+    uncached: Decimal
+    write_5m: Decimal
+    write_1h: Decimal
+    read: Decimal
+    output: Decimal
+    search: Decimal
+
+
+class PriceBook:
+    """Prices :class:`MessageRow` values; thread-safe; the library is imported on first use."""
+
+    def __init__(self) -> None:
+        self.source = price_source()
+        self._lock = threading.Lock()
+        self._models: dict[str, Any] = {}  # model ref -> (provider, model info) or None
+        self._rates: dict[tuple[int, int], tuple[Any, _Rates | None]] = {}
+        self._lib: Any = None
+
+    def __call__(self, row: MessageRow) -> tuple[int | None, int]:
+        """``(cost, cache savings)`` in pico-dollars; cost ``None`` when the model is unknown."""
+        with self._lock:
+            found = self._model(row.model)
+            if found is None:
+                return None, 0
+            provider, info = found
+            when = datetime.fromtimestamp(row.ts / 1000, UTC)
+            price = info.get_prices(when)
+            total_input = row.input_tokens + row.cache_creation_tokens + row.cache_read_tokens
+            band, probe_input = _band(price, total_input)
+            cached = self._rates.get((id(price), band))
+            if cached is None:
+                cached = (price, self._measure(provider, info, when, probe_input))
+                self._rates[(id(price), band)] = cached  # holding ``price`` keeps its id
+            rates = cached[1]
+            if rates is None:
+                return self._direct(provider, info, when, row)
+            return _apply(rates, row)
+
+    def _library(self) -> Any:
+        if self._lib is None:
+            import genai_prices
+
+            self._lib = genai_prices
+        return self._lib
+
+    def _model(self, model: str) -> Any:
+        if model not in self._models:
+            lib = self._library()
+            try:
+                snapshot = lib.data_snapshot.get_snapshot()
+                self._models[model] = snapshot.find_provider_model(model, None, PROVIDER, None)
+            except LookupError:
+                self._models[model] = None
+        return self._models[model]
+
+    def _calc(self, provider: Any, info: Any, when: datetime, **counts: int) -> Decimal:
+        usage = self._library().Usage(**counts)
+        total: Decimal = info.calc_price(usage, provider, genai_request_timestamp=when).total_price
+        return total
+
+    def _measure(self, provider: Any, info: Any, when: datetime, n: int) -> _Rates | None:
+        """Per-token rates of the tier holding ``n`` input tokens, checked once more; ``None``
+        when they do not check out (every row of that price is then asked of the library)."""
+        try:
+            return self._measured(provider, info, when, n)
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            logger.warning("genai-prices: cannot measure the rates of %s: %s", info.id, exc)
+            return None
+
+    def _measured(self, provider: Any, info: Any, when: datetime, n: int) -> _Rates | None:
+        calc = self._calc
+        base = calc(provider, info, when, input_tokens=n)
+        rates = _Rates(
+            uncached=base / n,
+            write_5m=calc(provider, info, when, input_tokens=n, cache_write_tokens=n) / n,
+            write_1h=calc(
+                provider,
+                info,
+                when,
+                input_tokens=n,
+                cache_write_tokens=n,
+                cache_write_1h_tokens=n,
+            )
+            / n,
+            read=calc(provider, info, when, input_tokens=n, cache_read_tokens=n) / n,
+            output=(calc(provider, info, when, input_tokens=n, output_tokens=_PROBE_OUT) - base)
+            / _PROBE_OUT,
+            search=(calc(provider, info, when, input_tokens=n, web_searches=_PROBE_WEB) - base)
+            / _PROBE_WEB,
+        )
+        check = {"uncached": n // 2, "w5": n // 8, "w1": n // 8}
+        check["read"] = n - check["uncached"] - check["w5"] - check["w1"]
+        expected = calc(
+            provider,
+            info,
+            when,
+            input_tokens=n,
+            cache_write_tokens=check["w5"] + check["w1"],
+            cache_write_1h_tokens=check["w1"],
+            cache_read_tokens=check["read"],
+            output_tokens=777,
+            web_searches=3,
+        )
+        linear = (
+            rates.uncached * check["uncached"]
+            + rates.write_5m * check["w5"]
+            + rates.write_1h * check["w1"]
+            + rates.read * check["read"]
+            + rates.output * 777
+            + rates.search * 3
+        )
+        if _pico(linear) != _pico(expected):
+            logger.warning("genai-prices: %s is not linear in a tier; pricing each row", info.id)
+            return None
+        return rates
+
+    def _direct(
+        self, provider: Any, info: Any, when: datetime, row: MessageRow
+    ) -> tuple[int | None, int]:
+        writes, one_hour = _writes(row)
+        common = {
+            "input_tokens": row.input_tokens + writes + row.cache_read_tokens,
+            "cache_write_tokens": writes,
+            "cache_write_1h_tokens": one_hour,
+            "output_tokens": row.output_tokens,
+            "web_searches": row.web_searches,
+        }
+        cost = self._calc(provider, info, when, **common, cache_read_tokens=row.cache_read_tokens)
+        as_input = self._calc(provider, info, when, **common)  # the reads as plain input
+        return _pico(cost), _pico(as_input - cost)
+
+
+def _writes(row: MessageRow) -> tuple[int, int]:
+    """Cache writes in all and of them 1-hour ones (all 5-minute when the line has no split)."""
+    writes = row.cache_creation_tokens
+    one_hour = min(row.cache_1h_tokens or 0, writes)
+    return writes, one_hour
+
+
+def _apply(rates: _Rates, row: MessageRow) -> tuple[int, int]:
+    writes, one_hour = _writes(row)
+    cost = (
+        rates.uncached * row.input_tokens
+        + rates.write_5m * (writes - one_hour)
+        + rates.write_1h * one_hour
+        + rates.read * row.cache_read_tokens
+        + rates.output * row.output_tokens
+        + rates.search * row.web_searches
+    )
+    saved = (rates.uncached - rates.read) * row.cache_read_tokens
+    return _pico(cost), _pico(saved)
+
+
+def _band(price: Any, total_input: int) -> tuple[int, int]:
+    """Which tier band ``total_input`` falls in, and an input count inside that band."""
+    starts = sorted(
+        {tier.start for value in vars(price).values() for tier in getattr(value, "tiers", ()) or ()}
+    )
+    band = sum(1 for start in starts if total_input > start)
+    if band == 0:
+        return 0, max(1, min(starts[0], _PROBE_OUT)) if starts else _PROBE_OUT
+    return band, starts[band - 1] + 1
