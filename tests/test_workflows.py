@@ -62,6 +62,8 @@ def test_project_workflow_from_attune_toml(project: Path) -> None:
         "description": "Run the test suite",
         "accepts_path": True,
         "source": "project",
+        "origin": "attune.toml:2",
+        "command": ["python", "-m", "pytest", "{path}"],
     }
 
 
@@ -144,6 +146,10 @@ async def test_api_lists_workflows_and_errors(client: httpx.AsyncClient, project
         "description": "Run the test suite",
         "accepts_path": True,
         "source": "project",
+        "origin": "attune.toml:2",
+        "command": ["python", "-m", "pytest", "{path}"],
+        "last_run": None,
+        "success_rate": None,
     }
     assert {w["name"] for w in body["workflows"]} >= {"todo-scan", "secrets-scan"}
     [error] = body["errors"]
@@ -265,7 +271,7 @@ async def test_ten_thousand_broken_entries_load_with_errors_capped(
     assert page.status_code == 200 and "19,800 more problems" in page.text
     assert page.text.count('class="wf-error-where"') == MAX_SHOWN_ERRORS + 1
     # The header counts them all, not the entries shown.
-    assert re.search(r"20,?000 problems in the workflows file", page.text)
+    assert re.search(r"20,?000 problems in the workflow files", page.text)
 
 
 KEYS = ["description", "command", "accepts_path", "timeout_s", "env", "comand", "extra"]

@@ -244,12 +244,15 @@ _KIND = "CostFetchError kind"  # the diagnosis asks to inspect ``kind``: name it
 
 
 def check_workflows(config: Config) -> Check:
+    from collections import Counter
+
     from attune.ops.runs.workflows import WorkflowRegistry
 
     root = config.project_root
     found = WorkflowRegistry(root).load()
-    builtin = sum(1 for w in found.workflows if w.source == "builtin")
-    project = len(found.workflows) - builtin
+    sources = Counter(w.source for w in found.workflows)
+    builtin = sources.pop("builtin", 0)
+    project = sum(sources.values())  # attune.toml's and the tasks found in the project's files
     if found.errors:
         first = found.errors[0]
         where = first.file + (f":{first.line}" if first.line else "")
@@ -266,10 +269,14 @@ def check_workflows(config: Config) -> Check:
         return _warn(
             "workflows",
             f"no project workflows: {'attune.toml declares none' if exists else 'no attune.toml'}"
-            f", no [tool.attune.workflows] in pyproject.toml; {builtin} built-in",
+            f", no [tool.attune.workflows] in pyproject.toml, no tasks found in package.json, "
+            f"a Makefile, justfile, Taskfile, tox, nox, poe, pdm or hatch; {builtin} built-in",
             f"{'add to' if exists else 'create'} {root / 'attune.toml'}, e.g.:\n{EXAMPLE_WORKFLOW}",
         )
-    return _pass("workflows", f"{builtin} built-in, {project} from the project")
+    sources.pop("project", None)
+    found_in = ", ".join(f"{source} {count}" for source, count in sources.items())
+    summary = f"{builtin} built-in, {project} from the project"
+    return _pass("workflows", summary + (f" (found: {found_in})" if found_in else ""))
 
 
 def check_specs(config: Config) -> list[Check]:

@@ -8,11 +8,14 @@ it stays inside the project root. Nothing here raises for a bad file: the caller
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from attune.files import Refused, read_regular
+from attune.ops.runs.definitions import WorkflowFileError
+from attune.ops.runs.project_workflows import TomlText, read_toml
 
-__all__ = ["MAX_FILE_BYTES", "read_project_text"]
+__all__ = ["MAX_FILE_BYTES", "ProjectFiles", "read_project_text"]
 
 MAX_FILE_BYTES = 1024 * 1024
 
@@ -37,3 +40,48 @@ def read_project_text(path: Path, root: Path, limit: int = MAX_FILE_BYTES) -> st
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return Refused(f"cannot be read: it is not UTF-8 text ({exc})")
+
+
+class ProjectFiles:
+    """The project's files as one registry load reads them: each read once, each TOML file
+    parsed once (``pyproject.toml`` feeds attune's tables and four task sources), and every
+    file that could not be used recorded as a :class:`WorkflowFileError`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.errors: list[WorkflowFileError] = []
+        self._texts: dict[str, str | None] = {}
+        self._tomls: dict[str, TomlText | None] = {}
+
+    def text(self, name: str) -> str | None:
+        """The text of ``name`` (relative to the root), ``None`` when absent or refused."""
+        if name not in self._texts:
+            text = read_project_text(self.root / name, self.root)
+            if isinstance(text, Refused):
+                self.errors.append(WorkflowFileError(name, None, None, f"the file {text.reason}"))
+                text = None
+            self._texts[name] = text
+        return self._texts[name]
+
+    def toml(self, name: str) -> TomlText | None:
+        """``name`` parsed as TOML; a file that does not parse is one error, then ``None``."""
+        if name not in self._tomls:
+            text = self.text(name)
+            parsed: TomlText | None = None
+            if text is not None:
+                parsed, errors = read_toml(text, name)
+                self.errors.extend(errors)
+                if parsed.data is None:
+                    parsed = None
+            self._tomls[name] = parsed
+        return self._tomls[name]
+
+    def first(self, names: tuple[str, ...]) -> str | None:
+        """The first of ``names`` that exists (as a tool looking for its file would pick)."""
+        return next((name for name in names if os.path.lexists(self.root / name)), None)
+
+    def is_file(self, name: str) -> bool:
+        return (self.root / name).is_file()
+
+    def is_dir(self, name: str) -> bool:
+        return (self.root / name).is_dir()

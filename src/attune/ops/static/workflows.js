@@ -1,4 +1,5 @@
-// attune ops: the workflows page — pick a workflow, pick a scope in the lazy tree, run it.
+// attune ops: the workflows page — filter and pick a workflow, pick a scope in the lazy tree,
+// see the exact command, run it (the Run button of a row runs that workflow at once).
 "use strict";
 
 (() => {
@@ -94,6 +95,46 @@
     $("scope-clear").hidden = !path;
     const wf = currentWorkflow();
     if (wf) remember(wf.value, path);
+    showCommand();
+  }
+
+  // -- the command it will run, and the filter ------------------------------------------------------
+
+  const shellQuote = (arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'"'"'`)}'`);
+
+  // The same argv as Workflow.argv on the server: {path} becomes the scope ("." when none); a
+  // workflow that takes a path without saying where gets it appended.
+  function argvOf(wf) {
+    let command = [];
+    try { command = JSON.parse(wf.dataset.command || "[]"); } catch { /* shown empty */ }
+    const accepts = Boolean(wf.dataset.acceptsPath);
+    const scope = (accepts && selected) || ".";
+    if (command.some((part) => part.includes("{path}"))) return command.map((part) => part.replaceAll("{path}", scope));
+    return accepts ? [...command, scope] : command;
+  }
+
+  function showCommand() {
+    const wf = currentWorkflow();
+    if (!wf || !$("wf-command")) return;
+    $("wf-command").textContent = argvOf(wf).map(shellQuote).join(" ");
+    $("wf-origin").textContent = wf.dataset.origin || "";
+    $("wf-origin-line").hidden = !wf.dataset.origin;
+  }
+
+  function applyFilter() {
+    const words = $("wf-filter").value.toLowerCase().split(/\s+/).filter(Boolean);
+    let shown = 0;
+    for (const group of document.querySelectorAll(".wf-group")) {
+      let inGroup = 0;
+      for (const item of group.querySelectorAll(".wf-item")) {
+        const match = words.every((word) => item.dataset.search.includes(word));
+        item.hidden = !match;
+        if (match) inGroup += 1;
+      }
+      group.hidden = inGroup === 0;
+      shown += inGroup;
+    }
+    $("wf-filter-empty").hidden = shown > 0;
   }
 
   function onTreeKey(e) {
@@ -170,8 +211,19 @@
     $("scope-current").textContent = path || "whole project";
     $("scope-clear").hidden = !path;
     for (const n of tree.querySelectorAll('[aria-selected="true"]')) n.setAttribute("aria-selected", "false");
+    showCommand();
     if (path) await reveal(path);
     else tree.querySelector(".scope-root")?.setAttribute("aria-selected", "true");
+  }
+
+  async function runRow(event) {
+    event.preventDefault();
+    const input = event.currentTarget.closest(".wf-item").querySelector('input[name="workflow"]');
+    if (!input.checked) {
+      input.checked = true;
+      await onWorkflowChange();
+    }
+    await runSelected();
   }
 
   function showNotice(message, link) {
@@ -219,6 +271,23 @@
       setScope(null);
     });
     $("wf-run").addEventListener("click", runSelected);
+    for (const button of document.querySelectorAll(".wf-item-run")) button.addEventListener("click", runRow);
+    const filter = $("wf-filter");
+    if (filter) {
+      filter.addEventListener("input", applyFilter);
+      filter.addEventListener("keydown", (e) => {
+        if (e.key === "Escape") { filter.value = ""; applyFilter(); }
+        if (e.key === "Enter") {  // Enter picks the first workflow left
+          const first = document.querySelector(".wf-item:not([hidden]) input[name=workflow]");
+          if (first) { first.checked = true; onWorkflowChange(); }
+        }
+      });
+      document.addEventListener("keydown", (e) => {
+        if (e.key !== "/" || e.target.closest("input, textarea, select, [contenteditable]")) return;
+        e.preventDefault();
+        filter.focus();
+      });
+    }
     // Coming back with the Back button restores the page as it was left: Run is clickable again.
     const runAllowed = !$("wf-run").disabled;
     window.addEventListener("pageshow", (e) => { if (e.persisted) $("wf-run").disabled = !runAllowed; });

@@ -23,6 +23,7 @@ from attune.ops.store.database import Store
 from attune.ops.store.runs import Run, RunStatus
 from attune.ops.web.pages import render_page
 from attune.ops.web.services import RegistryDep, StoreDep
+from attune.ops.web.workflow_list import page_groups, read_records
 
 __all__ = ["format_duration", "home_panel", "router"]
 
@@ -75,22 +76,34 @@ def _run_row(run: Run, q: str = "") -> dict[str, Any]:
 
 @router.get("/workflows", response_class=HTMLResponse, include_in_schema=False)
 async def show_workflows(
-    request: Request, registry: RegistryDep, workflow: str = "", path: str | None = None
+    request: Request,
+    registry: RegistryDep,
+    store: StoreDep,
+    workflow: str = "",
+    path: str | None = None,
 ) -> HTMLResponse:
-    """Every workflow with its description and source, the file's errors, and the scope picker.
+    """Every workflow grouped by source, most recently used first, with its last status,
+    duration and success rate; a filter box, the files' errors and the scope picker.
 
     ``?workflow=NAME`` preselects a workflow; ``?path=REL`` picks that scope (the script reads
     it) and, without ``workflow``, preselects the first workflow that takes a path.
     """
     current = await asyncio.to_thread(registry.load)
-    names = [w.name for w in current.workflows]
-    scoped = [w.name for w in current.workflows if w.accepts_path]
+    records, history_error = await asyncio.to_thread(read_records, store)
+    groups = page_groups(current, records)
+    shown = [item for group in groups for item in group.items]
+    for item in shown:
+        item["duration_text"] = format_duration((item["last_run"] or {}).get("duration_s"))
+    names = [item["name"] for item in shown]
+    scoped = [item["name"] for item in shown if item["accepts_path"]]
     fallback = scoped[0] if path and scoped else (names[0] if names else "")
     selected = workflow if workflow in names else fallback
     context = {
         "active": "workflows",
         "title": "Workflows",
         "workflows": current.workflows,
+        "groups": groups,
+        "history_error": history_error,
         "errors": current.shown_errors(),
         "error_count": len(current.errors),
         "selected": selected,

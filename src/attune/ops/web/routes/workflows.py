@@ -1,23 +1,30 @@
-"""The workflows API: built-ins plus the project's own, with the errors of a broken file."""
+"""The workflows API: built-ins, the project's own and the tasks its tools declare, each with
+its last run, and the errors of a broken file."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
-from attune.ops.web.services import RegistryDep
+from attune.ops.web.services import RegistryDep, StoreDep
+from attune.ops.web.workflow_list import api_payload, read_records
 
 router = APIRouter(tags=["workflows"])
 
 
 @router.get("/api/workflows")
-async def list_workflows(registry: RegistryDep) -> dict[str, Any]:
-    """``{"workflows": [...], "errors": [{"file", "line", "key", "message"}]}``.
+async def list_workflows(registry: RegistryDep, store: StoreDep) -> JSONResponse:
+    """``{"workflows": [{"name", "description", "accepts_path", "source", "origin", "command",
+    "last_run", "success_rate"}], "errors": [{"file", "line", "key", "message"}]}``.
 
-    The file is read and parsed in a thread (a big or slow file never stalls the event loop);
-    after 200 errors one ``… and N more`` entry per file ends the list.
+    The files are read and parsed in a thread (a big or slow file never stalls the event loop),
+    and re-read only when one of them changed; after 200 errors one ``… and N more`` entry per
+    file ends the list. ``history_error`` says why ``last_run`` is missing when the database
+    cannot be read.
     """
     found = await asyncio.to_thread(registry.load)
-    return found.to_json()
+    records, history_error = await asyncio.to_thread(read_records, store)
+    # Straight to JSON: FastAPI's encoder walks every value, slow for 500 workflows.
+    return JSONResponse(api_payload(found, records, history_error))
