@@ -25,6 +25,7 @@
     badge.textContent = STATUS_LABELS[run.status] ?? run.status;
     $("run-exit").textContent =
       (run.exit_code ?? "–") + (run.signal ? ` (${run.signal})` : "");
+    showUsage(run.usage);
     // The tab title says how the run is doing, for a run watched from another tab.
     document.title = `${badge.textContent} · ${baseTitle}`;
     const running = run.status === "running";
@@ -39,6 +40,36 @@
     tick();
     if (running && ticker === null) ticker = setInterval(tick, 1000);
     if (!running && ticker !== null) { clearInterval(ticker); ticker = null; }
+  }
+
+  // Tokens and cost from the run's ATTUNE_USAGE lines; the twins of web/run_costs.py.
+  function formatCost(text) {
+    if (text === null || text === undefined) return "–";
+    const value = Number(text);
+    if (value === 0) return "$0.00";
+    if (value < 0.0001) return "<$0.0001";
+    const places = value < 1 ? 4 : 2;
+    return "$" + value.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
+  }
+
+  function formatTokens(u) {
+    const n = (x) => x.toLocaleString("en-US");
+    const parts = [`${n(u.input_tokens)} in`, `${n(u.output_tokens)} out`];
+    if (u.cache_creation_tokens) parts.push(`${n(u.cache_creation_tokens)} cache write`);
+    if (u.cache_read_tokens) parts.push(`${n(u.cache_read_tokens)} cache read`);
+    return parts.join(" · ");
+  }
+
+  function showUsage(usage) {
+    const shown = Boolean(usage && usage.calls);
+    $("run-cost-row").hidden = $("run-tokens-row").hidden = !shown;
+    if (!shown) return;
+    $("run-cost").textContent = formatCost(usage.cost_usd);
+    const notes = [];
+    if (usage.unpriced_calls) notes.push(`${usage.unpriced_calls} of ${attune.plural(usage.calls, "call")} unpriced`);
+    if (usage.models.length) notes.push(usage.models.join(", "));
+    $("run-cost").title = notes.join("; ");
+    $("run-tokens").textContent = formatTokens(usage);
   }
 
   function tick() {

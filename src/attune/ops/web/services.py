@@ -26,6 +26,7 @@ from attune.ops.specs.index import SpecIndex
 from attune.ops.specs.undo import UndoLog
 from attune.ops.spend.service import CostService
 from attune.ops.spend.usage.service import UsageService
+from attune.ops.spend.workflow_prices import WorkflowPricer
 from attune.ops.store.database import Store
 from attune.ops.store.indexer import SearchIndexer
 from attune.ops.store.retention import RetentionJob
@@ -115,7 +116,13 @@ def build_services(config: Config, *, token: str, templates: Jinja2Templates) ->
     # The indexer pauses while a run is live; the runner wakes it when one ends (the lambda
     # reads ``runner`` when called, after it exists).
     indexer = SearchIndexer(store, lambda: runner.busy)
-    runner = Runner(config, store, hub=hub, on_run_end=lambda _run: indexer.notify())
+    runner = Runner(
+        config,
+        store,
+        hub=hub,
+        on_run_end=lambda _run: indexer.notify(),
+        price=WorkflowPricer(),  # ATTUNE_USAGE calls priced like Claude Code's (runs/ ⟂ spend/)
+    )
     runner.recover()
     return AppServices(
         config=config,

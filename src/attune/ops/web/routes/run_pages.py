@@ -22,6 +22,7 @@ from attune.ops.errors import RunNotFound
 from attune.ops.store.database import Store
 from attune.ops.store.runs import Run, RunStatus
 from attune.ops.web.pages import render_page
+from attune.ops.web.run_costs import format_cost, total_texts, usage_texts
 from attune.ops.web.services import RegistryDep, StoreDep
 from attune.ops.web.workflow_list import page_groups, read_records
 
@@ -68,6 +69,7 @@ def _run_row(run: Run, q: str = "") -> dict[str, Any]:
         "duration_s": run.duration_s,
         "exit_code": run.exit_code,
         "href": href,
+        "cost": format_cost(run.usage.cost_usd) if run.usage and run.usage.calls else "–",
     }
 
 
@@ -125,6 +127,7 @@ async def show_run(request: Request, run_id: str, store: StoreDep) -> HTMLRespon
         "run_json": run.to_json(),
         "duration_text": format_duration(run.duration_s),
         "command_text": shlex.join(run.command),
+        "usage_text": usage_texts(run.to_json()["usage"]),
     }
     return render_page(request, "run.html", context)
 
@@ -215,8 +218,11 @@ def _history(store: Store, known: Sequence[str], query: HistoryQuery) -> dict[st
     extra = {r.workflow for r in runs} | ({query.workflow} if query.workflow else set())
     names = sorted(set(known) | extra)
     base = query.url_params()
+    since = _since(query.since)
+    total = store.usage_total(query.workflow or None, query.statuses, query.q or None, since)
     return {
         "rows": [_run_row(r, query.q) for r in runs],
+        "total": total_texts(total.to_json()),
         "workflow_names": names,
         "older_url": f"/runs?{urlencode([*base, ('before', next_cursor)])}"
         if next_cursor
