@@ -157,6 +157,15 @@ class RunFinished(AttuneError):
     exit_code = 5
 
 
+class RunElsewhere(AttuneError):
+    """A live run another process owns (``attune runs start`` in a terminal, another dashboard):
+    only that process can stop it."""
+
+    code = "run_elsewhere"
+    status = 409
+    exit_code = 5
+
+
 class StoreUnavailable(AttuneError):
     """The store cannot be read or written now (locked, full, damaged)."""
 

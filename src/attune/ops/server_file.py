@@ -1,9 +1,10 @@
 """Where a running dashboard can be found: ``<attune_home>/ops/servers/<pid>.json`` (0600).
 
-Each server writes its pid, address and token at start and removes its file at stop, so
-``attune runs cancel`` reaches the server that owns a run (runs record their server's pid) even
-when two dashboards share one home. ``ops/server.json`` names the newest one, for runs that
-recorded no server. A file whose pid is gone is stale.
+Each server writes its pid, address, token and project root at start and removes its file at
+stop, so ``attune runs cancel`` reaches the server that owns a run (runs record their server's
+pid) even when two dashboards share one home, and ``attune runs start`` the one serving the
+project it is asked from. ``ops/server.json`` names the newest one, for runs that recorded no
+server. A file whose pid is gone is stale.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from pathlib import Path
 
 from attune.ops.config import Config
 
-__all__ = ["ServerInfo", "read_server_file", "remove_server_file", "write_server_file"]
+__all__ = [
+    "ServerInfo",
+    "read_server_file",
+    "remove_server_file",
+    "server_for_project",
+    "write_server_file",
+]
 
 FILE_NAME = "server.json"
 SERVERS_DIR = "servers"
@@ -28,6 +35,7 @@ class ServerInfo:
     host: str
     port: int
     token: str
+    project: str | None = None  # the project root it serves (files before 0.1 have none)
 
     @property
     def url(self) -> str:
@@ -45,7 +53,13 @@ def write_server_file(config: Config, token: str) -> None:
     """Record this process as a dashboard of ``config.attune_home`` (owner-only files)."""
     if config.port == 0:
         return  # an ephemeral port is not known here; the CLI cannot reach such a server
-    data = {"pid": os.getpid(), "host": config.host, "port": config.port, "token": token}
+    data = {
+        "pid": os.getpid(),
+        "host": config.host,
+        "port": config.port,
+        "token": token,
+        "project": str(config.project_root.resolve()),
+    }
     own = _path(config, os.getpid())
     own.parent.mkdir(mode=0o700, exist_ok=True)
     for path in (own, _path(config)):
@@ -73,8 +87,13 @@ def read_server_file(
     file, unreadable, or stale)."""
     try:
         data = json.loads(_path(config, pid).read_text())
+        project = data.get("project")
         info = ServerInfo(
-            int(data["pid"]), str(data["host"]), int(data["port"]), str(data["token"])
+            int(data["pid"]),
+            str(data["host"]),
+            int(data["port"]),
+            str(data["token"]),
+            project if isinstance(project, str) else None,
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -86,3 +105,24 @@ def read_server_file(
         except PermissionError:
             pass
     return info
+
+
+def server_for_project(config: Config) -> ServerInfo | None:
+    """A live dashboard of this home serving ``config.project_root`` (the newest one first),
+    or ``None``. A read-only one counts: it answers why it runs nothing."""
+    root = str(config.project_root.resolve())
+    newest = read_server_file(config)
+    if newest is not None and newest.project == root:
+        return newest
+    try:
+        names = sorted(p.name for p in (config.ops_dir / SERVERS_DIR).iterdir())
+    except OSError:
+        return None
+    for name in names:
+        pid = name.removesuffix(".json")
+        if not (name.endswith(".json") and pid.isdigit()):
+            continue
+        info = read_server_file(config, pid=int(pid))
+        if info is not None and info.project == root:
+            return info
+    return None

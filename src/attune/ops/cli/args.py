@@ -114,8 +114,8 @@ def add_runs_parser(commands: Any) -> None:
     """Register ``runs`` under the top-level ``attune`` parser."""
     parser = commands.add_parser(
         "runs",
-        help="list, show, follow, cancel and export workflow runs",
-        description="The run history of attune ops, from the terminal.",
+        help="start, list, show, follow, cancel and export workflow runs",
+        description="Workflow runs of attune ops, from the terminal.",
     )
     parser.set_defaults(handler=_run_runs, action=None)
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
@@ -141,6 +141,27 @@ def add_runs_parser(commands: Any) -> None:
         help="ANSI colours: auto (a terminal, unless $NO_COLOR is set), always or never",
     )
     log.add_argument("--plain", action="store_true", help="no ANSI colours (= --color never)")
+    start = sub.add_parser(
+        "start",
+        help="run a workflow and wait for it (attune runs start make:test --follow)",
+        description="Start WORKFLOW (any name on the workflows page: tests, npm:build, "
+        "make:lint …) and wait for its end; the exit code is the run's. Through the dashboard "
+        "serving this project when there is one, else in this process (Ctrl-C cancels it). "
+        "Example: attune runs start pytest --path tests/unit --follow",
+    )
+    start.add_argument("workflow", metavar="WORKFLOW")
+    start.add_argument("--path", metavar="P", help="the scope: a file or folder of the project")
+    start.add_argument("--follow", "-f", action="store_true", help="print the log as it runs")
+    start.add_argument(
+        "--json", action="store_true", help="print the run as JSON at its end (log to stderr)"
+    )
+    start.add_argument("--project", metavar="DIR", help="project root (default: current dir)")
+    start.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="ANSI colours of the log: auto (a terminal, unless $NO_COLOR), always or never",
+    )
     cancel = sub.add_parser("cancel", help="cancel a live run through the server")
     cancel.add_argument("id", type=int)
     cancel.add_argument("--json", action="store_true", help="print the run as JSON")

@@ -3,41 +3,48 @@
 Reading (``list``, ``show``, ``log``, ``export``) opens the SQLite store directly (WAL lets it
 read while ``attune ops`` writes). ``cancel`` goes through the running server's API with its
 token (found in ``<attune_home>/ops/server.json``), because only the server owns the process.
+``start`` is in :mod:`attune.ops.cli.run_start`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
-import time
 from datetime import UTC, datetime
-from typing import TextIO
 
+from attune.ops.cli.follow import (
+    OwnerGone,
+    exit_code_of,
+    follow_run,
+    outcome_line,
+    print_lines,
+    wants_colour,
+)
+from attune.ops.cli.follow import duration_text as _duration
+from attune.ops.cli.follow import exit_text as _exit_text
 from attune.ops.cli.main import run_command
+from attune.ops.cli.run_start import start_workflow
 from attune.ops.config import Config, build_config
 from attune.ops.errors import AttuneError, error_for_code
-from attune.ops.runs.ansi import strip_ansi
 from attune.ops.store.database import Store
-from attune.ops.store.runs import Run, RunStatus
-from attune.ops.web.run_costs import usage_texts
+from attune.ops.store.runs import RunStatus
 
 __all__ = ["cmd_runs"]
 
-FOLLOW_POLL_S = 0.2
-
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    """``attune runs list|show|log|cancel|export``. Example: ``attune runs log 12 --follow``."""
+    """``attune runs list|show|log|start|cancel|export``. Example: ``attune runs log 12 -f``."""
     if args.action is None:
-        print("usage: attune runs {list,show,log,cancel,export} …", file=sys.stderr)
+        print("usage: attune runs {list,show,log,start,cancel,export} …", file=sys.stderr)
         return 2
     return run_command("runs", lambda: _dispatch(args))
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.action == "start":
+        return start_workflow(args)
     config = build_config()
     if args.action == "cancel":
         return _cancel(config, args)
@@ -46,13 +53,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         return int(_ACTIONS[args.action](store, args))
     finally:
         store.close()
-
-
-def _exit_text(run: Run, prefix: str = "") -> str:
-    """``4``, ``-15 (SIGTERM)``, or ``-`` when the run has none (yet)."""
-    if run.exit_code is None:
-        return "-"
-    return f"{prefix}{run.exit_code}" + (f" ({run.signal})" if run.signal else "")
 
 
 def scope_label(path: str | None) -> str:
@@ -71,27 +71,6 @@ def format_time(stamp: str, *, utc: bool = False) -> str:
     moment = moment.astimezone(UTC if utc else None)
     offset = moment.strftime("%z")
     return f"{moment:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
-
-
-def wants_colour(choice: str, stream: TextIO) -> bool:
-    """ANSI colours for ``--color`` on ``stream``: auto is a terminal without ``$NO_COLOR``."""
-    if choice != "auto":
-        return choice == "always"
-    if os.environ.get("NO_COLOR", ""):
-        return False
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 def _list(store: Store, args: argparse.Namespace) -> int:
@@ -144,10 +123,6 @@ def _show(store: Store, args: argparse.Namespace) -> int:
         ("lines", str(run.line_count)),
         ("trigger", run.trigger),
     ]
-    usage = usage_texts(run.to_json()["usage"])
-    if usage:
-        note = f" ({usage['note']})" if usage["note"] else ""
-        rows += [("cost", f"{usage['cost']} estimated{note}"), ("tokens", usage["tokens"])]
     if run.error:
         rows.append(("error", run.error))
     for label, value in rows:
@@ -159,51 +134,23 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_lines(store: Store, run_id: int, after: int, plain: bool) -> int:
-    out = sys.stdout
-    for first, lines in store.iter_chunks(run_id, after):
-        text = "".join(line + "\n" for line in lines)
-        out.write(strip_ansi(text) if plain else text)
-        after = first + len(lines) - 1
-    out.flush()
-    return after
-
-
 def _log(store: Store, args: argparse.Namespace) -> int:
     run = store.require_run(args.id)
     args.plain = args.plain or not wants_colour(args.color, sys.stdout)
-    after = _print_lines(store, run.id, 0, args.plain)
+    after = print_lines(store, run.id, 0, args.plain)
     if not args.follow:
         return 0
-    while run.status == RunStatus.RUNNING:
-        if not _server_alive(run):
-            print(
-                f"attune runs: the server running run {run.id} is gone; the run will be marked "
-                "interrupted when attune ops starts again",
-                file=sys.stderr,
-            )
-            return 1
-        time.sleep(FOLLOW_POLL_S)
-        after = _print_lines(store, run.id, after, args.plain)
-        run = store.require_run(run.id)
-    _print_lines(store, run.id, after, args.plain)
-    code = "" if run.exit_code is None else f" ({_exit_text(run, prefix='exit ')})"
-    print(f"run {run.id} {run.status}{code} in {_duration(run.duration_s)}", file=sys.stderr)
-    if run.status == RunStatus.SUCCEEDED:
-        return 0
-    return run.exit_code if run.exit_code and 0 < run.exit_code < 256 else 1
-
-
-def _server_alive(run: Run) -> bool:
-    if not run.server_pid:
-        return True
     try:
-        os.kill(run.server_pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        run = follow_run(store, run, after=after, plain=args.plain)
+    except OwnerGone:
+        print(
+            f"attune runs: the server running run {run.id} is gone; the run will be marked "
+            "interrupted when attune ops starts again",
+            file=sys.stderr,
+        )
+        return 1
+    print(outcome_line(run), file=sys.stderr)
+    return exit_code_of(run)
 
 
 def _export(store: Store, args: argparse.Namespace) -> int:

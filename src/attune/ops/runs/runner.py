@@ -17,11 +17,12 @@ import signal
 import sqlite3
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from attune.ops.config import Config
 from attune.ops.errors import (
     PathNotAccepted,
+    RunElsewhere,
     RunFinished,
     RunnerBusy,
     RunsDisabled,
@@ -33,19 +34,21 @@ from attune.ops.runs.process import RunProcess, kill_group
 from attune.ops.runs.reaper import TAG_ENV, new_tag
 from attune.ops.runs.recommendations import validate_recommendation
 from attune.ops.runs.recovery import recover_runs
+from attune.ops.runs.run_lock import RunLock, holder_run_id
 from attune.ops.runs.scope import normalize_rel, resolve_scope
-from attune.ops.runs.usage import PriceUsage, UsageMeter
 from attune.ops.runs.workflows import Workflow, WorkflowRegistry
 from attune.ops.store.database import Store
 from attune.ops.store.runs import Run, RunStatus
 
-__all__ = ["Runner", "workflow_environment"]
+__all__ = ["Runner", "colour_environment", "workflow_environment"]
 
 logger = logging.getLogger(__name__)
 
 # The admin key reads the whole organisation's billing: it stays in this process, never in a
 # workflow's environment (a workflow is any command a project declares).
 WITHHELD_ENV = frozenset({"ANTHROPIC_ADMIN_API_KEY"})
+# A run's output is a pipe, so tools would print no colour; these ask them to, as in a terminal.
+COLOUR_ENV = ("FORCE_COLOR", "PY_COLORS", "CLICOLOR_FORCE")
 
 
 class Runner:
@@ -64,10 +67,8 @@ class Runner:
         hub: StreamHub | None = None,
         grace_s: float = 3.0,
         on_run_end: Callable[[Run], None] | None = None,
-        price: PriceUsage | None = None,
     ) -> None:
         self.config = config
-        self.price = price  # prices ATTUNE_USAGE calls without a cost (from the composition root)
         self.store = store
         self.registry = registry or WorkflowRegistry(config.project_root)
         self.hub = hub or StreamHub()
@@ -106,9 +107,11 @@ class Runner:
 
         Raises :class:`RunsDisabled`, :class:`UnknownWorkflow`, :class:`InvalidPath`,
         :class:`PathNotAccepted`, :class:`RunnerBusy` or :class:`StoreUnavailable`. Example:
-        ``runner.start("todo-scan", "src")``. Live output reaches SSE subscribers through
-        ``loop`` (default: the running loop of this thread, if any); call it from a worker
-        thread with the loop passed, since recording the run may wait on the database.
+        ``runner.start("todo-scan", "src")``. One run at a time across every dashboard and
+        ``attune runs start`` of this home (:class:`RunLock`). Live output reaches SSE
+        subscribers through ``loop`` (default: the running loop of this thread, if any); call
+        it from a worker thread with the loop passed, since recording the run may wait on the
+        database.
         """
         if not self.config.allow_run:
             raise RunsDisabled("this dashboard is read-only (--read-only): runs are disabled")
@@ -123,16 +126,21 @@ class Runner:
                     f"run {busy.run.id} is still running; wait for it or cancel it",
                     current_run_id=busy.run.id,
                 )
+            lock = self._acquire()
             try:
                 run = self.store.create_run(workflow.name, scope, argv, trigger)
-            except sqlite3.Error as exc:  # disk full, read-only file system, locked…
+            except (sqlite3.Error, StoreUnavailable) as exc:  # disk full, read-only, locked…
+                lock.release()
+                if isinstance(exc, StoreUnavailable):
+                    raise
                 raise StoreUnavailable(
                     f"the run could not be recorded, so it was not started: {exc}"
                 ) from exc
+            lock.record(run.id)
             # From here the busy lock is held by ``process``: every way out either starts the
             # pump (which frees it at the end) or records the run failed and frees it now.
             # Building it only copies values (no I/O, no parse), so it cannot fail halfway.
-            process = self._process(workflow, run, found.names(), loop)
+            process = self._process(workflow, run, found.names(), loop, lock)
             self._current = process
         try:
             process.start(argv)
@@ -144,6 +152,23 @@ class Runner:
             return self.store.get_run(run.id) or run
         except (sqlite3.Error, StoreUnavailable):
             return run  # it is running: a failed re-read must not answer 500 (a retry is a 409)
+
+    def _acquire(self) -> RunLock:
+        """The home's run lock, or :class:`RunnerBusy` naming the run of another process."""
+        lock = RunLock(self.config.ops_dir)
+        try:
+            taken = lock.acquire()
+        except OSError as exc:
+            raise StoreUnavailable(f"the run lock {lock.path} cannot be taken: {exc}") from exc
+        if not taken:
+            holder = holder_run_id(self.config.ops_dir)
+            which = f"run {holder}" if holder is not None else "a run"
+            raise RunnerBusy(
+                f"{which} is still running in another attune process on this home "
+                f"({self.config.attune_home}); wait for it or cancel it",
+                current_run_id=holder,
+            )
+        return lock
 
     def _scope(self, workflow: Workflow, path: str | None) -> str | None:
         if path is None or normalize_rel(path) == "":
@@ -163,9 +188,11 @@ class Runner:
         run: Run,
         names: frozenset[str],
         loop: asyncio.AbstractEventLoop | None,
+        lock: RunLock,
     ) -> RunProcess:
         env = {
             **workflow_environment(),
+            **colour_environment(workflow.env),
             **workflow.env,
             "ATTUNE_RUN_ID": str(run.id),
             TAG_ENV: new_tag(),  # follows every descendant: the run's end finds them all
@@ -181,7 +208,7 @@ class Runner:
             validate_rec=lambda p: validate_recommendation(p, names, root),
             on_end=self.on_run_end,
             grace_s=self.grace_s,
-            usage=UsageMeter(self.store, run.id, self.price),
+            release=lock.release,
         )
 
     def _failed_to_start(self, process: RunProcess, argv: list[str], exc: Exception) -> Run:
@@ -207,6 +234,12 @@ class Runner:
         current = self._live()
         if current is None or current.run.id != run_id:
             run = self.store.require_run(run_id)
+            if run.status == RunStatus.RUNNING and run.server_pid not in (None, os.getpid()):
+                raise RunElsewhere(
+                    f"run {run_id} belongs to another attune process (pid {run.server_pid}); "
+                    "stop it there (Ctrl-C in the terminal of `attune runs start`)",
+                    run_id=run_id,
+                )
             raise RunFinished(f"run {run_id} has already finished ({run.status})", run_id=run_id)
         current.cancel(by)
         return self.store.get_run(run_id) or current.run
@@ -258,3 +291,12 @@ def _start_failure(argv: list[str], exc: Exception) -> str:
 def workflow_environment() -> dict[str, str]:
     """This process's environment minus what a workflow must never see (the admin key)."""
     return {k: v for k, v in os.environ.items() if k not in WITHHELD_ENV}
+
+
+def colour_environment(workflow_env: Mapping[str, str]) -> dict[str, str]:
+    """``FORCE_COLOR``, ``PY_COLORS``, ``CLICOLOR_FORCE`` = 1, so pytest, ruff and npm colour the
+    log as they would a terminal; none of them when ``NO_COLOR`` is set here or by the workflow,
+    and never one the user's environment or the workflow already sets."""
+    if os.environ.get("NO_COLOR") or workflow_env.get("NO_COLOR"):
+        return {}
+    return {name: "1" for name in COLOUR_ENV if name not in os.environ and name not in workflow_env}

@@ -86,11 +86,15 @@ def _statuses(values: list[str]) -> list[str]:
 
 
 @router.post("/api/runs", status_code=201)
-async def create_run(body: StartRun, runner: RunnerDep) -> JSONResponse:
-    """Start a workflow run: ``{"workflow": "todo-scan", "path": "src"}``."""
+async def create_run(
+    body: StartRun, runner: RunnerDep, x_attune_client: Annotated[str | None, Header()] = None
+) -> JSONResponse:
+    """Start a workflow run: ``{"workflow": "todo-scan", "path": "src"}``. Its ``trigger`` is
+    ``cli`` when ``attune runs start`` asked (``X-Attune-Client: cli``), else ``web``."""
+    trigger = "cli" if x_attune_client == "cli" else "web"
     # Off the event loop: recording the run may wait on a database another process locks.
     loop = asyncio.get_running_loop()
-    run = await asyncio.to_thread(runner.start, body.workflow, body.path, "web", loop)
+    run = await asyncio.to_thread(runner.start, body.workflow, body.path, trigger, loop)
     return JSONResponse(run.to_json(), status_code=201)
 
 
@@ -104,9 +108,7 @@ async def list_runs(
     before: int | None = None,
     since: str | None = None,
 ) -> dict[str, Any]:
-    """Runs newest first, filtered; ``next`` is the cursor of the next page (``before=``);
-    ``total`` is what every run of the filter (all pages) spent: ``{"runs", …tokens,
-    "cost_usd"}``, ``runs`` counting those that reported usage."""
+    """Runs newest first, filtered; ``next`` is the cursor of the next page (``before=``)."""
     statuses = _statuses(status)
     if limit < 1:
         raise InvalidFilter(f"limit must be between 1 and {MAX_LIMIT}", limit=limit)
@@ -119,11 +121,7 @@ async def list_runs(
         before=before,
         since=since or None,
     )
-    text = (q or "").strip() or None
-    total = await asyncio.to_thread(
-        store.usage_total, workflow or None, statuses, text, since or None
-    )
-    return {"runs": [r.to_json() for r in runs], "next": next_cursor, "total": total.to_json()}
+    return {"runs": [r.to_json() for r in runs], "next": next_cursor}
 
 
 @router.get("/api/runs/current")

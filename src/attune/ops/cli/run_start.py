@@ -1,0 +1,163 @@
+"""``attune runs start WORKFLOW [--path P] [--follow] [--json]``: a run from the terminal.
+
+When a dashboard of this home serves this project (its server file names the project), the run
+is asked of it over loopback with its token, so the dashboard owns it, streams it and can
+cancel it; the token never leaves the machine. Otherwise this process runs the workflow itself
+with the same runner, store and lock as a dashboard (one run at a time across every dashboard
+and CLI of the home), and Ctrl-C cancels it. Either way the command waits for the run's end
+(``--follow`` prints the log meanwhile) and exits with the run's exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import shlex
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, TextIO
+
+from attune.ops.cli.follow import (
+    OwnerGone,
+    exit_code_of,
+    follow_run,
+    outcome_line,
+    wants_colour,
+)
+from attune.ops.cli.main import EXIT_INTERRUPTED, run_command
+from attune.ops.config import Config, build_config
+from attune.ops.errors import AttuneError, UnknownWorkflow, error_for_code
+from attune.ops.runs.runner import Runner
+from attune.ops.server_file import ServerInfo, server_for_project
+from attune.ops.store.database import Store
+from attune.ops.store.runs import Run
+
+__all__ = ["start_workflow"]
+
+TRIGGER = "cli"
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGHUP reached this process while it ran a workflow itself."""
+
+
+def start_workflow(args: argparse.Namespace) -> int:
+    """Start ``args.workflow`` and wait for its end. Example: ``attune runs start make:test``."""
+    return run_command("runs start", lambda: _start(args))
+
+
+def _start(args: argparse.Namespace) -> int:
+    config = build_config(args.project)
+    server = server_for_project(config)
+    store = Store(config.db_path, integrity_budget_s=0)  # the dashboard checks at its start
+    try:
+        if server is not None:
+            return _through_server(config, server, store, args)
+        return _here(config, store, args)
+    finally:
+        store.close()
+
+
+def _streams(args: argparse.Namespace) -> tuple[TextIO, bool]:
+    """Where the log goes (stderr with ``--json``, so stdout stays one JSON object) and
+    whether it is printed plain."""
+    out = sys.stderr if args.json else sys.stdout
+    return out, not wants_colour(args.color, out)
+
+
+def _through_server(config: Config, server: ServerInfo, store: Store, args: Any) -> int:
+    import httpx
+
+    try:
+        answer = httpx.post(
+            f"{server.url}/api/runs",
+            json={"workflow": args.workflow, "path": args.path},
+            headers={"X-Attune-Token": server.token, "X-Attune-Client": "cli"},
+            timeout=30,
+        )
+        body = answer.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise AttuneError(f"the dashboard at {server.url} did not answer: {exc}") from exc
+    if answer.status_code >= 400:
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        raise error_for_code(str(error.get("code", "")), str(error.get("message", answer)))
+    run = store.require_run(int(body["id"]))
+    print(
+        f"run {run.id} started on the dashboard: {shlex.join(run.command)}\n"
+        f"  {server.url}/runs/{run.id}",
+        file=sys.stderr,
+    )
+    try:
+        return _wait(store, run, args)
+    except KeyboardInterrupt:
+        print(
+            f"\nrun {run.id} goes on in the dashboard (attune runs cancel {run.id} stops it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+
+
+def _here(config: Config, store: Store, args: Any) -> int:
+    runner = Runner(config, store)
+    try:
+        run = runner.start(args.workflow, args.path, TRIGGER)
+    except UnknownWorkflow as exc:
+        raise UnknownWorkflow(exc.message + _suggestion(runner, args.workflow)) from exc
+    print(f"run {run.id} started here: {shlex.join(run.command)}", file=sys.stderr)
+    interrupted = False
+    with _stop_on_signals():
+        while True:
+            try:
+                ended = _wait(store, run, args)
+                break
+            except (KeyboardInterrupt, _Stop):
+                if interrupted:
+                    continue  # already cancelling: keep waiting for the group to go
+                interrupted = True
+                print(f"\ncancelling run {run.id}…", file=sys.stderr)
+                runner.cancel(run.id, "Ctrl-C in `attune runs start`")
+    runner.stop()
+    return EXIT_INTERRUPTED if interrupted else ended
+
+
+def _wait(store: Store, run: Run, args: Any) -> int:
+    out, plain = _streams(args)
+    try:
+        ended = follow_run(store, run, plain=plain, out=out, quiet=not args.follow)
+    except OwnerGone:
+        raise AttuneError(
+            f"the dashboard running run {run.id} is gone; the run will be marked interrupted "
+            "when attune ops starts again"
+        ) from None
+    print(outcome_line(ended), file=sys.stderr)
+    if args.json:
+        print(json.dumps(ended.to_json(), indent=2))
+    return exit_code_of(ended)
+
+
+def _suggestion(runner: Runner, name: str) -> str:
+    names = sorted(runner.registry.load().names())
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    if close:
+        return f"; did you mean {', '.join(close)}?"
+    return f"; known: {', '.join(names[:12])}" + (" …" if len(names) > 12 else "")
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP cancel the run this process owns, as Ctrl-C does: its process group
+    lives in its own session and would outlive this process otherwise."""
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        raise _Stop
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
