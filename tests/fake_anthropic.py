@@ -1,6 +1,8 @@
 """A real HTTP server on 127.0.0.1 playing Anthropic's Admin API cost report (tests only).
 
 It serves ``GET /v1/organizations/cost_report`` one daily bucket per day of the requested range,
+``GET /v1/organizations/workspaces`` (``workspaces``, paged by ``after_id``; rows added with a
+``workspace_id`` keep it only when the report is asked ``group_by[]=workspace_id``),
 ``limit`` (or its own smaller ``page_size``) buckets per page with ``has_more``/``next_page``,
 records every request (path, query pairs, headers), and can be switched to misbehave: 401, 403,
 429 with ``Retry-After``, 500, slow answers, non-JSON, the wrong shape, or a failure on page N.
@@ -26,6 +28,7 @@ import pytest
 
 ADMIN_KEY = "sk-ant-admin01-TESTKEY-abcdefghijklmnopqrstuvwxyz0123456789"
 REPORT_PATH = "/v1/organizations/cost_report"
+WORKSPACES_PATH = "/v1/organizations/workspaces"
 
 
 @dataclass
@@ -51,6 +54,8 @@ class FakeAnthropic:
     retry_after: str = "42"
     error_message: str | None = None  # replaces the message of 401/403/500 answers
     requests: list[Recorded] = field(default_factory=list)
+    workspaces: list[dict[str, Any]] = field(default_factory=list)
+    workspaces_page_size: int = 100
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -75,6 +80,19 @@ class FakeAnthropic:
         }
         self.rows.setdefault(day, []).append(entry)
 
+    def add_workspace(self, workspace_id: str, name: str) -> None:
+        """A workspace ``GET /v1/organizations/workspaces`` lists."""
+        self.workspaces.append(
+            {
+                "id": workspace_id,
+                "type": "workspace",
+                "name": name,
+                "created_at": "2025-01-01T00:00:00Z",
+                "archived_at": None,
+                "display_color": "#6C5BB9",
+            }
+        )
+
     def report_requests(self) -> list[Recorded]:
         with self.lock:
             return [r for r in self.requests if r.path == REPORT_PATH]
@@ -87,7 +105,7 @@ class FakeAnthropic:
         with self.lock:
             self.requests.append(Recorded(parts.path, query, dict(handler.headers.items())))
             count = len(self.requests)
-        if parts.path != REPORT_PATH:
+        if parts.path not in (REPORT_PATH, WORKSPACES_PATH):
             return _send(handler, 404, {"type": "error", "error": {"message": "not found"}})
         if self.mode == "slow" or self.delay:
             time.sleep(self.delay or 2.0)
@@ -102,7 +120,23 @@ class FakeAnthropic:
             return _send(handler, 200, {"buckets": [], "more": False})
         if self.mode == "endless":  # has_more forever with the same cursor
             return _send(handler, 200, {"data": [], "has_more": True, "next_page": "again"})
-        return _send(handler, 200, self.page(dict(query)))
+        if parts.path == WORKSPACES_PATH:
+            return _send(handler, 200, self.workspaces_page(dict(query)))
+        groups = {v for k, v in query if k == "group_by[]"}
+        return _send(handler, 200, self.page(dict(query), by_workspace="workspace_id" in groups))
+
+    def workspaces_page(self, query: dict[str, str]) -> dict[str, Any]:
+        ids = [w["id"] for w in self.workspaces]
+        after = query.get("after_id")
+        start = ids.index(after) + 1 if after in ids else 0
+        size = min(int(query.get("limit", "20")), self.workspaces_page_size)
+        chunk = self.workspaces[start : start + size]
+        return {
+            "data": chunk,
+            "has_more": start + size < len(ids),
+            "first_id": chunk[0]["id"] if chunk else None,
+            "last_id": chunk[-1]["id"] if chunk else None,
+        }
 
     def _status_answer(self, count: int, page_number: int) -> Any:
         errors = {
@@ -124,7 +158,7 @@ class FakeAnthropic:
             return lambda h: _send(h, 502, _error("api_error", "bad gateway"))
         return None
 
-    def page(self, query: dict[str, str]) -> dict[str, Any]:
+    def page(self, query: dict[str, str], *, by_workspace: bool = False) -> dict[str, Any]:
         start = _day(query["starting_at"])
         end = _day(query["ending_at"]) if "ending_at" in query else start + timedelta(days=7)
         days = [start + timedelta(days=i) for i in range((end - start).days)]
@@ -137,7 +171,10 @@ class FakeAnthropic:
                 {
                     "starting_at": f"{d.isoformat()}T00:00:00Z",
                     "ending_at": f"{(d + timedelta(days=1)).isoformat()}T00:00:00Z",
-                    "results": list(self.rows.get(d, [])),
+                    "results": [
+                        row if by_workspace else {**row, "workspace_id": None}
+                        for row in self.rows.get(d, [])
+                    ],
                 }
                 for d in chunk
             ],

@@ -343,6 +343,18 @@ def check_store(config: Config, store: Store | None = None) -> Check:
 _FRESH = "attune ops starts a fresh one"
 
 
+def check_usage(config: Config, store: Store | None = None) -> Check:
+    """Claude Code usage: config roots, this project's transcripts, rows, skips, prices."""
+    from attune.ops.spend.usage.diagnosis import diagnose_usage
+
+    found = diagnose_usage(config.project_root, store, config.db_path)
+    if found.problem is not None:
+        return _fail("claude code usage", found.summary(), found.fix)
+    if not found.roots:
+        return _warn("claude code usage", found.summary(), found.fix)
+    return _pass("claude code usage", found.summary())
+
+
 def _size(n: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
@@ -385,6 +397,7 @@ def run_checks(
     checks.append(check_workflows(config))
     checks.extend(check_specs(config))
     checks.append(check_store(config, store))
+    checks.append(check_usage(config, store))
     return checks
 
 

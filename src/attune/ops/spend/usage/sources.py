@@ -117,9 +117,10 @@ def _jsonl(folder: Path, depth: int) -> Iterator[Path]:
         return
     for entry in entries:
         try:
-            if entry.is_file(follow_symlinks=False) and entry.name.endswith(".jsonl"):
-                yield Path(entry.path)
-            elif depth > 0 and entry.is_dir(follow_symlinks=False):
-                yield from _jsonl(Path(entry.path), depth - 1)
+            if entry.is_dir(follow_symlinks=False):
+                if depth > 0:
+                    yield from _jsonl(Path(entry.path), depth - 1)
+            elif entry.name.endswith(".jsonl"):
+                yield Path(entry.path)  # a FIFO or a symlink too: reported as unreadable
         except OSError:
             continue
