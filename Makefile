@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test lint typecheck pytest bench chromium clean
+.PHONY: run test lint typecheck pytest bench chromium npm clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[ops,dev]'
 	touch $@ $(VENV)/.installed-ops
 
-run: $(VENV)/.installed-ops
+run: $(VENV)/.installed-ops ## Serve the dashboard on this project (ARGS="--port 9000")
 	$(BIN)/attune ops $(ARGS)
 
 # $(call apt_install_if_missing,COMMAND,PACKAGE,WHY): Debian's PACKAGE, only when COMMAND is
@@ -36,26 +36,30 @@ define apt_install_if_missing
 endef
 
 # Browser tests drive Debian's chromium (never a downloaded browser).
-chromium:
+chromium: ## Install Debian's chromium when it is missing
 	$(call apt_install_if_missing,chromium,chromium,for the browser tests)
 
-lint: $(VENV)/.installed-dev
+# Discovered npm scripts really run in the tests (Debian's npm brings nodejs).
+npm: ## Install Debian's npm when it is missing
+	$(call apt_install_if_missing,npm,npm,for the npm-script tests)
+
+lint: $(VENV)/.installed-dev ## ruff check and ruff format --check
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-typecheck: $(VENV)/.installed-dev
+typecheck: $(VENV)/.installed-dev ## mypy --strict over src/
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-dev chromium
+pytest: $(VENV)/.installed-dev chromium npm ## The whole pytest suite (ARGS="-k name")
 	$(BIN)/python -m pytest $(ARGS)
 
-test: lint typecheck pytest
+test: lint typecheck pytest ## Every check: lint, typecheck, pytest
 
 # Side by side with the reference (PyPI attune-ai 16.4.0, in its own venv under .bench/).
 # GNU time gives each command's peak RSS.
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-dev ## Benchmarks beside the reference implementation
 	$(call apt_install_if_missing,/usr/bin/time,time,for the benchmark's peak RSS figures)
 	$(BIN)/python bench/compare.py $(ARGS)
 
-clean:
+clean: ## Remove the virtualenv and the caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
