@@ -191,3 +191,14 @@ def test_costs_read_as_people_expect() -> None:
         "$1,234.50",
         "–",
     ]
+
+
+async def test_the_usage_page_counts_workflow_spend_beside_claude_codes(
+    client: httpx.AsyncClient, spending: Path
+) -> None:
+    await await_finished(client, (await astart_run(client, "spend"))["id"])
+    body = (await client.get("/api/usage")).json()
+    assert body["workflows"]["runs"] == 1 and body["workflows"]["cost_usd"] == "0.503"
+    assert (await client.get("/api/usage?until=2000-01-01")).json()["workflows"]["runs"] == 0
+    page = (await client.get("/usage")).text
+    assert '<strong class="usage-workflows-cost">$0.5030</strong> in 1 run' in page

@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Protocol, cast
 
@@ -231,6 +232,17 @@ class RunUsageMixin:
     ) -> UsageTotal:
         """What the runs of a history filter (as ``list_runs`` takes it, every page) spent."""
         where, args = cast(_Filtered, self).run_filter(workflow, statuses, q, since)
+        return self.usage_total_where(where, args)
+
+    def usage_total_between(self, since: date | None, until: date | None) -> UsageTotal:
+        """What the runs started from UTC day ``since`` to ``until`` (both included) spent."""
+        where, args = [], []
+        if since is not None:
+            where.append("started_at >= ?")
+            args.append(since.isoformat())
+        if until is not None:
+            where.append("started_at < ?")
+            args.append((until + timedelta(days=1)).isoformat())
         return self.usage_total_where(where, args)
 
     def usage_total_where(self, where: Sequence[str], args: Sequence[Any]) -> UsageTotal:

@@ -18,6 +18,7 @@ from attune.ops.errors import NotFound
 from attune.ops.spend.usage.query import parse_query
 from attune.ops.spend.usage.service import UsageService
 from attune.ops.web.pages import render_page
+from attune.ops.web.run_costs import total_texts
 from attune.ops.web.services import UsageDep
 from attune.ops.web.usage_view import duration_text, local_time, page_context, tokens_text, usd
 
@@ -42,7 +43,10 @@ async def _report(
         limit=limit,
         offset=offset,
     )
-    return await asyncio.to_thread(usage.report, query)
+    report = await asyncio.to_thread(usage.report, query)
+    # Beside Claude Code's: what the dashboard's workflow runs reported (ATTUNE_USAGE), same days.
+    total = await asyncio.to_thread(usage.store.usage_total_between, query.since, query.until)
+    return {**report, "workflows": total.to_json()}
 
 
 @router.get("/api/usage")
@@ -80,6 +84,7 @@ async def show_usage(
     report = await _report(usage, project, since, until, None, offset)
     view = page_context(report)
     view["chart"] = Markup(view["chart"])  # noqa: S704 - built by usage_view, every text escaped
+    view["workflows"] = total_texts(report["workflows"])
     context = {"active": "usage", "title": "Claude Code usage", "u": report, "view": view}
     return render_page(request, "usage.html", {**context, **_FILTERS})
 
