@@ -185,6 +185,9 @@ def _by_block(report: dict[str, Any], out: TextIO) -> None:
         ]
         for b in report["blocks"]
     ]
+    if not rows:
+        print("no 5-hour block in the last 7 days (--since D shows older ones)", file=out)
+        return
     _table(out, ["5-hour block (UTC)", "responses", "tokens", "cost", "burn", "projected"], rows)
 
 
