@@ -25,6 +25,7 @@ from typing import Any
 from attune.ops.errors import StoreUnavailable
 from attune.ops.runs.channel import LiveChannel
 from attune.ops.runs.reaper import TAG_ENV, kill_tagged
+from attune.ops.runs.usage import USAGE_PREFIX, UsageMeter
 from attune.ops.store.database import Store
 from attune.ops.store.runs import Run, RunStatus
 
@@ -39,7 +40,7 @@ FLUSH_BYTES = 512 * 1024
 MAX_LINE_BYTES = 16 * 1024 * 1024
 MAX_RECOMMENDATIONS = 50
 REC_PREFIX = "ATTUNE_REC "
-REC_MARKER = REC_PREFIX.encode()
+REC_MARKER = b"ATTUNE_"  # ATTUNE_REC and ATTUNE_USAGE lines alike
 ORPHAN_GRACE_S = 2.0
 INTERRUPTED_NOTE = "[attune] the dashboard stopped while this run was running; marked interrupted"
 IDLE_POLL_S = 0.25  # how often an idle run checks its timeout and its leader
@@ -154,6 +155,7 @@ class RunProcess:
         validate_rec: RecValidator,
         on_end: Callable[[Run], None] | None = None,
         grace_s: float = 3.0,
+        usage: UsageMeter | None = None,
         release: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
@@ -164,6 +166,7 @@ class RunProcess:
         self.timeout_s = timeout_s
         self.channel = channel
         self.validate_rec = validate_rec
+        self.usage = usage  # ATTUNE_USAGE lines: checked, priced and stored (runs/usage.py)
         self.on_end = on_end
         self.result: Run | None = None  # the run as recorded at its end
         self.grace_s = grace_s
@@ -274,6 +277,8 @@ class RunProcess:
             if line.startswith(REC_PREFIX):
                 self._flush(pending.take())
                 self._recommend(line)
+            elif line.startswith(USAGE_PREFIX) and self.usage is not None:
+                self.usage.take(line)
             else:
                 pending.add([line], len(line))
 
@@ -345,6 +350,7 @@ class RunProcess:
         kill_group(self.proc.pid, signal.SIGKILL)  # no grandchild outlives its run
         self._sweep()
         status = self._outcome.status or (RunStatus.SUCCEEDED if code == 0 else RunStatus.FAILED)
+        self._outcome.extra_notes.extend(self.usage.finish() if self.usage else [])
         self._write_note(code)
         duration = round(time.monotonic() - self._started, 3)
         run = self._record_end(status, code, duration)

@@ -36,6 +36,7 @@ from attune.ops.runs.recommendations import validate_recommendation
 from attune.ops.runs.recovery import recover_runs
 from attune.ops.runs.run_lock import RunLock, holder_run_id
 from attune.ops.runs.scope import normalize_rel, resolve_scope
+from attune.ops.runs.usage import PriceUsage, UsageMeter
 from attune.ops.runs.workflows import Workflow, WorkflowRegistry
 from attune.ops.store.database import Store
 from attune.ops.store.runs import Run, RunStatus
@@ -67,8 +68,10 @@ class Runner:
         hub: StreamHub | None = None,
         grace_s: float = 3.0,
         on_run_end: Callable[[Run], None] | None = None,
+        price: PriceUsage | None = None,
     ) -> None:
         self.config = config
+        self.price = price  # prices ATTUNE_USAGE calls without a cost (from the composition root)
         self.store = store
         self.registry = registry or WorkflowRegistry(config.project_root)
         self.hub = hub or StreamHub()
@@ -208,6 +211,7 @@ class Runner:
             validate_rec=lambda p: validate_recommendation(p, names, root),
             on_end=self.on_run_end,
             grace_s=self.grace_s,
+            usage=UsageMeter(self.store, run.id, self.price),
             release=lock.release,
         )
 

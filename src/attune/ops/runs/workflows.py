@@ -73,6 +73,12 @@ BUILTIN_WORKFLOWS: tuple[Workflow, ...] = (
         "Find likely secrets (Anthropic, OpenAI, AWS, GitHub tokens, private keys), masked; "
         "fails when any is found.",
     ),
+    _builtin(
+        "claude-review",
+        "claude_review",
+        "Ask Claude to review the scope (its uncommitted diff, else its files), streamed, with a "
+        "verdict; never sends a likely secret. Needs ANTHROPIC_API_KEY; [claude] in attune.toml.",
+    ),
 )
 
 
