@@ -30,6 +30,7 @@ from attune.ops.config import Config, build_config
 from attune.ops.errors import AttuneError, error_for_code
 from attune.ops.store.database import Store
 from attune.ops.store.runs import RunStatus
+from attune.ops.web.run_costs import usage_texts
 
 __all__ = ["cmd_runs"]
 
@@ -123,6 +124,10 @@ def _show(store: Store, args: argparse.Namespace) -> int:
         ("lines", str(run.line_count)),
         ("trigger", run.trigger),
     ]
+    usage = usage_texts(run.to_json()["usage"])
+    if usage:
+        note = f" ({usage['note']})" if usage["note"] else ""
+        rows += [("cost", f"{usage['cost']} estimated{note}"), ("tokens", usage["tokens"])]
     if run.error:
         rows.append(("error", run.error))
     for label, value in rows:

@@ -108,7 +108,9 @@ async def list_runs(
     before: int | None = None,
     since: str | None = None,
 ) -> dict[str, Any]:
-    """Runs newest first, filtered; ``next`` is the cursor of the next page (``before=``)."""
+    """Runs newest first, filtered; ``next`` is the cursor of the next page (``before=``);
+    ``total`` is what every run of the filter (all pages) spent: ``{"runs", …tokens,
+    "cost_usd"}``, ``runs`` counting those that reported usage."""
     statuses = _statuses(status)
     if limit < 1:
         raise InvalidFilter(f"limit must be between 1 and {MAX_LIMIT}", limit=limit)
@@ -121,7 +123,11 @@ async def list_runs(
         before=before,
         since=since or None,
     )
-    return {"runs": [r.to_json() for r in runs], "next": next_cursor}
+    text = (q or "").strip() or None
+    total = await asyncio.to_thread(
+        store.usage_total, workflow or None, statuses, text, since or None
+    )
+    return {"runs": [r.to_json() for r in runs], "next": next_cursor, "total": total.to_json()}
 
 
 @router.get("/api/runs/current")
