@@ -162,5 +162,7 @@ async def test_the_page_groups_by_source_most_recently_used_first(
     assert page.index('data-source="make"') < page.index('data-source="npm"')
     assert page.index('data-name="make:second"') < page.index('data-name="make:first"')
     assert f'href="/runs/{run["id"]}"' in page and "100% ok" in page
+    _touch(project / "Makefile", "first:\n\t@true\nsecond:\n\t@true\nthird: ## new\n")
+    assert 'data-name="make:third"' in (await client.get("/workflows")).text  # no stale list
     # The first workflow shown (the one used last) is preselected.
     assert 'value="make:second"\n' in page or 'value="make:second"' in page.split("checked")[0]

@@ -16,7 +16,7 @@ from typing import Any
 
 from attune.ops.store.damage import reading
 
-__all__ = ["RECENT", "WorkflowRecord", "workflow_records"]
+__all__ = ["RECENT", "WorkflowRecord", "history_stamp", "workflow_records"]
 
 RECENT = 10  # the success rate is over this many finished runs, as on the history page
 
@@ -75,3 +75,17 @@ def workflow_records(
             success_rate=(ok / len(done)) if done else None,
         )
     return records
+
+
+def history_stamp(
+    read: Callable[[], AbstractContextManager[sqlite3.Connection]],
+) -> tuple[Any, ...]:
+    """What changes whenever any workflow's record can: the newest run (its id, status and
+    end; one run is live at a time, so only the newest changes) and how many runs there are
+    (retention deletes old ones). Two index lookups, however long the history."""
+    with reading("the workflows' recent runs"), read() as conn:
+        newest = conn.execute(
+            "SELECT id, status, finished_at FROM runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        count = conn.execute("SELECT count(*) FROM runs").fetchone()
+    return (tuple(newest) if newest else None, int(count[0]))

@@ -17,14 +17,15 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup
 
 from attune.ops.errors import RunNotFound
 from attune.ops.store.database import Store
 from attune.ops.store.runs import Run, RunStatus
 from attune.ops.web.pages import render_page
 from attune.ops.web.run_costs import format_cost, total_texts, usage_texts
-from attune.ops.web.services import RegistryDep, StoreDep
-from attune.ops.web.workflow_list import page_groups, read_records
+from attune.ops.web.services import RegistryDep, ServicesDep, StoreDep
+from attune.ops.web.workflow_list import WorkflowGroup, WorkflowListCache
 
 __all__ = ["format_duration", "home_panel", "router"]
 
@@ -80,7 +81,7 @@ def _run_row(run: Run, q: str = "") -> dict[str, Any]:
 async def show_workflows(
     request: Request,
     registry: RegistryDep,
-    store: StoreDep,
+    services: ServicesDep,
     workflow: str = "",
     path: str | None = None,
 ) -> HTMLResponse:
@@ -91,24 +92,37 @@ async def show_workflows(
     it) and, without ``workflow``, preselects the first workflow that takes a path.
     """
     current = await asyncio.to_thread(registry.load)
-    records, history_error = await asyncio.to_thread(read_records, store)
-    groups = page_groups(current, records)
-    shown = [item for group in groups for item in group.items]
-    for item in shown:
-        item["duration_text"] = format_duration((item["last_run"] or {}).get("duration_s"))
-    names = [item["name"] for item in shown]
-    scoped = [item["name"] for item in shown if item["accepts_path"]]
-    fallback = scoped[0] if path and scoped else (names[0] if names else "")
-    selected = workflow if workflow in names else fallback
+    cache = services.page_cache.setdefault("workflow_list", WorkflowListCache())
+    assert isinstance(cache, WorkflowListCache)
+    records, history_error = await asyncio.to_thread(cache.records, services.store)
+
+    def selected(groups: list[WorkflowGroup]) -> str:
+        shown = [item for group in groups for item in group.items]
+        names = [item["name"] for item in shown]
+        scoped = [item["name"] for item in shown if item["accepts_path"]]
+        fallback = scoped[0] if path and scoped else (names[0] if names else "")
+        return workflow if workflow in names else fallback
+
+    def render(groups: list[WorkflowGroup], chosen: str) -> str:
+        for item in (item for group in groups for item in group.items):
+            item["duration_text"] = format_duration((item["last_run"] or {}).get("duration_s"))
+        fragment = services.templates.get_template("_workflow_list.html")
+        return fragment.render(
+            groups=groups,
+            workflows=current.workflows,
+            history_error=history_error,
+            selected=chosen,
+        )
+
+    _, chosen, html = await asyncio.to_thread(cache.page, current, records, selected, render)
     context = {
         "active": "workflows",
         "title": "Workflows",
+        "workflow_list": Markup(html),  # noqa: S704 - rendered by our autoescaping template
         "workflows": current.workflows,
-        "groups": groups,
-        "history_error": history_error,
         "errors": current.shown_errors(),
         "error_count": len(current.errors),
-        "selected": selected,
+        "selected": chosen,
     }
     return render_page(request, "workflows.html", context)
 

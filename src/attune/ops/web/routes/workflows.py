@@ -8,14 +8,14 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from attune.ops.web.services import RegistryDep, StoreDep
-from attune.ops.web.workflow_list import api_payload, read_records
+from attune.ops.web.services import RegistryDep, ServicesDep
+from attune.ops.web.workflow_list import WorkflowListCache, api_payload
 
 router = APIRouter(tags=["workflows"])
 
 
 @router.get("/api/workflows")
-async def list_workflows(registry: RegistryDep, store: StoreDep) -> JSONResponse:
+async def list_workflows(registry: RegistryDep, services: ServicesDep) -> JSONResponse:
     """``{"workflows": [{"name", "description", "accepts_path", "source", "origin", "command",
     "last_run", "success_rate"}], "errors": [{"file", "line", "key", "message"}]}``.
 
@@ -25,6 +25,8 @@ async def list_workflows(registry: RegistryDep, store: StoreDep) -> JSONResponse
     cannot be read.
     """
     found = await asyncio.to_thread(registry.load)
-    records, history_error = await asyncio.to_thread(read_records, store)
+    cache = services.page_cache.setdefault("workflow_list", WorkflowListCache())
+    assert isinstance(cache, WorkflowListCache)
+    records, history_error = await asyncio.to_thread(cache.records, services.store)
     # Straight to JSON: FastAPI's encoder walks every value, slow for 500 workflows.
     return JSONResponse(api_payload(found, records, history_error))
