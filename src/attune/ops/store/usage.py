@@ -23,7 +23,7 @@ from attune.ops.store.database import Store
 from attune.ops.store.usage_rollups import Rollup, rebuild_rollups, settle_session
 from attune.ops.store.usage_rows import MessageRow, Pricer, merge
 
-__all__ = ["GENERATION_KEY", "FileState", "UsageStore"]
+__all__ = ["GENERATION_KEY", "ChunkWrite", "FileState", "UsageStore"]
 
 GENERATION_KEY = "usage.generation"
 
@@ -96,6 +96,19 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+@dataclass(frozen=True)
+class ChunkWrite:
+    """What reading ``file`` from its offset up to ``offset`` found."""
+
+    file: FileState
+    offset: int
+    size: int
+    mtime_ns: int
+    rows: Sequence[MessageRow]
+    skipped: int = 0
+    last_skip: str | None = None
+
+
 class _OffsetMoved(Exception):
     """Another reader committed this chunk first: roll back and read on from its offset."""
 
@@ -152,33 +165,30 @@ class UsageStore:
                 [(_now(), i) for i in ids],
             )
 
-    def commit_chunk(
-        self,
-        file: FileState,
-        *,
-        offset: int,
-        size: int,
-        mtime_ns: int,
-        rows: Sequence[MessageRow],
-        skipped: int,
-        last_skip: str | None,
-        pricer: Pricer,
-        price_source: str,
+    def commit_chunks(
+        self, chunks: Sequence[ChunkWrite], pricer: Pricer, price_source: str
     ) -> bool:
-        """Write the rows read from ``file`` up to ``offset`` in one transaction.
+        """Write chunks (of one file or several) in one transaction, all or nothing.
 
-        ``False`` (nothing written) when another reader moved the file's offset first.
+        ``False`` (nothing written) when another reader moved one of the files' offsets
+        first; the caller then commits them one by one (:meth:`commit_chunk`).
         """
         new_cwds: dict[str, int] = {}
         try:
             with self.store.write() as conn:
-                _move_offset(conn, file, offset, size, mtime_ns, skipped, last_skip)
+                for chunk in chunks:
+                    _move_offset(conn, chunk)
+                rows = [(c.file.id, row) for c in chunks for row in c.rows]
                 if rows:
-                    self._write_rows(conn, file.id, rows, pricer, price_source, new_cwds)
+                    self._write_rows(conn, rows, pricer, price_source, new_cwds)
         except _OffsetMoved:
             return False
         self._cwd_ids.update(new_cwds)
         return True
+
+    def commit_chunk(self, chunk: ChunkWrite, pricer: Pricer, price_source: str) -> bool:
+        """One chunk in its own transaction; ``False`` when another reader took it first."""
+        return self.commit_chunks([chunk], pricer, price_source)
 
     # -- rows ----------------------------------------------------------------------------------
 
@@ -208,16 +218,20 @@ class UsageStore:
     def _write_rows(
         self,
         conn: sqlite3.Connection,
-        file_id: int,
-        rows: Sequence[MessageRow],
+        rows: Sequence[tuple[int, MessageRow]],
         pricer: Pricer,
         price_source: str,
         new_cwds: dict[str, int],
     ) -> None:
         batch: dict[str, MessageRow] = {}
-        for row in rows:
+        files: dict[str, int] = {}
+        for file_id, row in rows:
             seen = batch.get(row.key)
-            batch[row.key] = row if seen is None else merge(seen, row)
+            if seen is None:
+                batch[row.key] = row
+                files[row.key] = file_id
+            else:
+                batch[row.key] = merge(seen, row)
         existing = self._existing(conn, list(batch))
         writes, rollup = [], Rollup()
         for key, row in batch.items():
@@ -230,7 +244,7 @@ class UsageStore:
             if old is not None:
                 rollup.add(old.row, old.cwd_id, old.cost, old.saved, -1)
             rollup.add(merged, cwd_id, cost, saved, +1)
-            writes.append(_params(merged, cwd_id, file_id, cost, saved, price_source))
+            writes.append(_params(merged, cwd_id, files[key], cost, saved, price_source))
         if not writes:
             return
         conn.executemany(
@@ -289,25 +303,18 @@ class UsageStore:
         return len(dirty)
 
 
-def _move_offset(
-    conn: sqlite3.Connection,
-    file: FileState,
-    offset: int,
-    size: int,
-    mtime_ns: int,
-    skipped: int,
-    last_skip: str | None,
-) -> None:
+def _move_offset(conn: sqlite3.Connection, chunk: ChunkWrite) -> None:
+    file = chunk.file
     moved = conn.execute(
         "UPDATE usage_files SET read_offset = ?, size = ?, mtime_ns = ?, "
         "skipped = skipped + ?, last_skip = coalesce(?, last_skip), updated_at = ? "
         "WHERE id = ? AND read_offset = ? AND inode = ? AND dev = ?",
         (
-            offset,
-            size,
-            mtime_ns,
-            skipped,
-            last_skip,
+            chunk.offset,
+            chunk.size,
+            chunk.mtime_ns,
+            chunk.skipped,
+            chunk.last_skip,
             _now(),
             file.id,
             file.read_offset,

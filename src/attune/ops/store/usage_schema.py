@@ -62,8 +62,6 @@ CREATE TABLE usage_messages (
 ) WITHOUT ROWID;
 CREATE INDEX usage_messages_by_ts ON usage_messages (ts);
 CREATE INDEX usage_messages_by_session ON usage_messages (session_id, cwd_id, ts);
-CREATE INDEX usage_messages_by_cwd ON usage_messages (cwd_id, ts);
-CREATE INDEX usage_messages_by_price ON usage_messages (priced_with);
 CREATE TABLE usage_daily (
     day INTEGER NOT NULL,
     cwd_id INTEGER NOT NULL,

@@ -27,11 +27,16 @@ from pathlib import Path
 from attune.ops.spend.usage.pricing import PriceBook
 from attune.ops.spend.usage.reader import Unreadable, ends_a_line, open_transcript, read_chunks
 from attune.ops.spend.usage.sources import Transcript, config_roots, list_transcripts
-from attune.ops.store.usage import FileState, UsageStore
+from attune.ops.store.usage import ChunkWrite, FileState, UsageStore
 
 __all__ = ["IngestResult", "Ingester"]
 
 logger = logging.getLogger(__name__)
+
+# Chunks are committed together, up to this many rows or chunks a transaction: a cold ingest
+# makes a few dozen commits, not one per file, and a transaction stays well under a second.
+BATCH_ROWS = 20_000
+BATCH_CHUNKS = 400
 
 
 @dataclass
@@ -64,6 +69,8 @@ class Ingester:
         self.project_root = project_root
         self.roots = roots
         self._repriced = False
+        self._pending: list[ChunkWrite] = []
+        self._pending_rows = 0
 
     def run_once(self) -> IngestResult:
         """One pass over every transcript; safe to run while another process does the same."""
@@ -81,6 +88,7 @@ class Ingester:
             path = str(transcript.path)
             listed.add(path)
             self._ingest(transcript, known.get(path), result)
+        self._flush(result)
         self._forget_vanished(known, listed, result)
         if result.rows:
             self.usage.settle_sessions()
@@ -138,23 +146,37 @@ class Ingester:
     ) -> None:
         result.files_read += 1
         for chunk in read_chunks(fd, state.read_offset, transcript.session_hint):
-            done = self.usage.commit_chunk(
-                state,
-                offset=chunk.offset,
-                size=info.st_size,
-                mtime_ns=info.st_mtime_ns,
-                rows=chunk.rows,
-                skipped=chunk.skipped,
-                last_skip=chunk.last_skip,
-                pricer=self.prices,
-                price_source=self.prices.source,
+            self._pending.append(
+                ChunkWrite(
+                    state,
+                    chunk.offset,
+                    info.st_size,
+                    info.st_mtime_ns,
+                    chunk.rows,
+                    chunk.skipped,
+                    chunk.last_skip,
+                )
             )
-            if not done:  # another reader took this chunk first: it reads on from there
-                return
-            result.bytes_read += chunk.offset - state.read_offset
+            self._pending_rows += len(chunk.rows)
+            state = _moved(state, chunk.offset, info)
+            if self._pending_rows >= BATCH_ROWS or len(self._pending) >= BATCH_CHUNKS:
+                self._flush(result)
+
+    def _flush(self, result: IngestResult) -> None:
+        """Commit the chunks read so far: one transaction, or one each when another reader
+        moved an offset first (its chunks are then its, and read on from there next pass)."""
+        pending, self._pending, self._pending_rows = self._pending, [], 0
+        if not pending:
+            return
+        source = self.prices.source
+        if self.usage.commit_chunks(pending, self.prices, source):
+            done = pending
+        else:
+            done = [c for c in pending if self.usage.commit_chunk(c, self.prices, source)]
+        for chunk in done:
+            result.bytes_read += chunk.offset - chunk.file.read_offset
             result.rows += len(chunk.rows)
             result.skipped += chunk.skipped
-            state = _moved(state, chunk.offset, info)
 
     def _forget_vanished(
         self, known: dict[str, FileState], listed: set[str], result: IngestResult

@@ -32,6 +32,7 @@ PICO = Decimal(10) ** 12
 PROVIDER = "anthropic"
 _PROBE_OUT = 1_000_000
 _PROBE_WEB = 1_000
+HOUR_MS = 3_600_000
 
 
 def price_source() -> str:
@@ -78,19 +79,26 @@ class PriceBook:
         self._lock = threading.Lock()
         self._models: dict[str, Any] = {}  # model ref -> (provider, model info) or None
         self._rates: dict[tuple[int, int], tuple[Any, _Rates | None]] = {}
+        # (model, hour) -> (provider, model info, its price then, the price's tier starts)
+        self._hours: dict[tuple[str, int], tuple[Any, Any, Any, list[int]] | None] = {}
         self._lib: Any = None
 
     def __call__(self, row: MessageRow) -> tuple[int | None, int]:
         """``(cost, cache savings)`` in pico-dollars; cost ``None`` when the model is unknown."""
         with self._lock:
-            found = self._model(row.model)
+            hour = (row.model, row.ts // HOUR_MS)
+            if hour not in self._hours:
+                self._hours[hour] = self._price_at(row)
+            found = self._hours[hour]
             if found is None:
                 return None, 0
-            provider, info = found
-            when = datetime.fromtimestamp(row.ts / 1000, UTC)
-            price = info.get_prices(when)
+            provider, info, price, starts = found
+            when = _when(row)
+            if price is None:  # prices that change within an hour: asked for the row's time
+                price = info.get_prices(when)
+                starts = _starts(price)
             total_input = row.input_tokens + row.cache_creation_tokens + row.cache_read_tokens
-            band, probe_input = _band(price, total_input)
+            band, probe_input = _band(starts, total_input)
             cached = self._rates.get((id(price), band))
             if cached is None:
                 cached = (price, self._measure(provider, info, when, probe_input))
@@ -99,6 +107,18 @@ class PriceBook:
             if rates is None:
                 return self._direct(provider, info, when, row)
             return _apply(rates, row)
+
+    def _price_at(self, row: MessageRow) -> tuple[Any, Any, Any, list[int]] | None:
+        found = self._model(row.model)
+        if found is None:
+            return None
+        provider, info = found
+        if len(self._hours) > 200_000:  # years of hours × models: start again
+            self._hours.clear()
+        if _changes_within_hours(info):
+            return provider, info, None, []
+        price = info.get_prices(_when(row))
+        return provider, info, price, _starts(price)
 
     def _library(self) -> Any:
         if self._lib is None:
@@ -215,11 +235,26 @@ def _apply(rates: _Rates, row: MessageRow) -> tuple[int, int]:
     return _pico(cost), _pico(saved)
 
 
-def _band(price: Any, total_input: int) -> tuple[int, int]:
+def _when(row: MessageRow) -> datetime:
+    return datetime.fromtimestamp(row.ts / 1000, UTC)
+
+
+def _starts(price: Any) -> list[int]:
+    """The input counts past which a tier of ``price`` applies, ascending."""
+    tiers = (getattr(value, "tiers", ()) or () for value in vars(price).values())
+    return sorted({tier.start for group in tiers for tier in group})
+
+
+def _changes_within_hours(info: Any) -> bool:
+    """Whether a model's prices depend on the time of day (then no hour is cached)."""
+    prices = info.prices if isinstance(info.prices, list) else []
+    variants = getattr(info, "price_variants", None) or []
+    constraints = [p.constraint for p in prices] + [v.constraint for v in variants]
+    return any(c is not None and hasattr(c, "start_time") for c in constraints)
+
+
+def _band(starts: list[int], total_input: int) -> tuple[int, int]:
     """Which tier band ``total_input`` falls in, and an input count inside that band."""
-    starts = sorted(
-        {tier.start for value in vars(price).values() for tier in getattr(value, "tiers", ()) or ()}
-    )
     band = sum(1 for start in starts if total_input > start)
     if band == 0:
         return 0, max(1, min(starts[0], _PROBE_OUT)) if starts else _PROBE_OUT

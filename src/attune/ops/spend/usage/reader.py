@@ -17,7 +17,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from attune.ops.spend.usage.lines import Skip, parse_line
+from attune.ops.spend.usage.lines import NEEDLE, Skip, parse_line
 from attune.ops.store.usage_rows import MessageRow
 
 __all__ = [
@@ -112,7 +112,7 @@ def read_chunks(
             complete = bytes(buf[:cut])
             del buf[: cut + 1]
             for line in complete.split(b"\n"):
-                if line:
+                if NEEDLE in line:  # the others carry no usage: not even parsed
                     last_cwd = _take(chunk, line, session_hint, last_cwd)
         chunk.offset = position - len(buf)  # just past the last newline
         if len(buf) > MAX_LINE:

@@ -110,7 +110,7 @@ def build_report(
         "fast_messages": totals.fast,
     }
     report.update(_sessions(store, ids, query, first, last))
-    report["blocks"] = _blocks(store, ids, now, first, last)
+    report["blocks"] = _blocks(store, now, first, last)  # every project, as limits count
     if query.all_projects:
         report["projects"] = _projects(chosen, cwds, q.project_dirs(store), root, totals.cost)
     return report
@@ -210,16 +210,14 @@ def _session(s: q.SessionRow) -> dict[str, Any]:
     }
 
 
-def _blocks(
-    store: Store, ids: list[int] | None, now: datetime, first: int | None, last: int
-) -> list[dict[str, Any]]:
+def _blocks(store: Store, now: datetime, first: int | None, last: int) -> list[dict[str, Any]]:
     now_ms = int(now.timestamp() * 1000)
     until_ms = min((last + 1) * DAY_MS, now_ms + 1)
     start = until_ms - BLOCK_DAYS * DAY_MS
     if first is not None:
         start = max(first * DAY_MS, until_ms - 31 * DAY_MS)
     start -= BLOCK_MS  # a block that began before the window still counts whole
-    blocks = build_blocks(q.minute_buckets(store, ids, start, until_ms))
+    blocks = build_blocks(q.minute_buckets(store, None, start, until_ms))
     return [b.to_json(now_ms) for b in reversed(blocks) if b.end > start + BLOCK_MS]
 
 
