@@ -34,7 +34,7 @@ def test_every_declared_dependency_is_imported_somewhere() -> None:
         *PYPROJECT["project"]["dependencies"],
         *PYPROJECT["project"]["optional-dependencies"]["ops"],
     ]
-    modules = {"markdown-it-py": "markdown_it", "jinja2": "jinja2"}
+    modules = {"markdown-it-py": "markdown_it", "pyyaml": "yaml", "jinja2": "jinja2"}
     imported = _imported_top_levels()
     for requirement in declared:
         name = re.split(r"[<>=\[; ]", requirement, maxsplit=1)[0].lower()
