@@ -30,6 +30,7 @@ __all__ = [
     "StatusNotRewritable",
     "StatusPreviewStale",
     "StoreUnavailable",
+    "TestNotFound",
     "UndoExpired",
     "UndoFileChanged",
     "UnknownWorkflow",
@@ -147,6 +148,15 @@ class RunnerBusy(AttuneError):
 
 class RunNotFound(AttuneError):
     code = "run_not_found"
+    status = 404
+    exit_code = 3
+
+
+class TestNotFound(AttuneError):
+    """No test with that id (``/api/tests/{id}``): never reported, or gone with its runs."""
+
+    __test__ = False
+    code = "test_not_found"
     status = 404
     exit_code = 3
 

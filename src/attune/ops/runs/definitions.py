@@ -48,6 +48,7 @@ class Workflow:
     timeout_s: float | None = None
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     origin: str | None = None
+    reports: tuple[str, ...] = ()  # JUnit XML globs relative to the root (runs/reports.py)
 
     def to_json(self) -> dict[str, Any]:
         """The DESIGN §5 workflow object with §11's ``origin`` and ``command``."""

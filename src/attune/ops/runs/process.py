@@ -25,6 +25,7 @@ from typing import Any
 from attune.ops.errors import StoreUnavailable
 from attune.ops.runs.channel import LiveChannel
 from attune.ops.runs.reaper import TAG_ENV, kill_tagged
+from attune.ops.runs.reports import ReportCollector
 from attune.ops.runs.usage import USAGE_PREFIX, UsageMeter
 from attune.ops.store.database import Store
 from attune.ops.store.runs import Run, RunStatus
@@ -157,6 +158,7 @@ class RunProcess:
         grace_s: float = 3.0,
         usage: UsageMeter | None = None,
         release: Callable[[], None] | None = None,
+        reports: ReportCollector | None = None,
     ) -> None:
         self.store = store
         self.release = release  # the run lock: freed before anyone is told the run is over
@@ -168,6 +170,7 @@ class RunProcess:
         self.validate_rec = validate_rec
         self.usage = usage  # ATTUNE_USAGE lines: checked, priced and stored (runs/usage.py)
         self.on_end = on_end
+        self.reports = reports  # read and stored once the output is (runs/reports.py)
         self.result: Run | None = None  # the run as recorded at its end
         self.grace_s = grace_s
         self.finished = threading.Event()
@@ -351,6 +354,8 @@ class RunProcess:
         self._sweep()
         status = self._outcome.status or (RunStatus.SUCCEEDED if code == 0 else RunStatus.FAILED)
         self._outcome.extra_notes.extend(self.usage.finish() if self.usage else [])
+        if self.reports is not None:  # before the end is recorded: a finished run has its tests
+            self._outcome.extra_notes.extend(self.reports.collect(self.store, self.run.id))
         self._write_note(code)
         duration = round(time.monotonic() - self._started, 3)
         run = self._record_end(status, code, duration)

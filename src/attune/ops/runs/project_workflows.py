@@ -16,13 +16,14 @@ from types import MappingProxyType
 from typing import Any
 
 from attune.ops.runs.definitions import DISCOVERED_SOURCES, Workflow, WorkflowFileError
+from attune.ops.runs.report_files import report_glob_problems
 from attune.ops.runs.toml_lines import TomlLines, toml_error_line
 
 __all__ = ["DiscoverySettings", "parse_discovery", "parse_workflows", "read_toml"]
 
 # A ':' may follow the first character, so `[workflows."make:test"]` replaces a found task.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-ALLOWED_KEYS = frozenset({"description", "command", "accepts_path", "timeout_s", "env"})
+ALLOWED_KEYS = frozenset({"description", "command", "accepts_path", "timeout_s", "env", "reports"})
 
 
 # -- parsing -----------------------------------------------------------------------------------
@@ -130,6 +131,7 @@ def _check_one(name: str, spec: Any) -> list[Problem]:
         isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
     ):
         problems.append(("timeout_s", "must be a positive number of seconds"))
+    problems += [("reports", m) for m in report_glob_problems(spec.get("reports", []))]
     return problems + _check_env(spec.get("env", {}))
 
 
@@ -175,6 +177,7 @@ def _build(name: str, spec: dict[str, Any], origin: str) -> Workflow:
         timeout_s=float(timeout) if timeout is not None else None,
         env=MappingProxyType(dict(spec.get("env", {}))),
         origin=origin,
+        reports=tuple(spec.get("reports", ())),
     )
 
 

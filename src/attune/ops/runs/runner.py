@@ -29,11 +29,13 @@ from attune.ops.errors import (
     StoreUnavailable,
 )
 from attune.ops.runs.channel import LiveChannel
+from attune.ops.runs.git_state import read_git_state
 from attune.ops.runs.live import StreamHub
 from attune.ops.runs.process import RunProcess, kill_group
 from attune.ops.runs.reaper import TAG_ENV, new_tag
 from attune.ops.runs.recommendations import validate_recommendation
 from attune.ops.runs.recovery import recover_runs
+from attune.ops.runs.reports import ReportCollector, plan_reports
 from attune.ops.runs.run_lock import RunLock, holder_run_id
 from attune.ops.runs.scope import normalize_rel, resolve_scope
 from attune.ops.runs.usage import PriceUsage, UsageMeter
@@ -121,7 +123,11 @@ class Runner:
         found = self.registry.load()  # once: a second load could re-parse an edited file
         workflow = found.get(workflow_name)
         scope = self._scope(workflow, path)
-        argv = workflow.argv(scope)
+        root = self.config.project_root
+        argv, reports = plan_reports(
+            workflow.name, workflow.reports, workflow.argv(scope), root, self.config.ops_dir
+        )
+        git = read_git_state(root)  # before the lock: git may take a moment on a big tree
         with self._lock:
             busy = self._current
             if busy is not None and not busy.finished.is_set():
@@ -140,10 +146,12 @@ class Runner:
                     f"the run could not be recorded, so it was not started: {exc}"
                 ) from exc
             lock.record(run.id)
+            with contextlib.suppress(sqlite3.Error, StoreUnavailable):  # only a detail of the run
+                self.store.set_run_git(run.id, git)
             # From here the busy lock is held by ``process``: every way out either starts the
             # pump (which frees it at the end) or records the run failed and frees it now.
             # Building it only copies values (no I/O, no parse), so it cannot fail halfway.
-            process = self._process(workflow, run, found.names(), loop, lock)
+            process = self._process(workflow, run, found.names(), loop, lock, reports)
             self._current = process
         try:
             process.start(argv)
@@ -192,6 +200,7 @@ class Runner:
         names: frozenset[str],
         loop: asyncio.AbstractEventLoop | None,
         lock: RunLock,
+        reports: ReportCollector | None = None,
     ) -> RunProcess:
         env = {
             **workflow_environment(),
@@ -213,6 +222,7 @@ class Runner:
             grace_s=self.grace_s,
             usage=UsageMeter(self.store, run.id, self.price),
             release=lock.release,
+            reports=reports,
         )
 
     def _failed_to_start(self, process: RunProcess, argv: list[str], exc: Exception) -> Run:

@@ -23,8 +23,11 @@ from attune.ops.errors import StoreUnavailable
 from attune.ops.store.damage import INTEGRITY_BUDGET_S, INTEGRITY_UNCHECKED, check_integrity
 from attune.ops.store.files import create_database_file, prepare_files
 from attune.ops.store.locks import BUSY_TIMEOUT_S, is_locked, locked_error
+from attune.ops.store.log_times import LogTimesMixin
+from attune.ops.store.run_git import RunGitMixin
 from attune.ops.store.run_usage import RUN_USAGE_MIGRATION, RunUsageMixin
 from attune.ops.store.runs import Run, RunLogMixin
+from attune.ops.store.tests import TESTS_MIGRATION, TestResultsMixin
 from attune.ops.store.upkeep import RunUpkeepMixin
 from attune.ops.store.usage_schema import USAGE_MIGRATION
 
@@ -121,6 +124,8 @@ MIGRATIONS: tuple[str, ...] = (
     USAGE_MIGRATION,
     # 6: what each run's ATTUNE_USAGE lines reported, summed per run (store/run_usage.py).
     RUN_USAGE_MIGRATION,
+    # 7: test cases of runs' JUnit reports, runs' git commit, log batches' arrival (store/tests.py).
+    TESTS_MIGRATION,
 )
 
 
@@ -129,7 +134,9 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-class Store(RunUsageMixin, RunLogMixin, RunUpkeepMixin):
+class Store(
+    RunUsageMixin, RunLogMixin, RunUpkeepMixin, TestResultsMixin, RunGitMixin, LogTimesMixin
+):
     """The SQLite database of one attune home. Thread-safe; cheap to share.
 
     The run methods (``create_run``, ``get_run``, ``list_runs``, ``read_lines`` …) come from

@@ -24,6 +24,7 @@ from typing import Any
 
 from attune.ops.errors import RunNotFound
 from attune.ops.store.damage import reading
+from attune.ops.store.run_git import GitState, git_json
 from attune.ops.store.run_usage import RunUsage
 from attune.ops.store.search import plan_search
 
@@ -46,7 +47,7 @@ FINISHED = frozenset(s for s in RunStatus if s is not RunStatus.RUNNING)
 
 RUN_COLUMNS = (
     "id, workflow, path, status, exit_code, command, started_at, finished_at, duration_s, "
-    "line_count, trigger, pid, error, server_pid"
+    "line_count, trigger, pid, error, server_pid, git_commit, git_dirty, git_diff"
 )
 
 
@@ -73,6 +74,7 @@ class Run:
     error: str | None = None
     server_pid: int | None = None
     usage: RunUsage | None = None  # what its ATTUNE_USAGE lines reported (store/run_usage.py)
+    git: GitState | None = None  # the project's commit when it started (store/run_git.py)
 
     @property
     def finished(self) -> bool:
@@ -94,6 +96,7 @@ class Run:
             "line_count": self.line_count,
             "trigger": self.trigger,
             "usage": self.usage.to_json() if self.usage else None,
+            **git_json(self.git),
         }
         if self.error:
             data["error"] = self.error
@@ -128,6 +131,7 @@ class Run:
             pid=row[11],
             error=row[12],
             server_pid=row[13],
+            git=GitState.of(row[14], row[15], row[16]),
         )
 
 

@@ -59,6 +59,7 @@ def create_app(config: Config) -> FastAPI:
         runs,
         scope,
         specs,
+        tests,
         usage,
         workflows,
     )
@@ -86,7 +87,7 @@ def create_app(config: Config) -> FastAPI:
     install_services(app, services)
     install_error_handlers(app)
     mount_static(app)
-    for module in (health, home, workflows, scope, runs, run_pages, cost, specs, usage):
+    for module in (health, home, workflows, scope, runs, run_pages, tests, cost, specs, usage):
         app.include_router(module.router)
     app.add_middleware(SecurityMiddleware, config=config, token=token)
     return app

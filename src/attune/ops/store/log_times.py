@@ -1,0 +1,35 @@
+"""When each stored batch of a run's log arrived, for the SSE replay (``t`` of ``lines``).
+
+A trigger of the test-results migration (store/tests.py) stamps every ``run_chunks`` row with
+the time it was written (epoch seconds, millisecond precision): a batch is committed within a
+few milliseconds of being read from the process, so that is the time its lines arrived.
+Chunks stored before that migration have no time (``None``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import AbstractContextManager
+
+from attune.ops.store.damage import reading
+
+__all__ = ["LogTimesMixin"]
+
+
+class LogTimesMixin:
+    """Chunk references with their arrival time (mixed into the ``Store``)."""
+
+    def read(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
+        raise NotImplementedError
+
+    def timed_chunk_refs(
+        self, run_id: int, after_seq: int, limit: int
+    ) -> list[tuple[int, int, int, float | None]]:
+        """``(chunk id, first_seq, last_seq, arrived_at)`` of the chunks after ``after_seq``."""
+        with reading(f"the log of run {run_id}", run_id=run_id), self.read() as conn:
+            rows = conn.execute(
+                "SELECT id, first_seq, last_seq, arrived_at FROM run_chunks "
+                "WHERE run_id = ? AND last_seq > ? ORDER BY last_seq LIMIT ?",
+                (run_id, after_seq, limit),
+            ).fetchall()
+        return [(int(r[0]), int(r[1]), int(r[2]), r[3]) for r in rows]
