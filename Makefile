@@ -6,8 +6,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
+USAGE_ARGS ?=
 
-.PHONY: run test lint typecheck pytest bench chromium npm clean
+.PHONY: run test lint typecheck pytest bench bench-usage chromium npm clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,9 +58,17 @@ test: lint typecheck pytest ## Every check: lint, typecheck, pytest
 
 # Side by side with the reference (PyPI attune-ai 16.4.0, in its own venv under .bench/).
 # GNU time gives each command's peak RSS.
-bench: $(VENV)/.installed-dev ## Benchmarks beside the reference implementation
+bench: $(VENV)/.installed-dev ## Benchmarks beside the reference implementation (and ccusage)
 	$(call apt_install_if_missing,/usr/bin/time,time,for the benchmark's peak RSS figures)
+	$(call apt_install_if_missing,npm,npm,for ccusage in the usage benchmark)
 	$(BIN)/python bench/compare.py $(ARGS)
+	$(BIN)/python bench/usage.py $(USAGE_ARGS)
+
+# Claude Code usage beside ccusage 20.0.24 (npm, installed into .bench/ccusage by the script).
+bench-usage: $(VENV)/.installed-dev ## Claude Code usage beside ccusage (USAGE_ARGS="--mb 100")
+	$(call apt_install_if_missing,/usr/bin/time,time,for the benchmark's peak RSS figures)
+	$(call apt_install_if_missing,npm,npm,for ccusage in the usage benchmark)
+	$(BIN)/python bench/usage.py $(USAGE_ARGS)
 
 clean: ## Remove the virtualenv and the caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

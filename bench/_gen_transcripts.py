@@ -26,11 +26,12 @@ MODELS = (
     ("claude-haiku-4-5-20251001", 2),
     ("claude-opus-4-5-20251101", 2),
 )
-WORDS = (
+_TEXT = (
     "the function returns a value when the test passes and the build is green we read the "
     "file then write a patch for the module config parser route handler store migration "
     "naïve café 日本語 ✓ résumé"
-).split()
+)
+WORDS = tuple(_TEXT.split(" "))
 BRANCHES = ("main", "feature/usage", "fix/parser", "refactor-store")
 
 
@@ -191,11 +192,13 @@ class Session:
         return out
 
 
-def generate(out: Path, megabytes: int, projects: int, seed: int) -> dict[str, int]:
-    """Write the corpus; returns counts (files, lines, bytes)."""
+def generate(
+    out: Path, megabytes: int, projects: int, seed: int, base: str = "/home/dev/code"
+) -> dict[str, object]:
+    """Write the corpus; returns counts (files, lines, bytes) and the project roots."""
     rng = random.Random(seed)
-    roots = [f"/home/dev/code/project-{i}" for i in range(projects)]
-    roots[1] = "/home/dev/code/my_app"  # encodes like my-app: the lossy mapping
+    roots = [f"{base}/project-{i}" for i in range(projects)]
+    roots[1] = f"{base}/my_app"  # encodes like my-app: the lossy mapping
     end = datetime(2026, 11, 30, 18, tzinfo=UTC)
     target = megabytes * 1_000_000
     written = files = lines = 0
@@ -217,7 +220,7 @@ def generate(out: Path, megabytes: int, projects: int, seed: int) -> dict[str, i
             body = agent.turns(rng.randint(3, 30))
             written += _write(sub / f"agent-{rng.getrandbits(32):08x}.jsonl", body)
             files, lines = files + 1, lines + len(body)
-    return {"files": files, "lines": lines, "bytes": written}
+    return {"files": files, "lines": lines, "bytes": written, "roots": roots}
 
 
 def _write(path: Path, body: list[str]) -> int:
@@ -232,8 +235,9 @@ def main() -> int:
     parser.add_argument("--mb", type=int, default=520)
     parser.add_argument("--projects", type=int, default=8)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--base", default="/home/dev/code", help="folder of the project roots")
     args = parser.parse_args()
-    print(json.dumps(generate(args.out, args.mb, args.projects, args.seed)))
+    print(json.dumps(generate(args.out, args.mb, args.projects, args.seed, args.base)))
     return 0
 
 
