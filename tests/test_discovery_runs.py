@@ -297,3 +297,23 @@ def test_one_run_at_a_time_across_a_dashboard_and_the_cli(
     os.kill(proc.pid, signal.SIGINT)
     assert _finish(proc)[0] == 130
     assert pid_alive(server.proc.pid)
+
+
+def test_runs_cancel_stops_a_run_the_cli_owns(
+    cli: Callable[..., Any], project: Path, attune_home: Path
+) -> None:
+    """`attune runs cancel ID` from another terminal reaches the `runs start` that owns it."""
+    write_workflows(project, python_workflow("slow", SLOW))
+    proc = cli(project, "slow", "--follow")
+    assert proc.stdout is not None and proc.stdout.readline() == "started\n"
+    [running] = _runs(attune_home)
+    cancel = subprocess.run(
+        [sys.executable, "-m", "attune", "runs", "cancel", str(running["id"])],
+        env={**os.environ, "ATTUNE_HOME": str(attune_home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cancel.returncode == 0, cancel.stderr
+    assert cancel.stdout.strip() == f"run {running['id']} cancelled"
+    assert _finish(proc)[0] == 130

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import itertools
 import json
+import os
 import shlex
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
@@ -34,9 +38,9 @@ from attune.ops.errors import AttuneError, UnknownWorkflow, error_for_code
 from attune.ops.runs.runner import Runner
 from attune.ops.server_file import ServerInfo, server_for_project
 from attune.ops.store.database import Store
-from attune.ops.store.runs import Run
+from attune.ops.store.runs import Run, RunStatus
 
-__all__ = ["start_workflow"]
+__all__ = ["cancel_in_terminal", "start_workflow"]
 
 TRIGGER = "cli"
 
@@ -161,3 +165,26 @@ def _stop_on_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def cancel_in_terminal(config: Config, run_id: int, owner: int, wait_s: float = 10.0) -> Run | None:
+    """Cancel a run that an ``attune runs start`` process owns, by sending it SIGTERM (which it
+    turns into a cancel); the run once it ended, or ``None`` when ``owner`` is no such process
+    (its command line is read from ``/proc``, so a dashboard is never signalled)."""
+    try:
+        argv = Path(f"/proc/{owner}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    if not any(a == b"runs" and b == b"start" for a, b in itertools.pairwise(argv)):
+        return None
+    os.kill(owner, signal.SIGTERM)
+    store = Store(config.db_path, integrity_budget_s=0)
+    try:
+        deadline = time.monotonic() + wait_s
+        run = store.require_run(run_id)
+        while run.status == RunStatus.RUNNING and time.monotonic() < deadline:
+            time.sleep(0.1)
+            run = store.require_run(run_id)
+        return run
+    finally:
+        store.close()

@@ -25,7 +25,7 @@ from attune.ops.cli.follow import (
 from attune.ops.cli.follow import duration_text as _duration
 from attune.ops.cli.follow import exit_text as _exit_text
 from attune.ops.cli.main import run_command
-from attune.ops.cli.run_start import start_workflow
+from attune.ops.cli.run_start import cancel_in_terminal, start_workflow
 from attune.ops.config import Config, build_config
 from attune.ops.errors import AttuneError, error_for_code
 from attune.ops.store.database import Store
@@ -176,6 +176,14 @@ def _cancel(config: Config, args: argparse.Namespace) -> int:
     owner = _owner(config, args.id)
     info = read_server_file(config, pid=owner)
     if info is None and owner is not None:
+        ended = cancel_in_terminal(config, args.id, owner)  # a run `attune runs start` owns
+        if ended is not None:
+            print(
+                json.dumps(ended.to_json(), indent=2)
+                if args.json
+                else f"run {ended.id} {ended.status}"
+            )
+            return 0
         raise AttuneError(
             f"run {args.id} belongs to the attune ops server with pid {owner}, which is not "
             "running here; only the server that started a run can cancel it"
