@@ -28,11 +28,12 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
+from tests.discovery_trees import write_all_sources  # noqa: E402
+
 from _proc import Server, free_port  # noqa: E402
 from attune.ops.runs.workflows import WorkflowRegistry  # noqa: E402
 from attune.ops.store.database import Store  # noqa: E402
 from attune.ops.store.runs import RunStatus  # noqa: E402
-from tests.discovery_trees import write_all_sources  # noqa: E402
 
 
 def build_project(root: Path, targets: int) -> None:
