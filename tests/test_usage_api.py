@@ -230,7 +230,7 @@ def test_the_estimate_beside_the_claude_code_workspace_bill(
     fake_anthropic.add(today, "999.00", workspace_id="wrkspc_default_other")
     usage = services_of(app).usage
     usage.ingest_now()
-    found = usage.reconciliation(today, wait=True)
+    found = usage.reconciliation(today, billing="wait")
     assert found is not None and found["status"] == "ok", found
     assert found["workspace"] == {"id": "wrkspc_cc", "name": "Claude Code"}
     line = next(d for d in found["days"] if d["date"] == today.isoformat())
@@ -244,7 +244,7 @@ def test_the_estimate_beside_the_claude_code_workspace_bill(
         report[0].query
     )
     asked = len(fake_anthropic.requests)
-    usage.reconciliation(today, wait=True)  # cached with the cost report's TTL
+    usage.reconciliation(today, billing="wait")  # cached with the cost report's TTL
     assert len(fake_anthropic.requests) == asked
 
 
@@ -260,7 +260,7 @@ def test_without_a_claude_code_workspace_the_estimate_stands_alone(
     fake_anthropic.add_workspace("wrkspc_1", "Production")
     usage = services_of(app).usage
     usage.ingest_now()
-    found = usage.reconciliation(now.date(), wait=True)
+    found = usage.reconciliation(now.date(), billing="wait")
     assert found is not None and found["status"] == "no_workspace"
     assert "API-equivalent estimate only" in found["message"]
 
@@ -277,7 +277,7 @@ def test_a_subscription_bills_nothing_and_says_so(
     fake_anthropic.add_workspace("wrkspc_cc", "Claude Code")
     usage = services_of(app).usage
     usage.ingest_now()
-    found = usage.reconciliation(now.date(), wait=True)
+    found = usage.reconciliation(now.date(), billing="wait")
     assert found is not None and found["status"] == "nothing_billed"
     assert "subscription" in found["message"]
 
@@ -291,6 +291,6 @@ def test_a_failing_admin_api_is_reported_not_raised(
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_ADMIN_API_KEY", ADMIN_KEY)
     fake_anthropic.mode = "401"
-    found = services_of(app).usage.reconciliation(datetime.now(UTC).date(), wait=True)
+    found = services_of(app).usage.reconciliation(datetime.now(UTC).date(), billing="wait")
     assert found is not None and found["status"] == "error"
     assert found["error"]["kind"] == "auth_failed" and ADMIN_KEY not in str(found)

@@ -104,3 +104,41 @@ def test_help_names_every_flag(tmp_path: Path, project: Path) -> None:
     for flag in ("--project", "--all", "--since", "--until", "--by", "--json"):
         assert flag in shown
     assert "attune usage --by session" in shown
+
+
+def test_the_doctor_reports_roots_transcripts_rows_skips_and_prices(
+    tmp_path: Path, project: Path
+) -> None:
+    seed(tmp_path, project)
+    write(transcript(tmp_path / "claude-config", str(project), "s9"), ['{"usage": broken'])
+    assert usage(project, tmp_path).returncode == 0  # ingests
+    env = {
+        **os.environ,
+        "ATTUNE_HOME": str(tmp_path / "attune-home"),
+        "CLAUDE_CONFIG_DIR": str(tmp_path / "claude-config"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "attune", "ops", "doctor", "--json", "--port", "0"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    check = next(c for c in json.loads(out.stdout)["checks"] if c["name"] == "claude code usage")
+    assert check["status"] == "pass", check
+    summary = check["summary"]
+    assert str(tmp_path / "claude-config") in summary and "3 transcripts, 2 in this" in summary
+    assert "2 responses stored for this project, 3 in all" in summary
+    assert "1 skipped line (last: not JSON)" in summary and "genai-prices 0." in summary
+    env["CLAUDE_CONFIG_DIR"] = str(tmp_path / "nothing-here")
+    out = subprocess.run(
+        [sys.executable, "-m", "attune", "ops", "doctor", "--json", "--port", "0"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    check = next(c for c in json.loads(out.stdout)["checks"] if c["name"] == "claude code usage")
+    assert check["status"] == "warn" and "CLAUDE_CONFIG_DIR" in check["fix"]

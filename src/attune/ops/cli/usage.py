@@ -43,7 +43,7 @@ def _usage(args: argparse.Namespace) -> int:
     try:
         usage = UsageService(config, store)
         usage.ingest_now()
-        report = usage.report(query, wait_billing=True)
+        report = usage.report(query, billing="wait")
     finally:
         store.close()
     if args.json:

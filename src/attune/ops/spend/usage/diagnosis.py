@@ -42,14 +42,19 @@ class UsageDiagnosis:
         if self.problem is not None:
             return self.problem
         where = ", ".join(str(r) for r in self.roots) or "no config folder"
-        skipped = f"{self.skipped_lines} skipped line(s)"
+        skipped = _plural(self.skipped_lines, "skipped line")
         if self.last_skip:
             skipped += f" (last: {self.last_skip})"
         return (
-            f"{where}: {self.transcripts} transcript(s), {self.named_for_project} in this "
-            f"project's folders; {self.project_rows} response(s) stored for this project, "
+            f"{where}: {_plural(self.transcripts, 'transcript')}, "
+            f"{self.named_for_project} in this project's folders; "
+            f"{_plural(self.project_rows, 'response')} stored for this project, "
             f"{self.rows} in all; {skipped}; prices: {self.price_source}"
         )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def diagnose_usage(project_root: Path, store: Store | None, db_path: Path) -> UsageDiagnosis:

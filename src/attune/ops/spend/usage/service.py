@@ -102,10 +102,14 @@ class UsageService:
     # -- reports -------------------------------------------------------------------------------
 
     def report(
-        self, query: UsageQuery, *, now: datetime | None = None, wait_billing: bool = False
+        self, query: UsageQuery, *, now: datetime | None = None, billing: str = "background"
     ) -> dict[str, Any]:
-        """The DESIGN §10 object for ``query`` (blocking: SQLite). ``wait_billing`` waits for
-        the billed side (the CLI) instead of answering ``pending`` while it is fetched."""
+        """The DESIGN §10 object for ``query`` (blocking: SQLite).
+
+        ``billing``: ``"background"`` fetches a stale billed side in a thread (``pending``
+        meanwhile), ``"wait"`` waits for it (the CLI), ``"cached"`` never asks (the home tile:
+        the spend panel beside it already polls the Admin API).
+        """
         moment = now or datetime.now(UTC)
         generation = q.generation(self.store)
         cached = self._reports.get(query)
@@ -122,7 +126,7 @@ class UsageService:
                 self._reports[query] = (generation, time.monotonic(), report)
                 report = dict(report)
         report["reconciliation"] = self.reconciliation(
-            moment.astimezone(UTC).date(), wait=wait_billing
+            moment.astimezone(UTC).date(), billing=billing
         )
         report.update(self.ingest_state())
         return report
@@ -177,16 +181,19 @@ class UsageService:
 
     # -- reconciliation ------------------------------------------------------------------------
 
-    def reconciliation(self, today: date, *, wait: bool = False) -> dict[str, Any] | None:
-        """Billed beside estimated; ``None`` without an admin key (nothing to set beside)."""
+    def reconciliation(self, today: date, *, billing: str = "background") -> dict[str, Any] | None:
+        """Billed beside estimated; ``None`` without an admin key (nothing to set beside), or
+        with ``billing="cached"`` before anything was fetched."""
         if load_admin_key(attune_home=self.config.attune_home) is None:
             return None
-        if wait:
+        if billing == "wait":
             self._fetch_billing()
-        else:
+        elif billing == "background":
             self._refresh_billing_in_background()
         found = self._billing
         if found is None:
+            if billing == "cached":
+                return None
             return {"status": "pending", "message": "asking the Admin API for the billed spend…"}
         first = today - timedelta(days=29)
         rows = q.daily(self.store, None, (first - date(1970, 1, 1)).days, None)

@@ -100,8 +100,13 @@ async def show_usage_session(request: Request, usage: UsageDep, session_id: str)
 
 
 async def home_tile(usage: UsageService) -> dict[str, Any]:
-    """The home page's tile: this project's estimate today, 7 and 30 days, the active block."""
-    report = await _report(usage, None, None, None, 1, 0)
+    """The home page's tile: this project's estimate today, 7 and 30 days, the active block.
+
+    It never asks the Admin API itself (the spend panel beside it does): the reconciliation
+    line shows once the usage page has fetched the billed side.
+    """
+    query = parse_query(usage.config.project_root, limit=1)
+    report = await asyncio.to_thread(usage.report, query, billing="cached")
     active = next((b for b in report["blocks"] if b["active"]), None)
     return {
         "periods": report["periods"],
