@@ -321,3 +321,30 @@ def test_config_roots_are_the_listed_folders_or_both_defaults_merged(tmp_path: P
 def _keys(store: Store) -> list[str]:
     with store.read() as conn:
         return sorted(str(r[0]) for r in conn.execute("SELECT key FROM usage_messages"))
+
+
+def test_a_quick_pass_sees_recent_and_new_transcripts_only(
+    store: Store, root: Path, project: Path
+) -> None:
+    cwd = str(project)
+    old, live = transcript(root, cwd, "old"), transcript(root, cwd, "live")
+    write(old, [assistant("m_old", ts=at(1), cwd=cwd, session="old")])
+    write(live, [assistant("m_live", ts=at(2), cwd=cwd, session="live")])
+    long_ago = 1_700_000_000
+    os.utime(old, (long_ago, long_ago))  # untouched for long: left to the full passes
+    ingest = ingester(store, root, project)
+    ingest.run_once()
+    write(old, [assistant("m_old2", ts=at(3), cwd=cwd, session="old", request_id="r")], append=True)
+    os.utime(old, (long_ago + 1, long_ago + 1))
+    write(
+        live, [assistant("m_live2", ts=at(4), cwd=cwd, session="live", request_id="r")], append=True
+    )
+    sub = live.parent / "live" / "subagents" / "agent-1.jsonl"
+    write(sub, [assistant("m_agent", ts=at(5), cwd=cwd, session="live", request_id="ra")])
+    fresh = transcript(root, cwd, "new")
+    write(fresh, [assistant("m_new", ts=at(6), cwd=cwd, session="new", request_id="rn")])
+    quick = ingest.run_hot()
+    assert quick.files_read == 3  # live grew, its subagent and a new session appeared
+    assert _keys(store) == ["m_agent", "m_live", "m_live2", "m_new", "m_old"]
+    ingest.run_once()  # the full pass catches the old file's late line
+    assert "m_old2" in _keys(store)

@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 # makes a few dozen commits, not one per file, and a transaction stays well under a second.
 BATCH_ROWS = 20_000
 BATCH_CHUNKS = 400
+# A quick pass looks only at transcripts written in the last 15 minutes and at new files in the
+# project folders (and in the subagent folders of those sessions); a full pass sees the rest.
+HOT_WINDOW_NS = 15 * 60 * 10**9
 
 
 @dataclass
@@ -95,6 +98,27 @@ class Ingester:
         result.seconds = time.monotonic() - started
         return result
 
+    def run_hot(self) -> IngestResult:
+        """A quick pass: the transcripts written lately and new files beside them.
+
+        What a session appends shows within a pass; files untouched for a while wait for the
+        next :meth:`run_once` (the dashboard runs one every 20 s), so a pass over ten thousand
+        old transcripts does not cost ten thousand ``stat`` calls a second.
+        """
+        started = time.monotonic()
+        result = IngestResult()
+        roots = self.roots()
+        result.roots = [str(r) for r in roots]
+        known = self.usage.files()
+        for transcript in _hot(roots, known, time.time_ns() - HOT_WINDOW_NS):
+            self._ingest(transcript, known.get(str(transcript.path)), result)
+        self._flush(result)
+        if result.rows:
+            self.usage.settle_sessions()
+        result.transcripts = sum(1 for state in known.values() if not state.gone)
+        result.seconds = time.monotonic() - started
+        return result
+
     def _reprice_if_needed(self) -> None:
         if self.usage.stale_prices(self.prices.source):
             count = self.usage.reprice(self.prices, self.prices.source)
@@ -113,6 +137,9 @@ class Ingester:
         except Unreadable as exc:
             if not exc.gone:
                 result.unreadable[path] = exc.reason
+            elif state is not None and not state.gone:  # deleted: its rows stay
+                self.usage.mark_gone([state.id])
+                result.gone += 1
             return
         try:
             unchanged = (
@@ -189,6 +216,43 @@ class Ingester:
         if vanished:
             self.usage.mark_gone(vanished)
             result.gone = len(vanished)
+
+
+def _hot(roots: list[Path], known: dict[str, FileState], cutoff_ns: int) -> list[Transcript]:
+    """Known transcripts written since ``cutoff_ns``, and files no pass has seen yet in the
+    project folders or in the subagent folders of those sessions."""
+    found: dict[str, Transcript] = {}
+    for path, state in known.items():
+        if not state.gone and state.mtime_ns >= cutoff_ns:
+            found[path] = Transcript(Path(path), Path(state.root), state.project_dir)
+    sessions = {(Path(t.root), t.project_dir, t.session_hint) for t in found.values()}
+    for root in roots:
+        try:
+            folders = [e for e in os.scandir(root / "projects") if e.is_dir()]
+        except OSError:
+            continue
+        for folder in folders:
+            places = [Path(folder.path)] + [
+                Path(folder.path) / s / "subagents"
+                for r, d, s in sessions
+                if r == root and d == folder.name
+            ]
+            for place in places:
+                for new in _new_files(place, known):
+                    found[str(new)] = Transcript(new, root, folder.name)
+    return list(found.values())
+
+
+def _new_files(folder: Path, known: dict[str, FileState]) -> list[Path]:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    return [
+        Path(e.path)
+        for e in entries
+        if e.name.endswith(".jsonl") and e.path not in known and not e.is_dir()
+    ]
 
 
 def _same(state: FileState, path: str) -> bool:

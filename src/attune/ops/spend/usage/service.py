@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = ["POLL_S", "UsageService"]
 logger = logging.getLogger(__name__)
 
 POLL_S = 1.0
+FULL_PASS_S = 20.0  # between two full passes, quick ones over the transcripts written lately
 REPORT_REUSE_S = 2.0  # a report is reused this long while no row changed (blocks tick)
 TURNS_LIMIT = 2000
 
@@ -83,15 +85,26 @@ class UsageService:
             thread.join(timeout=10)
 
     def _loop(self) -> None:
+        last_full = 0.0
         while not self._stop.is_set():
-            self.ingest_now()
+            full = time.monotonic() - last_full >= FULL_PASS_S
+            if full:
+                last_full = time.monotonic()
+            self.ingest_now(full=full)
             self._stop.wait(self.poll_s)
 
-    def ingest_now(self) -> IngestResult | None:
-        """One ingest pass now (waits for one already running); ``None`` if it failed."""
+    def ingest_now(self, *, full: bool = True) -> IngestResult | None:
+        """One ingest pass now (waits for one already running); ``None`` if it failed.
+
+        ``full=False`` is a quick pass over the transcripts written lately (the dashboard's
+        every second; a full one every 20 s)."""
         with self._pass_lock:
             try:
-                self.last = self.ingester.run_once()
+                result = self.ingester.run_once() if full else self.ingester.run_hot()
+                if full or self.last is None:
+                    self.last = result
+                else:  # a quick pass keeps what the last full one found unreadable
+                    self.last = replace(result, unreadable=self.last.unreadable)
                 self.last_error = None
             except Exception as exc:  # a locked or full store: say so, try again next pass
                 self.last_error = f"{type(exc).__name__}: {exc}"
