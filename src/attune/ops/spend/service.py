@@ -45,6 +45,8 @@ def live_interval() -> float:
         return max(0.0, float(os.environ.get(LIVE_INTERVAL_ENV, LIVE_INTERVAL_S)))
     except ValueError:
         return LIVE_INTERVAL_S
+
+
 TRANSIENT = frozenset(
     {
         CostFetchErrorKind.RATE_LIMITED,
