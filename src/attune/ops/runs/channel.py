@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,7 +54,7 @@ class LiveChannel:
 
     def lines(self, first: int, lines: Sequence[str]) -> None:
         if self.live:
-            self._send(self._hub.publish, Frame.of_lines(first, lines))
+            self._send(self._hub.publish, Frame.of_lines(first, lines, time.time()))
 
     def recommendation(self, index: int, payload: dict[str, Any]) -> None:
         if self.live:

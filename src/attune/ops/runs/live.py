@@ -48,9 +48,13 @@ REPLAY_CHUNKS = 4
 KEEPALIVE = b": keep-alive\n\n"
 
 
-def encode_lines(first: int, lines: Sequence[str]) -> bytes:
-    """One SSE ``lines`` frame; its ``id`` is the seq of its last line."""
-    data = json.dumps({"first": first, "lines": list(lines)}, separators=(",", ":"))
+def encode_lines(first: int, lines: Sequence[str], t: float | None = None) -> bytes:
+    """One SSE ``lines`` frame; its ``id`` is the seq of its last line, its ``t`` the time the
+    batch arrived (epoch seconds; absent for lines stored before arrival times were kept)."""
+    payload: dict[str, Any] = {"first": first, "lines": list(lines)}
+    if t is not None:
+        payload["t"] = round(t, 3)
+    data = json.dumps(payload, separators=(",", ":"))
     return f"event: lines\nid: {first + len(lines) - 1}\ndata: {data}\n\n".encode()
 
 
@@ -75,11 +79,12 @@ class Frame:
     first: int = 0
     count: int = 0
     index: int = -1  # a recommendation's number within its run
+    t: float | None = None  # when a batch of lines arrived (epoch seconds)
 
     @classmethod
-    def of_lines(cls, first: int, lines: Sequence[str]) -> Frame:
+    def of_lines(cls, first: int, lines: Sequence[str], t: float | None = None) -> Frame:
         """Encode a batch of lines once."""
-        return cls("lines", encode_lines(first, lines), first, len(lines))
+        return cls("lines", encode_lines(first, lines, t), first, len(lines), t=t)
 
     @property
     def last(self) -> int:
@@ -292,7 +297,7 @@ def _read_frames(
 ) -> list[tuple[int, bytes]]:
     """Encoded frames of the next few stored chunks; whole chunks come from the shared cache."""
     out: list[tuple[int, bytes]] = []
-    for chunk_id, first, last in store.chunk_refs(run_id, after, REPLAY_CHUNKS):
+    for chunk_id, first, last, t in store.timed_chunk_refs(run_id, after, REPLAY_CHUNKS):
         data = cache.get((run_id, chunk_id)) if first > after else None
         if data is None:
             text = store.chunk_text(chunk_id)
@@ -302,7 +307,7 @@ def _read_frames(
             whole = first > after
             if not whole:
                 lines, first = lines[after - first + 1 :], after + 1
-            data = encode_lines(first, lines)
+            data = encode_lines(first, lines, t)
             if whole:  # the same chunk is likely wanted by the other lagging readers
                 cache.put((run_id, chunk_id), data)
         out.append((last, data))
@@ -331,7 +336,7 @@ def _live_bytes(frame: Frame, cursor: _Cursor) -> bytes | None:
     if frame.first <= cursor.last:
         skip = cursor.last - frame.first + 1
         cursor.last = frame.last
-        return encode_lines(frame.first + skip, frame.lines()[skip:])
+        return encode_lines(frame.first + skip, frame.lines()[skip:], frame.t)
     cursor.last = frame.last
     return frame.data
 

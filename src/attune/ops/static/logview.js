@@ -1,6 +1,8 @@
-// attune ops: the log view of the run page — incremental rendering, follow, search.
-// Lines live in arrays; the DOM only ever grows at the end, in blocks of BLOCK lines, at most
-// FRAME_LINES per animation frame. Search runs over the plain-text array, never over the DOM.
+// attune ops: the log view of the run page — incremental rendering, follow, search, and the
+// log's structure: CI groups folded with their durations, annotations, the first error
+// (markers: logmarks.js). Lines live in arrays; the DOM only ever grows at the end, each line in
+// the body of the group holding it, in blocks of at most BLOCK lines, at most FRAME_BUDGET_MS of
+// rendering per animation frame. Search runs over the plain-text array, never over the DOM.
 "use strict";
 
 class AttuneLogView {
@@ -11,13 +13,27 @@ class AttuneLogView {
   static MAX_MARKED_LINES = 20000;
   static MAX_LINE_CHARS = 10000;  // longer lines are cut on screen (search and downloads see all)
 
-  constructor(scroller, body, { onFollowChange, onSearchChange } = {}) {
+  constructor(scroller, body, { onFollowChange, onSearchChange, onStructureChange } = {}) {
     this.scroller = scroller;
     this.body = body;
     this.onFollowChange = onFollowChange ?? (() => {});
     this.onSearchChange = onSearchChange ?? (() => {});
+    this.onStructureChange = onStructureChange ?? (() => {});  // groups or annotations changed
     this.raw = [];
     this.lower = [];
+    this.times = [];          // arrival time of each line (epoch seconds), when the server said
+    this.marks = [];          // attuneLogMarks.classify of each line (null: a plain line)
+    this.groupOf = [];        // the innermost group holding each line, or -1
+    this.groups = [];         // {start, end, title, source, name, parent, open, user, t0, t1, el}
+    this.groupAt = new Map(); // line index of a group's start -> the group
+    this.dirtyGroups = new Set();
+    this.annotationsChanged = false;
+    this.openGroups = [];     // groups not closed yet, outermost first
+    this.annotations = [];    // {index, level, message, file, line, title}
+    this.firstErrorLine = -1; // the first line that looks like an error
+    this.live = true;
+    this.blocks = [];         // {el, first, count}, in line order: lineElement's index
+    this.heads = new Map();   // line index of a group's header -> its element
     this.rendered = 0;
     this.ansiState = attuneAnsi.newState();
     this.frameRequested = false;
@@ -30,20 +46,142 @@ class AttuneLogView {
     this.current = -1;       // index into hits (pairs)
     this.currentEl = null;
     scroller.addEventListener("scroll", () => this.onScroll(), { passive: true });
+    body.addEventListener("click", (e) => {
+      const head = e.target.closest(".lg-head");
+      if (!head || e.clientX - head.getBoundingClientRect().left < parseFloat(getComputedStyle(head).paddingLeft)) return;
+      this.toggleGroup(Number(head.parentElement.dataset.g));
+    });
+    body.addEventListener("keydown", (e) => {
+      const head = e.target.closest(".lg-head");
+      if (!head || (e.key !== "Enter" && e.key !== " ")) return;
+      e.preventDefault();
+      this.toggleGroup(Number(head.parentElement.dataset.g));
+    });
+    // Lines laid out for the first time (content-visibility) or wrapped differently change the
+    // height after a scroll: while following, stay at the true bottom.
+    this.resizer = new ResizeObserver(() => { if (this.follow) this.scrollToBottom(); });
+    this.resizer.observe(body);
+    this.resizer.observe(scroller);  // a shorter log box (the header grew) hides the bottom too
   }
 
   get lineCount() { return this.raw.length; }
 
-  /** Queue lines for display; rendering happens on the next animation frame. */
-  append(lines) {
+  /** Queue lines (that arrived at `t`, epoch seconds) for display on the next animation frame. */
+  append(lines, t = null) {
     const from = this.raw.length;
     for (const line of lines) {
+      const plain = attuneAnsi.strip(line);
       this.raw.push(line);
-      this.lower.push(attuneAnsi.strip(line).toLowerCase());
+      this.lower.push(plain.toLowerCase());
+      this.times.push(t);
+      this.structure(this.raw.length - 1, line, plain, t);
     }
     if (this.term) this.scanHits(from, this.raw.length);
     this.requestFrame();
     if (this.term) this.onSearchChange(this.searchStatus());
+  }
+
+  // Reads one line's marker into the group tree, the annotations and the first error.
+  structure(i, line, plain, t) {
+    const mark = (line.length < 4096) ? attuneLogMarks.classify(line, plain) : null;
+    this.marks.push(mark && mark.kind !== "error" ? mark : null);
+    if (mark?.kind === "end") this.closeGroup(i, mark, t);
+    else if (mark?.kind === "group") this.openGroup(i, mark, t);
+    else if (mark?.kind === "expand" && this.openGroups.length) this.openGroups.at(-1).open = true;
+    const top = this.openGroups.at(-1);
+    if (mark?.kind === "group") this.groupOf.push(top.parent);
+    else if (mark?.kind === "end" && mark.closed !== undefined) this.groupOf.push(mark.closed);
+    else this.groupOf.push(top ? top.index : -1);
+    if (t !== null) for (const g of this.openGroups) g.t1 = t;
+    if (mark?.kind === "annotation") {
+      this.annotations.push({ index: i, ...mark });
+      this.annotationsChanged = true;
+      if (mark.level === "error") this.revealError(i);
+    } else if (mark?.kind === "error" && this.firstErrorLine < 0) {
+      this.firstErrorLine = i;
+      this.revealError(i);
+    }
+  }
+
+  openGroup(i, mark, t) {
+    // GitHub groups and Buildkite sections do not nest: a new one ends the one before.
+    if (mark.source !== "gitlab") {
+      const same = this.openGroups.findIndex((g) => g.source === mark.source);
+      if (same >= 0) this.endGroupsFrom(same, i - 1, t);
+    }
+    const parent = this.openGroups.length ? this.openGroups.at(-1).index : -1;
+    const group = {
+      index: this.groups.length, start: i, end: -1, title: mark.title, source: mark.source,
+      name: mark.name ?? null, parent, open: mark.open, muted: Boolean(mark.muted), user: null,
+      t0: mark.ts ?? t, t1: mark.ts ?? t, stamped: mark.ts !== undefined, error: false, el: null,
+    };
+    this.groups.push(group);
+    this.groupAt.set(i, group);
+    this.openGroups.push(group);
+  }
+
+  closeGroup(i, mark, t) {
+    let at = -1;
+    for (let k = this.openGroups.length - 1; k >= 0; k--) {
+      const g = this.openGroups[k];
+      if (g.source === mark.source && (mark.source !== "gitlab" || g.name === mark.name)) { at = k; break; }
+    }
+    if (at < 0) return;
+    mark.closed = this.openGroups[at].index;  // the end line belongs to the group it closes
+    this.endGroupsFrom(at, i, mark.ts ?? t);
+  }
+
+  endGroupsFrom(at, last, t) {
+    for (const g of this.openGroups.splice(at)) {
+      g.end = last;
+      if (t !== null && t !== undefined) g.t1 = t;
+      this.dirtyGroups.add(g);
+    }
+  }
+
+  // The group holding the first error opens (unless the user closed it).
+  revealError(i) {
+    if (this.errorShown) return;
+    this.errorShown = true;
+    for (let g = this.groupOf[i]; g >= 0; g = this.groups[g].parent) {
+      this.groups[g].error = true;
+      this.dirtyGroups.add(this.groups[g]);
+    }
+  }
+
+  /** The run ended: groups still open end at the last line, and stop counting as live. */
+  finish() {
+    this.live = false;
+    for (const g of this.openGroups) this.dirtyGroups.add(g);
+    if (this.openGroups.length) this.endGroupsFrom(0, this.raw.length - 1, null);
+    // Buildkite: with no "+++" section, the last "---" one is expanded.
+    const sections = this.groups.filter((g) => g.source === "buildkite");
+    const last = sections.filter((g) => !g.muted).at(-1);
+    if (last && !sections.some((g) => g.open)) { last.open = true; this.dirtyGroups.add(last); }
+    this.requestFrame();
+  }
+
+  isOpen(g) {
+    const group = this.groups[g];
+    if (group.user !== null) return group.user;
+    return group.open || group.error || (this.live && group.end < 0);
+  }
+
+  toggleGroup(g, open = !this.isOpen(g)) {
+    this.groups[g].user = open;
+    this.paintGroup(this.groups[g]);
+    if (!open && this.follow) this.scrollToBottom();
+  }
+
+  paintGroup(group) {
+    if (!group.el) return;
+    const open = this.isOpen(group.index);
+    group.el.classList.toggle("open", open);
+    group.el.firstChild.setAttribute("aria-expanded", String(open));
+    const seconds = group.t0 !== null && group.t1 !== null ? Math.max(0, group.t1 - group.t0) : null;
+    const lines = (group.end < 0 ? this.raw.length - 1 : group.end) - group.start;
+    group.el.querySelector(".lg-dur").textContent =
+      `${attune.plural(Math.max(0, lines), "line")}${seconds === null ? "" : ` · ${attune.formatDuration(seconds)}`}`;
   }
 
   requestFrame() {
@@ -55,14 +193,26 @@ class AttuneLogView {
       while (this.rendered < this.raw.length && performance.now() - start < AttuneLogView.FRAME_BUDGET_MS) {
         this.renderUpTo(Math.min(this.raw.length, this.rendered + AttuneLogView.CHUNK), false);
       }
+      for (const g of this.openGroups) this.paintGroup(g);
+      for (const g of this.dirtyGroups) this.paintGroup(g);
+      this.dirtyGroups.clear();
+      if (this.annotationsChanged) { this.annotationsChanged = false; this.onStructureChange(); }
       if (this.follow) this.scrollToBottom();
       if (this.rendered < this.raw.length) this.requestFrame();
     });
   }
 
+  static timeText(t) {
+    if (t === null || t === undefined) return "";
+    const d = new Date(t * 1000), p = (n, w = 2) => String(n).padStart(w, "0");
+    return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+  }
+
   lineHtml(i) {
-    const cls = this.hitLines.has(i) ? "ll hit" : "ll";
+    let cls = this.hitLines.has(i) ? "ll hit" : "ll";
     let text = this.raw[i], cut = "";
+    const mark = this.marks[i];
+    if (mark?.kind === "end") cls += " ll-marker";
     // Cut by the visible length: a progress bar redrawn 1,000 times over \r shows one state.
     if (text.length > AttuneLogView.MAX_LINE_CHARS
         && attuneAnsi.strip(text).length > AttuneLogView.MAX_LINE_CHARS) {
@@ -70,40 +220,105 @@ class AttuneLogView {
       cut = `<span class="ll-cut">… ${more} more characters: download the log for the whole line</span>`;
       text = text.slice(0, AttuneLogView.MAX_LINE_CHARS);
     }
-    return `<div class="${cls}" data-n="${i + 1}">${attuneAnsi.toHtml(text, this.ansiState)}${cut}</div>`;
+    let html = attuneAnsi.toHtml(text, this.ansiState);
+    if (mark?.kind === "annotation") {
+      cls += ` ann ann-${mark.level}`;
+      const where = mark.file ? ` (${mark.file}${mark.line ? `:${mark.line}` : ""})` : "";
+      const label = { error: "Error", warning: "Warning", notice: "Notice" }[mark.level];
+      html = `<span class="ann-label">${label}</span> ${attuneAnsi.escapeHtml((mark.title ? `${mark.title}: ` : "") + mark.message + where)}`;
+    }
+    const t = this.times[i];
+    const stamp = t === null ? "" : ` data-t="${AttuneLogView.timeText(t)}"`;
+    return `<div class="${cls}" data-n="${i + 1}"${stamp}>${html}${cut}</div>`;
   }
 
-  // Appends lines [rendered, end) to the DOM: fills the last block, then new blocks in one fragment.
+  // Appends lines [rendered, end) to the DOM, each into the body of the group that holds it.
   renderUpTo(end, scroll = true) {
-    const B = AttuneLogView.BLOCK;
     if (end <= this.rendered) return;
     let i = this.rendered;
-    const last = this.body.lastElementChild;
-    if (last && i % B !== 0) {
-      const stop = Math.min(end, i + (B - (i % B)));
-      let html = "";
-      for (; i < stop; i++) html += this.lineHtml(i);
-      last.insertAdjacentHTML("beforeend", html);
-    }
-    const fragment = document.createDocumentFragment();
     while (i < end) {
-      const stop = Math.min(end, i + B);
-      let html = "";
-      for (; i < stop; i++) html += this.lineHtml(i);
-      const block = document.createElement("div");
-      block.className = "log-block";
-      block.insertAdjacentHTML("beforeend", html);
-      fragment.append(block);
+      if (this.marks[i]?.kind === "group") { this.renderHead(i); i++; continue; }
+      const g = this.groupOf[i];
+      let j = i + 1;
+      while (j < end && this.groupOf[j] === g && this.marks[j]?.kind !== "group") j++;
+      this.renderLines(g < 0 ? this.body : this.groups[g].el.lastChild, i, j);
+      i = j;
     }
-    this.body.append(fragment);
     this.rendered = end;
     if (scroll && this.follow) this.scrollToBottom();
   }
 
+  renderHead(i) {
+    const group = this.groupAt.get(i);
+    const parentEl = group.parent < 0 ? this.body : this.groups[group.parent].el.lastChild;
+    const el = document.createElement("div");
+    el.className = `lg lg-${group.source}${group.muted ? " lg-muted" : ""}`;
+    el.dataset.g = String(group.index);
+    const t = this.times[i];
+    attuneAnsi.toHtml(this.raw[i], this.ansiState);  // keeps the colour state of later lines
+    el.innerHTML = `<div class="ll lg-head" data-n="${i + 1}"${t === null ? "" : ` data-t="${AttuneLogView.timeText(t)}"`}`
+      + ` role="button" tabindex="0" aria-expanded="false"><span class="lg-title">${attuneAnsi.escapeHtml(group.title)}</span>`
+      + ` <span class="lg-dur"></span></div><div class="lg-body"></div>`;
+    parentEl.append(el);
+    group.el = el;
+    this.heads.set(i, el.firstChild);
+    this.paintGroup(group);
+  }
+
+  // Lines [from, to) into `parent`: the last block is filled when it ends just before `from`.
+  renderLines(parent, from, to) {
+    const B = AttuneLogView.BLOCK;
+    let i = from;
+    const last = this.blocks.at(-1);
+    if (last && last.el.parentNode === parent && last.first + last.count === i && last.count < B) {
+      const stop = Math.min(to, i + B - last.count);
+      let html = "";
+      for (; i < stop; i++) html += this.lineHtml(i);
+      last.el.insertAdjacentHTML("beforeend", html);
+      last.count += stop - from;
+    }
+    const fragment = document.createDocumentFragment();
+    while (i < to) {
+      const stop = Math.min(to, i + B);
+      let html = "";
+      for (let k = i; k < stop; k++) html += this.lineHtml(k);
+      const block = document.createElement("div");
+      block.className = "log-block";
+      block.insertAdjacentHTML("beforeend", html);
+      fragment.append(block);
+      this.blocks.push({ el: block, first: i, count: stop - i });
+      i = stop;
+    }
+    parent.append(fragment);
+  }
+
   lineElement(i) {
     if (i >= this.rendered) this.renderUpTo(i + 1);
-    const block = this.body.children[Math.floor(i / AttuneLogView.BLOCK)];
-    return block ? block.children[i % AttuneLogView.BLOCK] : null;
+    const head = this.heads.get(i);
+    if (head) return head;
+    let lo = 0, hi = this.blocks.length - 1;
+    while (lo < hi) {  // the last block whose first line is at or before i
+      const mid = (lo + hi + 1) >> 1;
+      if (this.blocks[mid].first <= i) lo = mid; else hi = mid - 1;
+    }
+    const block = this.blocks[lo];
+    return block && i < block.first + block.count ? block.el.children[i - block.first] : null;
+  }
+
+  /** Opens every group around line index `i` (a search hit or a linked line inside). */
+  reveal(i) {
+    for (let g = this.groupOf[i] ?? -1; g >= 0; g = this.groups[g].parent) {
+      if (!this.isOpen(g)) { this.groups[g].user = true; this.paintGroup(this.groups[g]); }
+    }
+  }
+
+  /** The line index the "First error" button goes to: the first ::error annotation, else the
+   * first line that looks like an error, else the first annotation; -1 when none. */
+  firstError() {
+    const error = this.annotations.find((a) => a.level === "error");
+    if (error) return error.index;
+    if (this.firstErrorLine >= 0) return this.firstErrorLine;
+    return this.annotations.length ? this.annotations[0].index : -1;
   }
 
   // -- follow ------------------------------------------------------------------------------------
@@ -197,6 +412,7 @@ class AttuneLogView {
     this.unmarkCurrent();
     this.current = index * 2;
     const line = this.hits[this.current], occurrence = this.hits[this.current + 1];
+    this.reveal(line);
     const el = this.lineElement(line);
     if (!el) return;
     el.classList.add("hit-current");
@@ -212,6 +428,7 @@ class AttuneLogView {
   showLine(n) {
     if (!(n >= 1 && n <= this.raw.length)) return false;
     this.body.querySelector(".ll-target")?.classList.remove("ll-target");
+    this.reveal(n - 1);
     const el = this.lineElement(n - 1);
     el.classList.add("ll-target");
     this.setFollow(false);

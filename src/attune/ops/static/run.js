@@ -144,7 +144,7 @@
     if (first <= lastSeq) lines = lines.slice(lastSeq - first + 1);
     if (!lines.length) return;
     lastSeq += lines.length;
-    view.append(lines);
+    view.append(lines, frame.t ?? null);  // t: when the batch arrived (absent on old runs)
   }
 
   function onDone(event) {
@@ -152,6 +152,8 @@
     source.close();
     setConnection("ended");
     showRun(JSON.parse(event.data));
+    view.finish();
+    attuneRunView.loadTests(run.id, view);
     $("run-cancel").disabled = false;
     $("run-cancel").textContent = "Cancel";
     $("run-page").dataset.streamDone = "1";
@@ -323,6 +325,7 @@
   document.addEventListener("DOMContentLoaded", () => {
     run = JSON.parse($("run-data").textContent);
     view = new AttuneLogView($("log"), $("log-body"));
+    attuneRunView.wire(view);
     wireFollow();
     wireSearch();
     $("run-cancel").addEventListener("click", cancelRun);
