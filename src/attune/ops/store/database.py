@@ -15,7 +15,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from attune.ops.store.damage import INTEGRITY_BUDGET_S, INTEGRITY_UNCHECKED, che
 from attune.ops.store.files import create_database_file, prepare_files
 from attune.ops.store.locks import BUSY_TIMEOUT_S, is_locked, locked_error
 from attune.ops.store.log_times import LogTimesMixin
+from attune.ops.store.readers import ReaderPool
 from attune.ops.store.run_git import RunGitMixin
 from attune.ops.store.run_usage import RUN_USAGE_MIGRATION, RunUsageMixin
 from attune.ops.store.runs import Run, RunLogMixin
@@ -157,9 +158,7 @@ class Store(
         self.integrity: str = INTEGRITY_UNCHECKED
         prepare_files(path)
         self._write_lock = threading.RLock()
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()
+        self._readers = ReaderPool(self._connect, path)
         self._closed = False
         self._unwritten_ends = {}
         self._writer = self._open_checked()
@@ -310,37 +309,16 @@ class Store(
         finally:
             self._write_lock.release()
 
-    @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
-        """A reader connection of this thread, inside one read transaction (a stable snapshot)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._readers_lock:
-                self._readers.append(conn)
-        if conn.in_transaction:
-            yield conn
-            return
-        conn.execute("BEGIN")
-        try:
-            yield conn
-        except sqlite3.OperationalError as exc:
-            if is_locked(exc):
-                raise locked_error(self.path, "a read") from exc
-            raise
-        finally:
-            conn.execute("COMMIT")
+    def read(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A reader connection inside one read transaction (a stable snapshot)."""
+        return self._readers.read()
 
     def close(self) -> None:
         """Close every connection; safe to call twice."""
         if self._closed:
             return
         self._closed = True
-        with self._readers_lock:
-            readers, self._readers = self._readers, []
-        for conn in readers:
-            conn.close()
+        self._readers.close()
         with self._write_lock:
             self._writer.close()
 
