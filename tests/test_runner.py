@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attune.ops.config import Config
-from attune.ops.runs.process import LineSplitter
+from attune.ops.runs.output import LineSplitter
 from tests.helpers import (
     astart_run,
     await_finished,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -144,3 +145,59 @@ def test_start_up_on_a_locked_store_says_so_in_one_line(
     [line] = lines
     assert line.startswith(f"attune ops: the run store {db} is locked by another process")
     assert f"pid {holder.pid}" in line
+
+
+HOLD = "import time\nprint('holding', flush=True)\ntime.sleep(120)"
+
+
+def test_a_cancel_while_the_store_stays_locked_is_recorded_once_it_frees(
+    server_factory: Callable[..., Any], project: Path
+) -> None:
+    (project / "attune.toml").write_text(
+        f'[workflows.hold]\ncommand = [{json.dumps(sys.executable)}, "-c", {json.dumps(HOLD)}]\n'
+        "timeout_s = 600\n"
+    )
+    srv = server_factory(project)
+    db = srv.home / "ops" / "ops.db"
+    run_id = _start_named(srv, "hold")
+    deadline = time.monotonic() + 30
+    while httpx.get(f"{srv.url}/api/runs/{run_id}").json()["line_count"] < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    with locked(db):
+        cancel = httpx.post(
+            f"{srv.url}/api/runs/{run_id}/cancel",
+            headers={"X-Attune-Token": srv.token},
+            timeout=60,
+        )
+        assert cancel.status_code == 202
+        # Longer than the run's retries (3 × the 5 s busy wait): its end waits in memory, and
+        # every read already shows it ended — as cancelled, not failed.
+        deadline = time.monotonic() + 40
+        while (shown := httpx.get(f"{srv.url}/api/runs/{run_id}", timeout=30).json())[
+            "status"
+        ] == "running":
+            assert time.monotonic() < deadline, "the cancelled run still shows running"
+            time.sleep(0.2)
+        assert shown["status"] == "cancelled"
+        assert httpx.get(f"{srv.url}/healthz", timeout=3).status_code == 200
+    deadline = time.monotonic() + 30
+    while True:  # written to the file once the lock is gone
+        with sqlite3.connect(db) as conn:
+            (status,) = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if status != "running":
+            break
+        assert time.monotonic() < deadline, "the end was never written"
+        time.sleep(0.2)
+    assert status == "cancelled"
+
+
+def _start_named(srv: Any, workflow: str) -> int:
+    r = httpx.post(
+        f"{srv.url}/api/runs",
+        json={"workflow": workflow},
+        headers={"X-Attune-Token": srv.token},
+        timeout=60,
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])

@@ -14,6 +14,7 @@ import logging
 import os
 import selectors
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -24,6 +25,12 @@ from typing import Any
 
 from attune.ops.errors import StoreUnavailable
 from attune.ops.runs.channel import LiveChannel
+from attune.ops.runs.output import (
+    LineSplitter,
+    Pending,
+    kill_group,
+    signal_name,
+)
 from attune.ops.runs.reaper import TAG_ENV, kill_tagged
 from attune.ops.runs.reports import ReportCollector
 from attune.ops.runs.usage import USAGE_PREFIX, UsageMeter
@@ -35,102 +42,15 @@ __all__ = ["INTERRUPTED_NOTE", "LineSplitter", "RunProcess", "kill_group", "sign
 logger = logging.getLogger(__name__)
 
 READ_SIZE = 64 * 1024
-FLUSH_INTERVAL_S = 0.012
-FLUSH_LINES = 8192
-FLUSH_BYTES = 512 * 1024
-MAX_LINE_BYTES = 16 * 1024 * 1024
 MAX_RECOMMENDATIONS = 50
 REC_PREFIX = "ATTUNE_REC "
-REC_MARKER = b"ATTUNE_"  # ATTUNE_REC and ATTUNE_USAGE lines alike
 ORPHAN_GRACE_S = 2.0
 INTERRUPTED_NOTE = "[attune] the dashboard stopped while this run was running; marked interrupted"
-IDLE_POLL_S = 0.25  # how often an idle run checks its timeout and its leader
 LOCKED_TRIES_WHEN_ENDING = 3  # each waits the store's busy timeout
-
-
-class LineSplitter:
-    """Bytes in, complete decoded lines out; keeps the unterminated tail between chunks."""
-
-    def __init__(self, max_line_bytes: int = MAX_LINE_BYTES) -> None:
-        self._tail = bytearray()
-        self.max_line_bytes = max_line_bytes
-        self.saw_marker = False  # the last block fed may hold an ATTUNE_REC line
-
-    def feed(self, data: bytes) -> list[str]:
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            self._tail += data
-            self.saw_marker = False
-            if len(self._tail) >= self.max_line_bytes:  # a runaway line: break it here
-                return self.flush()
-            return []
-        block = bytes(self._tail) + data[: cut + 1] if self._tail else data[: cut + 1]
-        self._tail = bytearray(data[cut + 1 :])
-        self.saw_marker = REC_MARKER in block
-        text = block.decode("utf-8", "replace")
-        if "\r" in text:
-            text = text.replace("\r\n", "\n")
-        return text[:-1].split("\n")
-
-    def flush(self) -> list[str]:
-        """The unterminated last line, if any (at end of output)."""
-        if not self._tail:
-            return []
-        line = bytes(self._tail).decode("utf-8", "replace")
-        self._tail = bytearray()
-        return [line]
-
-
-def signal_name(number: int) -> str:
-    """``SIGTERM`` for 15; ``signal 99`` for a number the system does not name."""
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-def kill_group(pgid: int, sig: int) -> bool:
-    """Signal a whole process group; ``False`` when it no longer exists."""
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False
-    return True
+END_RETRY_EVERY_S, END_RETRY_FOR_S = 2.0, 600.0  # a locked end is written when the lock goes
 
 
 RecValidator = Callable[[Any], dict[str, Any] | None]
-
-
-@dataclass
-class _Pending:
-    """Lines read but not yet flushed, and since when the oldest of them waits."""
-
-    lines: list[str] = field(default_factory=list)
-    size: int = 0
-    since: float = 0.0
-
-    def add(self, lines: list[str], size: int) -> None:
-        if lines and not self.lines:
-            self.since = time.monotonic()
-        self.lines.extend(lines)
-        self.size += size
-
-    def wait(self, now: float) -> float:
-        """How long the reader may block before a flush is due."""
-        return max(0.0, self.since + FLUSH_INTERVAL_S - now) if self.lines else IDLE_POLL_S
-
-    def due(self, now: float) -> bool:
-        return bool(self.lines) and (
-            now - self.since >= FLUSH_INTERVAL_S
-            or len(self.lines) >= FLUSH_LINES
-            or self.size >= FLUSH_BYTES
-        )
-
-    def take(self) -> list[str]:
-        lines, self.lines, self.size = self.lines, [], 0
-        return lines
 
 
 @dataclass
@@ -243,7 +163,8 @@ class RunProcess:
             self._read_until_eof(fd)
         except Exception as exc:  # a store failure (disk full, read-only): stop the run
             logger.exception("run %s: output could not be stored", self.run.id)
-            self._outcome.status = RunStatus.FAILED
+            if self._outcome.status is None:  # a cancel or a timeout stays what it was
+                self._outcome.status = RunStatus.FAILED
             self._outcome.error = f"the run's output could not be stored: {exc}"
             self._kill()
         finally:
@@ -252,7 +173,7 @@ class RunProcess:
 
     def _read_until_eof(self, fd: int) -> None:
         splitter = LineSplitter()
-        pending = _Pending()
+        pending = Pending()
         exited_at: float | None = None
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
@@ -271,7 +192,7 @@ class RunProcess:
         self._take(splitter.flush(), 0, True, pending)
         self._flush(pending.take())
 
-    def _take(self, lines: list[str], size: int, may_hold_rec: bool, pending: _Pending) -> None:
+    def _take(self, lines: list[str], size: int, may_hold_rec: bool, pending: Pending) -> None:
         """Queue log lines; an ``ATTUNE_REC`` line flushes what is before it, then recommends."""
         if not may_hold_rec:
             pending.add(lines, size)
@@ -288,15 +209,28 @@ class RunProcess:
     def _watch(self, now: float, exited_at: float | None) -> float | None:
         """Enforce the timeout; end a run whose leader exited but whose pipe stays open."""
         assert self.proc is not None
-        timed_out = self.timeout_s is not None and now - self._started > self.timeout_s
-        if timed_out and self._outcome.status is None:
-            self._outcome.status = RunStatus.TIMED_OUT
-            self._terminate()
+        self._enforce_timeout(now)
         if exited_at is None and self.proc.poll() is not None:
             return now
         if exited_at is not None and now - exited_at > ORPHAN_GRACE_S:
             self._kill()  # background children still hold the pipe: the run is over
         return exited_at
+
+    def _write_end_later(self) -> None:
+        """The end is kept in memory (every read shows it); write it once the lock lets go."""
+        for _ in range(int(END_RETRY_FOR_S / END_RETRY_EVERY_S)):
+            time.sleep(END_RETRY_EVERY_S)
+            try:
+                self.store.write_pending_ends()
+                return
+            except (StoreUnavailable, sqlite3.Error):
+                continue
+
+    def _enforce_timeout(self, now: float) -> None:
+        timed_out = self.timeout_s is not None and now - self._started > self.timeout_s
+        if timed_out and self._outcome.status is None:
+            self._outcome.status = RunStatus.TIMED_OUT
+            self._terminate()
 
     def _flush(self, lines: list[str]) -> None:
         if not lines:
@@ -314,6 +248,7 @@ class RunProcess:
         a few more tries (its end is then kept in memory by the store).
         """
         tries_left = LOCKED_TRIES_WHEN_ENDING
+        warned = False
         while True:
             try:
                 self.store.append_lines(self.run.id, first, lines)
@@ -321,24 +256,31 @@ class RunProcess:
             except StoreUnavailable as exc:
                 if not exc.extra.get("locked"):
                     raise
+                self._enforce_timeout(time.monotonic())  # the pump waits here, not in _watch
                 if self._outcome.status is not None:
                     tries_left -= 1
                     if tries_left <= 0:
                         raise
-                logger.warning("run %s: %s; keeping its output and trying again", self.run.id, exc)
+                if not warned:
+                    warned = True
+                    logger.warning("run %s: %s; keeping its output, trying again", self.run.id, exc)
 
     def _recommend(self, line: str) -> None:
         if self._rec_count >= MAX_RECOMMENDATIONS:
             return
         try:
             payload = self.validate_rec(json.loads(line[len(REC_PREFIX) :]))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what json can read
             payload = None
         if payload is None:
             return
         index = self._rec_count
         self._rec_count += 1
-        self.store.add_recommendation(self.run.id, index, payload)
+        try:
+            self.store.add_recommendation(self.run.id, index, payload)
+        except StoreUnavailable as exc:  # locked: the card is lost, the run goes on
+            logger.warning("run %s: a recommendation could not be stored: %s", self.run.id, exc)
+            return
         self.channel.recommendation(index, payload)
 
     def _finish(self) -> None:
@@ -404,6 +346,8 @@ class RunProcess:
             return self.store.finish_run(self.run.id, status, code, duration, self._outcome.error)
         except Exception as exc:
             logger.exception("run %s: could not record its end", self.run.id)
+            if isinstance(exc, StoreUnavailable) and exc.extra.get("locked"):
+                threading.Thread(target=self._write_end_later, daemon=True).start()
             error = self._outcome.error or f"the run's end could not be stored: {exc}"
             return replace(
                 self.run,

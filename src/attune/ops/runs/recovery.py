@@ -12,7 +12,8 @@ import os
 import signal
 from pathlib import Path
 
-from attune.ops.runs.process import INTERRUPTED_NOTE, kill_group
+from attune.ops.runs.output import kill_group
+from attune.ops.runs.process import INTERRUPTED_NOTE
 from attune.ops.store.database import Store
 from attune.ops.store.runs import Run
 

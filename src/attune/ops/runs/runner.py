@@ -31,7 +31,8 @@ from attune.ops.errors import (
 from attune.ops.runs.channel import LiveChannel
 from attune.ops.runs.git_state import read_git_state
 from attune.ops.runs.live import StreamHub
-from attune.ops.runs.process import RunProcess, kill_group
+from attune.ops.runs.output import kill_group
+from attune.ops.runs.process import RunProcess
 from attune.ops.runs.reaper import TAG_ENV, new_tag
 from attune.ops.runs.recommendations import validate_recommendation
 from attune.ops.runs.recovery import recover_runs

@@ -83,7 +83,7 @@ def parse_usage(text: str) -> UsageCall:
         raise Rejected(f"longer than {MAX_LINE_CHARS:,} characters")
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise Rejected(f"not JSON ({exc.__class__.__name__})") from None
     if not isinstance(data, dict):
         raise Rejected("not a JSON object")

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from attune.ops.errors import RunNotFound
+from attune.ops.errors import RunNotFound, StoreUnavailable
 from attune.ops.store.damage import reading
 from attune.ops.store.run_git import GitState, git_json
 from attune.ops.store.run_usage import RunUsage
@@ -209,7 +209,7 @@ class RunLogMixin:
         }
         try:
             self._write_end(run_id, end)
-        except sqlite3.Error:
+        except (sqlite3.Error, StoreUnavailable):  # full, read-only, or locked by another process
             self._unwritten_ends[run_id] = end
             raise
         run = self.get_run(run_id)
