@@ -87,9 +87,14 @@ class Runner:
         """The process of the run in progress; ``None`` once it has ended (and been recorded)."""
         current = self._current
         if current is not None and current.finished.is_set():
-            with self._lock:
-                if self._current is current:
-                    self._current = None
+            # Never wait for the lock here: ``start`` holds it while it records a run (which may
+            # wait on a locked database), and this runs on the event loop. A later call clears.
+            if self._lock.acquire(blocking=False):
+                try:
+                    if self._current is current:
+                        self._current = None
+                finally:
+                    self._lock.release()
             return None
         return current
 
