@@ -239,7 +239,7 @@ def test_sigterm_cancels_it_too(cli: Callable[..., Any], project: Path, attune_h
     os.kill(proc.pid, signal.SIGTERM)
     code, _, _ = _finish(proc)
     [run] = _runs(attune_home)
-    assert code == 130 and run["status"] == "cancelled"
+    assert code == 143 and run["status"] == "cancelled"  # 128 + SIGTERM
 
 
 def test_runs_start_goes_through_the_dashboard_serving_the_project(
@@ -316,4 +316,4 @@ def test_runs_cancel_stops_a_run_the_cli_owns(
     )
     assert cancel.returncode == 0, cancel.stderr
     assert cancel.stdout.strip() == f"run {running['id']} cancelled"
-    assert _finish(proc)[0] == 130
+    assert _finish(proc)[0] == 143  # it was sent SIGTERM

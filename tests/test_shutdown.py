@@ -75,7 +75,7 @@ def _open_stream(url: str) -> threading.Thread:
     return thread
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_stopping_the_dashboard_mid_run_marks_it_interrupted(
     server_factory: Callable[..., Any], hold_project: Path, sig: int
 ) -> None:
@@ -100,6 +100,8 @@ def test_stopping_the_dashboard_mid_run_marks_it_interrupted(
     assert "Traceback" not in out and "CancelledError" not in out, out
     assert "timeout graceful shutdown exceeded" not in out.lower(), out
     assert out.rstrip().endswith("attune ops: stopped."), out
+    assert not (srv.home / "ops" / "servers" / f"{srv.proc.pid}.json").exists()
+    assert not (srv.home / "ops" / "server.json").exists()
 
 
 def test_a_cancel_from_the_terminal_says_so(

@@ -42,6 +42,20 @@ class ServerInfo:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "localhost") else self.host  # noqa: S104
         return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
+    @property
+    def host_header(self) -> str:
+        """The ``Host`` header this server accepts from the CLI: its bound ``host:port``
+        (``0.0.0.0:PORT``, ``[::]:PORT`` for a wildcard bind, which :attr:`url` reaches on the
+        loopback) — a non-loopback bind answers only that and its trusted hosts."""
+        host = self.host.lower()
+        host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        return f"{host}:{self.port}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What every CLI request to this server sends: its ``Host``, the token, the client."""
+        return {"Host": self.host_header, "X-Attune-Token": self.token, "X-Attune-Client": "cli"}
+
 
 def _path(config: Config, pid: int | None = None) -> Path:
     if pid is None:

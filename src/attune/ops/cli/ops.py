@@ -152,8 +152,9 @@ def serve(config: Config, *, open_browser: bool) -> int:
 def _dashboard_server(uvicorn: Any) -> Any:
     """uvicorn's server, told of a stop request at once, and ending with exit code 0.
 
-    On the first Ctrl-C or SIGTERM the app ends its live run and its live streams, so the
-    graceful shutdown never waits on (and then cancels, with a traceback) an open run page.
+    On the first Ctrl-C, SIGTERM or SIGHUP (the terminal closed) the app ends its live run and
+    its live streams, so the graceful shutdown never waits on (and then cancels, with a
+    traceback) an open run page.
     uvicorn re-raises the captured signal after its shutdown; the dashboard has shut down
     cleanly by then, so it returns instead and ``attune ops`` exits 0.
     """
@@ -175,7 +176,7 @@ def _dashboard_server(uvicorn: Any) -> Any:
             if threading.current_thread() is not threading.main_thread():
                 yield
                 return
-            handled = (signal.SIGINT, signal.SIGTERM)
+            handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
             original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
             try:
                 yield

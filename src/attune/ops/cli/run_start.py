@@ -11,6 +11,7 @@ and CLI of the home), and Ctrl-C cancels it. Either way the command waits for th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import itertools
 import json
@@ -21,6 +22,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
@@ -34,7 +36,7 @@ from attune.ops.cli.follow import (
 )
 from attune.ops.cli.main import EXIT_INTERRUPTED, run_command
 from attune.ops.config import Config, build_config
-from attune.ops.errors import AttuneError, UnknownWorkflow, error_for_code
+from attune.ops.errors import AttuneError, RunFinished, UnknownWorkflow, error_for_code
 from attune.ops.runs.runner import Runner
 from attune.ops.server_file import ServerInfo, server_for_project
 from attune.ops.store.database import Store
@@ -45,8 +47,20 @@ __all__ = ["cancel_in_terminal", "start_workflow"]
 TRIGGER = "cli"
 
 
-class _Stop(Exception):
-    """SIGTERM or SIGHUP reached this process while it ran a workflow itself."""
+HEALTH_TIMEOUT_S = 1.0  # a dashboard that does not answer /healthz in this time is gone
+
+
+class _Stop(BaseException):
+    """Ctrl-C, SIGTERM or SIGHUP reached this process while it ran a workflow itself (a
+    ``BaseException``, like ``KeyboardInterrupt``: no ``except Exception`` swallows it)."""
+
+
+@dataclass
+class _Signals:
+    """The first stop signal received (0: none yet); ``armed``: whether it raises."""
+
+    first: int = 0
+    armed: bool = False
 
 
 def start_workflow(args: argparse.Namespace) -> int:
@@ -57,6 +71,14 @@ def start_workflow(args: argparse.Namespace) -> int:
 def _start(args: argparse.Namespace) -> int:
     config = build_config(args.project)
     server = server_for_project(config)
+    if server is not None and not _answers(server):
+        print(
+            f"attune runs start: note: the dashboard recorded for this project (pid {server.pid}, "
+            f"{server.url}) does not answer; it is gone (its server file is stale): running "
+            "here",
+            file=sys.stderr,
+        )
+        server = None
     store = Store(config.db_path, integrity_budget_s=0)  # the dashboard checks at its start
     try:
         if server is not None:
@@ -64,6 +86,22 @@ def _start(args: argparse.Namespace) -> int:
         return _here(config, store, args)
     finally:
         store.close()
+
+
+def _answers(server: ServerInfo) -> bool:
+    """Whether ``server`` answers ``/healthz`` now: its pid alone may be another process's
+    (a dashboard that crashed leaves its file, and pids are reused)."""
+    import httpx
+
+    try:
+        r = httpx.get(
+            f"{server.url}/healthz",
+            headers={"Host": server.host_header},
+            timeout=HEALTH_TIMEOUT_S,
+        )
+        return r.status_code == 200 and r.json().get("status") == "ok"
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False
 
 
 def _streams(args: argparse.Namespace) -> tuple[TextIO, bool]:
@@ -80,7 +118,7 @@ def _through_server(config: Config, server: ServerInfo, store: Store, args: Any)
         answer = httpx.post(
             f"{server.url}/api/runs",
             json={"workflow": args.workflow, "path": args.path},
-            headers={"X-Attune-Token": server.token, "X-Attune-Client": "cli"},
+            headers=server.headers,
             timeout=30,
         )
         body = answer.json()
@@ -107,25 +145,38 @@ def _through_server(config: Config, server: ServerInfo, store: Store, args: Any)
 
 def _here(config: Config, store: Store, args: Any) -> int:
     runner = Runner(config, store)
+    signals = _Signals()
     try:
-        run = runner.start(args.workflow, args.path, TRIGGER)
-    except UnknownWorkflow as exc:
-        raise UnknownWorkflow(exc.message + _suggestion(runner, args.workflow)) from exc
-    print(f"run {run.id} started here: {shlex.join(run.command)}", file=sys.stderr)
-    interrupted = False
-    with _stop_on_signals():
-        while True:
+        with _stop_on_signals(signals):
             try:
-                ended = _wait(store, run, args)
-                break
-            except (KeyboardInterrupt, _Stop):
-                if interrupted:
-                    continue  # already cancelling: keep waiting for the group to go
-                interrupted = True
-                print(f"\ncancelling run {run.id}…", file=sys.stderr)
+                run = runner.start(args.workflow, args.path, TRIGGER)
+            except UnknownWorkflow as exc:
+                raise UnknownWorkflow(exc.message + _suggestion(runner, args.workflow)) from exc
+            print(f"run {run.id} started here: {shlex.join(run.command)}", file=sys.stderr)
+            signals.armed = True
+            ended = _wait_or_cancel(runner, store, run, args, signals)
+    finally:
+        runner.stop()  # whatever happened, no workflow outlives this process
+    return 128 + signals.first if signals.first else ended
+
+
+def _wait_or_cancel(runner: Runner, store: Store, run: Run, args: Any, signals: _Signals) -> int:
+    """Wait for the run's end; on the first stop signal cancel it and keep waiting. Later
+    signals are only recorded (see :func:`_stop_on_signals`), so nothing interrupts the
+    cancel itself."""
+    cancelled = False
+    while True:
+        try:
+            if signals.first and not cancelled:
+                raise _Stop  # it came while the run was starting
+            return _wait(store, run, args)
+        except _Stop:
+            if cancelled:
+                continue
+            cancelled = True
+            print(f"\ncancelling run {run.id}…", file=sys.stderr)
+            with contextlib.suppress(RunFinished):
                 runner.cancel(run.id, "Ctrl-C in `attune runs start`")
-    runner.stop()
-    return EXIT_INTERRUPTED if interrupted else ended
 
 
 def _wait(store: Store, run: Run, args: Any) -> int:
@@ -152,14 +203,21 @@ def _suggestion(runner: Runner, name: str) -> str:
 
 
 @contextmanager
-def _stop_on_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP cancel the run this process owns, as Ctrl-C does: its process group
-    lives in its own session and would outlive this process otherwise."""
+def _stop_on_signals(signals: _Signals) -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP cancel the run this process owns: its process group lives
+    in its own session and would outlive this process otherwise. The first one is recorded
+    (the exit code is 128 + its number) and raises :class:`_Stop` once ``signals.armed``;
+    later ones only wait for the cancel under way."""
 
-    def stop(_signum: int, _frame: FrameType | None) -> None:
-        raise _Stop
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        if signals.first:
+            return
+        signals.first = signum
+        if signals.armed:
+            raise _Stop
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, stop) for sig in handled}
     try:
         yield
     finally:
@@ -170,21 +228,41 @@ def _stop_on_signals() -> Iterator[None]:
 def cancel_in_terminal(config: Config, run_id: int, owner: int, wait_s: float = 10.0) -> Run | None:
     """Cancel a run that an ``attune runs start`` process owns, by sending it SIGTERM (which it
     turns into a cancel); the run once it ended, or ``None`` when ``owner`` is no such process
-    (its command line is read from ``/proc``, so a dashboard is never signalled)."""
+    (its command line is read from ``/proc``, so a dashboard is never signalled). Raises
+    ``AttuneError`` when it cannot be signalled or the run is still running after ``wait_s``."""
     try:
         argv = Path(f"/proc/{owner}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return None
     if not any(a == b"runs" and b == b"start" for a, b in itertools.pairwise(argv)):
         return None
-    os.kill(owner, signal.SIGTERM)
     store = Store(config.db_path, integrity_budget_s=0)
     try:
+        try:
+            os.kill(owner, signal.SIGTERM)
+        except ProcessLookupError:
+            run = store.require_run(run_id)
+            if run.status != RunStatus.RUNNING:
+                return run  # it ended meanwhile, and its process with it
+            raise AttuneError(
+                f"run {run_id} belongs to `attune runs start` (pid {owner}), which has just "
+                "ended; the run will be marked interrupted when attune ops starts again"
+            ) from None
+        except PermissionError:
+            raise AttuneError(
+                f"run {run_id} belongs to `attune runs start` (pid {owner}), which this user "
+                "may not signal; stop it in its own terminal (Ctrl-C)"
+            ) from None
         deadline = time.monotonic() + wait_s
         run = store.require_run(run_id)
         while run.status == RunStatus.RUNNING and time.monotonic() < deadline:
             time.sleep(0.1)
             run = store.require_run(run_id)
+        if run.status == RunStatus.RUNNING:
+            raise AttuneError(
+                f"run {run_id} was asked to stop (SIGTERM to `attune runs start`, pid {owner}) "
+                f"but is still running after {wait_s:g} s"
+            )
         return run
     finally:
         store.close()

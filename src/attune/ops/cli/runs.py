@@ -196,7 +196,7 @@ def _cancel(config: Config, args: argparse.Namespace) -> int:
     try:
         r = httpx.post(
             f"{info.url}/api/runs/{args.id}/cancel",
-            headers={"X-Attune-Token": info.token, "X-Attune-Client": "cli"},
+            headers=info.headers,
             timeout=15,
         )
         body = r.json()

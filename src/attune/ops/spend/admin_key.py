@@ -7,8 +7,11 @@ The key comes from ``$ANTHROPIC_ADMIN_API_KEY``, else ``<attune_home>/anthropic-
 from __future__ import annotations
 
 import contextlib
+import errno
+import hmac
 import logging
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -34,6 +37,7 @@ KEY_ENV = "ANTHROPIC_ADMIN_API_KEY"
 KEY_FILE_NAME = "anthropic-admin.env"
 ADMIN_KEY_PREFIX = "sk-ant-admin"
 HANDOVER_ENV = "ATTUNE_KEY_FD"  # names the pipe the key arrives through (never the key)
+NONCE_ENV = "ATTUNE_KEY_NONCE"  # what the pipe starts with: proves the fd is the hand-over
 _handed_over = ""  # the key, when it came through that pipe: in this process's memory only
 
 
@@ -80,38 +84,65 @@ def hand_over_through_exec(argv: list[str]) -> None:
     every process of the same user — every workflow the dashboard runs. So when the key came
     in through the environment, the serving process starts again (same pid, same argv) with
     ``$ANTHROPIC_ADMIN_API_KEY`` removed and the key written to an inherited pipe, which the new
-    image reads at once (:func:`adopt_handed_over_key`). Returns only when there is nothing to
-    do (no key in the environment, or this image is already the re-executed one).
+    image reads at once (:func:`adopt_handed_over_key`). The pipe starts with a random nonce that
+    the new image finds in ``$ATTUNE_KEY_NONCE``, so an ``$ATTUNE_KEY_FD`` inherited from some
+    parent never makes it trust another file descriptor. Returns only when there is nothing to
+    do (no key in the environment: the re-executed image has none). Raises ``OSError`` when
+    ``argv[0]`` cannot be executed (the pipe is closed first).
+
+    Limits: an ancestor started with the key in its environment (a shell, ``make``) still holds
+    it in its own ``/proc/<pid>/environ``; only the key file avoids that.
     """
-    key = os.environ.get(KEY_ENV, "")
-    if not key.strip() or HANDOVER_ENV in os.environ:
+    key = os.environ.get(KEY_ENV, "").strip()
+    if not key:
         return
+    nonce = secrets.token_hex(16)
     read_end, write_end = os.pipe()
-    os.write(write_end, key.strip().encode())  # tiny: fits the pipe's buffer, never blocks
-    os.close(write_end)
+    try:
+        # tiny: fits the pipe's buffer, never blocks
+        os.write(write_end, f"{nonce}\n{key}".encode())
+    finally:
+        os.close(write_end)
     os.set_inheritable(read_end, True)
-    env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in (KEY_ENV, HANDOVER_ENV, NONCE_ENV)}
     env[HANDOVER_ENV] = str(read_end)
-    os.execve(argv[0], argv, env)  # noqa: S606 - this same program again, without a shell
+    env[NONCE_ENV] = nonce
+    try:
+        if not argv[0]:  # os.execve raises ValueError for it
+            raise FileNotFoundError(errno.ENOENT, "empty path")
+        os.execve(argv[0], argv, env)  # noqa: S606 - this same program again, without a shell
+    except OSError:
+        os.close(read_end)
+        raise
 
 
 def adopt_handed_over_key() -> None:
-    """In the re-executed image: take the key from the pipe named by ``$ATTUNE_KEY_FD``."""
+    """In the re-executed image: take the key from the pipe named by ``$ATTUNE_KEY_FD``, once
+    it starts with ``$ATTUNE_KEY_NONCE``; an fd without its nonce is left alone."""
     global _handed_over
     raw = os.environ.pop(HANDOVER_ENV, "")
-    if not raw.isdigit():
+    nonce = os.environ.pop(NONCE_ENV, "")
+    if not raw.isdigit() or not nonce:
         return
     fd = int(raw)
     try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return  # not the hand-over pipe: someone else's fd
+        os.set_blocking(fd, False)  # the writer wrote everything before the exec
         chunks = []
-        while chunk := os.read(fd, 4096):
-            chunks.append(chunk)
-        _handed_over = b"".join(chunks).decode("utf-8", "replace").strip()
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(fd, 4096):
+                chunks.append(chunk)
     except OSError as exc:
         logger.warning("the admin key could not be read from the hand-over pipe: %s", exc)
-    finally:
-        with contextlib.suppress(OSError):
-            os.close(fd)
+        return
+    head, sep, key = b"".join(chunks).partition(b"\n")
+    if not sep or not hmac.compare_digest(head, nonce.encode()):
+        logger.warning("ignored $%s: it does not name the admin key hand-over pipe", HANDOVER_ENV)
+        return
+    _handed_over = key.decode("utf-8", "replace").strip()
+    with contextlib.suppress(OSError):
+        os.close(fd)
 
 
 def parse_key_file(text: str) -> str | None:
