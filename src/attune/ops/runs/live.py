@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from attune.ops.runs.replay_cache import ReplayCache
 from attune.ops.store.database import Store
 from attune.ops.store.runs import MAX_SQLITE_INT, Run
 
@@ -43,9 +42,9 @@ KEEPALIVE_S = 15.0
 # budget is not above the ring's, a backlog costs (almost) no memory of its own.
 RING_MAX_BYTES = 8 * 1024 * 1024
 SUBSCRIBER_MAX_BYTES = RING_MAX_BYTES
-REPLAY_CACHE_BYTES = 8 * 1024 * 1024
 REPLAY_CHUNKS = 4
 KEEPALIVE = b": keep-alive\n\n"
+STORED_POLL_S = 0.5  # how often a run live in another process is read again
 
 
 def encode_lines(first: int, lines: Sequence[str], t: float | None = None) -> bytes:
@@ -143,42 +142,6 @@ class Subscriber:
         frame = self._frames.popleft()
         self._bytes -= len(frame.data)
         return frame
-
-
-class ReplayCache:
-    """Encoded frames of whole stored chunks, shared by readers replaying the same run.
-
-    Keyed by ``(run id, chunk id)``: run ids are never reused, so a key never names other text.
-
-    Thread-safe (replays read in worker threads) and bounded in bytes (least recently used
-    frames go first).
-    """
-
-    def __init__(self, max_bytes: int = REPLAY_CACHE_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self._frames: OrderedDict[tuple[int, int], bytes] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-        # Replays are CPU work under the GIL: two threads are as fast as many, and lighter.
-        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="attune-replay")
-
-    def get(self, key: tuple[int, int]) -> bytes | None:
-        with self._lock:
-            data = self._frames.get(key)
-            if data is not None:
-                self._frames.move_to_end(key)
-            return data
-
-    def put(self, key: tuple[int, int], data: bytes) -> None:
-        if len(data) > self.max_bytes // 4:
-            return
-        with self._lock:
-            if key in self._frames:
-                return
-            self._frames[key] = data
-            self._size += len(data)
-            while self._size > self.max_bytes:
-                self._size -= len(self._frames.popitem(last=False)[1])
 
 
 class StreamHub:
@@ -359,14 +322,9 @@ async def event_stream(
     sub = hub.subscribe(run_id)
     backlog = hub.recent(run_id) if sub is not None else []  # same tick: no frame in between
     try:
-        if sub is None:
-            async for chunk in _replay(store, hub.replay_cache, run_id, cursor):
+        if sub is None:  # finished, or live in another process: follow what it stores
+            async for chunk in _follow_stored(store, hub, run_id, cursor, keepalive_s):
                 yield chunk
-            async for chunk in _replay_recs(store, run_id, cursor):
-                yield chunk
-            run = await asyncio.to_thread(store.get_run, run_id)
-            if run is not None:
-                yield encode_done(run)
             return
         for frame in backlog:
             async for chunk in _deliver(store, hub, run_id, frame, cursor):
@@ -378,6 +336,30 @@ async def event_stream(
     finally:
         if sub is not None:
             hub.unsubscribe(run_id, sub)
+
+
+async def _follow_stored(
+    store: Store, hub: StreamHub, run_id: int, cursor: _Cursor, keepalive_s: float
+) -> AsyncIterator[bytes]:
+    """Replay from the store until the run is over, then ``done`` — never ``done`` for a run
+    still running elsewhere (``attune runs start``, another dashboard on this home)."""
+    quiet = 0.0
+    while True:
+        run = await asyncio.to_thread(store.get_run, run_id)
+        async for chunk in _replay(store, hub.replay_cache, run_id, cursor):
+            quiet = 0.0
+            yield chunk
+        async for chunk in _replay_recs(store, run_id, cursor):
+            yield chunk
+        if run is None or run.finished:
+            if run is not None:
+                yield encode_done(run)
+            return
+        await asyncio.sleep(STORED_POLL_S)
+        quiet += STORED_POLL_S
+        if quiet >= keepalive_s:
+            quiet = 0.0
+            yield KEEPALIVE
 
 
 async def _deliver(
