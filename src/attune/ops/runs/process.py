@@ -318,7 +318,7 @@ class RunProcess:
         tag = self.env.get(TAG_ENV)
         if not tag:
             return
-        killed = kill_tagged(tag)
+        killed = kill_tagged(tag, skip_group=self.proc.pid if self.proc else None)
         if killed:
             pids = ", ".join(map(str, killed[:10])) + (" …" if len(killed) > 10 else "")
             self._outcome.extra_notes.append(

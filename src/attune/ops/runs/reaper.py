@@ -25,8 +25,8 @@ def new_tag() -> str:
     return secrets.token_hex(8)
 
 
-def tagged_pids(tag: str, proc: Path = PROC) -> list[int]:
-    """The pids of live processes (other than this one) whose environment carries ``tag``."""
+def tagged_pids(tag: str, proc: Path = PROC, skip_group: int | None = None) -> list[int]:
+    """Live processes (not this one, not zombies, not of group ``skip_group``) carrying ``tag``."""
     marker = f"{TAG_ENV}={tag}".encode()
     me = os.getpid()
     found = []
@@ -38,17 +38,25 @@ def tagged_pids(tag: str, proc: Path = PROC) -> list[int]:
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
         try:
-            if marker in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-        except OSError:  # gone, or another user's
+            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):  # gone, or another user's
             continue
+        state, pgid = fields[0], int(fields[2])
+        if state != "Z" and pgid != skip_group:  # the group is being killed as a whole
+            found.append(int(entry.name))
     return found
 
 
-def kill_tagged(tag: str, proc: Path = PROC) -> list[int]:
-    """SIGKILL every process carrying ``tag``; returns the pids signalled."""
+def kill_tagged(tag: str, proc: Path = PROC, skip_group: int | None = None) -> list[int]:
+    """SIGKILL every process carrying ``tag`` outside ``skip_group``; returns those signalled.
+
+    The tag is random per run, so a pid reused since the scan would not carry it; the window
+    between the scan and the kill is one pass over ``/proc``.
+    """
     killed = []
-    for pid in tagged_pids(tag, proc):
+    for pid in tagged_pids(tag, proc, skip_group):
         try:
             os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
