@@ -61,7 +61,7 @@ CREATE TABLE test_results (
     log_line INTEGER,
     PRIMARY KEY (run_id, idx)
 ) WITHOUT ROWID;
-CREATE INDEX test_results_by_test ON test_results (test_id, run_id);
+CREATE INDEX test_results_by_test ON test_results (test_id, run_id, status);
 CREATE INDEX test_results_by_time ON test_results (run_id, time_s);
 CREATE INDEX test_results_failing ON test_results (run_id, test_id)
     WHERE status IN ('failed', 'error');
@@ -270,7 +270,8 @@ class TestResultsMixin:
                 sql = (
                     f"SELECT {_CASE_COLUMNS.replace('tr.', 'c.')}, p.status "  # noqa: S608
                     "FROM test_results c JOIN tests t ON t.id = c.test_id "
-                    "LEFT JOIN test_results p ON p.run_id = ? AND p.test_id = c.test_id "
+                    "LEFT JOIN test_results p INDEXED BY test_results_by_test "  # else n² by run
+                    "ON p.run_id = ? AND p.test_id = c.test_id "
                     f"WHERE c.run_id = ? AND {condition} ORDER BY c.idx"
                 )
                 rows = conn.execute(sql, (other, mine)).fetchall()
