@@ -85,7 +85,8 @@ def test_tests_tab_after_two_runs_and_a_test_history(
         item.locator(".fail-log").click()  # back on the log, at the line that printed it
         target = page.locator(".ll.ll-target")
         target.wait_for()
-        assert "test_fail" in (target.text_content() or "") and page.locator("#tests-panel").is_hidden()
+        assert "test_fail" in (target.text_content() or "")
+        assert page.locator("#tests-panel").is_hidden()
         assert page.locator("#tab-log").get_attribute("aria-selected") == "true"
 
         page.goto(f"{srv.url}/runs/{second['id']}#tests")  # a link straight to the tab
