@@ -25,6 +25,7 @@ from attune.ops.server_file import remove_server_file, write_server_file
 from attune.ops.specs.index import SpecIndex
 from attune.ops.specs.undo import UndoLog
 from attune.ops.spend.service import CostService
+from attune.ops.spend.usage.pricing import PriceBook
 from attune.ops.spend.usage.service import UsageService
 from attune.ops.spend.workflow_prices import WorkflowPricer
 from attune.ops.store.database import Store
@@ -115,13 +116,14 @@ def build_services(config: Config, *, token: str, templates: Jinja2Templates) ->
     hub = StreamHub()
     # The indexer pauses while a run is live; the runner wakes it when one ends (the lambda
     # reads ``runner`` when called, after it exists).
+    prices = PriceBook()  # one price book for Claude Code's usage and workflows' ATTUNE_USAGE
     indexer = SearchIndexer(store, lambda: runner.busy)
     runner = Runner(
         config,
         store,
         hub=hub,
         on_run_end=lambda _run: indexer.notify(),
-        price=WorkflowPricer(),  # ATTUNE_USAGE calls priced like Claude Code's (runs/ ⟂ spend/)
+        price=WorkflowPricer(prices),  # ATTUNE_USAGE priced like Claude Code's (runs/ ⟂ spend/)
     )
     runner.recover()
     return AppServices(
@@ -137,7 +139,7 @@ def build_services(config: Config, *, token: str, templates: Jinja2Templates) ->
         retention=RetentionJob(store, config.runs_retention_days),
         specs=SpecIndex(config),
         spec_undo=UndoLog(),
-        usage=UsageService(config, store),
+        usage=UsageService(config, store, prices=prices),
     )
 
 

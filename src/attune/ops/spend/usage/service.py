@@ -51,11 +51,12 @@ class UsageService:
         *,
         roots: Callable[[], list[Path]] = config_roots,
         poll_s: float = POLL_S,
+        prices: PriceBook | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.usage = UsageStore(store)
-        self.prices = PriceBook()
+        self.prices = prices or PriceBook()
         self.ingester = Ingester(self.usage, self.prices, config.project_root, roots=roots)
         self.poll_s = poll_s
         self.last: IngestResult | None = None
