@@ -270,6 +270,7 @@ def test_log_view_cuts_huge_lines_on_screen_but_searches_them_whole(browser: Any
         page.set_content("<div id='log'><div id='log-body'></div></div>")
         page.add_script_tag(path=str(static / "ansi.js"))
         page.add_script_tag(path=str(static / "logmarks.js"))
+        page.add_script_tag(path=str(static / "loggroups.js"))
         page.add_script_tag(path=str(static / "logview.js"))
         result = page.evaluate(
             """async () => {
