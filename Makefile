@@ -62,7 +62,7 @@ bench: $(VENV)/.installed-dev ## Benchmarks beside the reference implementation 
 	$(call apt_install_if_missing,/usr/bin/time,time,for the benchmark's peak RSS figures)
 	$(call apt_install_if_missing,npm,npm,for ccusage in the usage benchmark)
 	$(BIN)/python bench/compare.py $(ARGS)
-	$(BIN)/python bench/usage.py $(USAGE_ARGS)
+	$(if $(ARGS),,$(BIN)/python bench/usage.py $(USAGE_ARGS))
 
 # Claude Code usage beside ccusage 20.0.24 (npm, installed into .bench/ccusage by the script).
 bench-usage: $(VENV)/.installed-dev ## Claude Code usage beside ccusage (USAGE_ARGS="--mb 100")
