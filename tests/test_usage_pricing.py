@@ -11,7 +11,8 @@ from genai_prices import Usage, calc_price
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attune.ops.spend.usage.pricing import PriceBook, price_source, to_usd, usd_text
+from attune.ops.spend.usage.pricing import PriceBook, price_source, usd_text
+from attune.ops.store.money import to_usd
 from attune.ops.store.usage_rows import MessageRow
 
 BOOK = PriceBook()

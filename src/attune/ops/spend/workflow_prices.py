@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from attune.ops.spend.usage.pricing import PriceBook, to_usd
+from attune.ops.spend.usage.pricing import PriceBook
+from attune.ops.store.money import to_usd
 from attune.ops.store.usage_rows import MessageRow
 
 __all__ = ["WorkflowPricer"]

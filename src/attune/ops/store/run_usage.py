@@ -16,20 +16,18 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any, Protocol, cast
 
+from attune.ops.store.money import decimal_text, to_pico, to_usd
+
 __all__ = [
-    "PICO",
     "RUN_USAGE_MIGRATION",
     "RunUsage",
     "RunUsageMixin",
     "UsageCall",
     "UsageTotal",
-    "decimal_text",
 ]
-
-PICO = Decimal(10) ** 12
 
 RUN_USAGE_MIGRATION = """
 CREATE TABLE run_usage (
@@ -50,17 +48,6 @@ _COLUMNS = (
     "run_id, calls, priced_calls, input_tokens, output_tokens, cache_creation_tokens, "
     "cache_read_tokens, cost_pusd, models, rejected"
 )
-
-
-def decimal_text(amount: Decimal) -> str:
-    """Dollars as a plain decimal string: ``"0.0105"``, ``"12"``, ``"0"`` (never ``1E+1``)."""
-    text = format(amount.normalize(), "f")
-    return "0" if text in ("-0", "0") else text
-
-
-def to_pico(amount: Decimal) -> int:
-    """Dollars to pico-dollars, rounded half to even at the 12th decimal."""
-    return int((amount * PICO).to_integral_value(ROUND_HALF_EVEN))
 
 
 @dataclass(frozen=True)
@@ -92,7 +79,7 @@ class RunUsage:
     @property
     def cost_usd(self) -> Decimal | None:
         """The priced calls' cost in dollars; ``None`` when no call could be priced."""
-        return Decimal(self.cost_pusd).scaleb(-12) if self.priced_calls else None
+        return to_usd(self.cost_pusd) if self.priced_calls else None
 
     @property
     def unpriced_calls(self) -> int:
@@ -143,7 +130,7 @@ class UsageTotal:
 
     @property
     def cost_usd(self) -> Decimal | None:
-        return Decimal(self.cost_pusd).scaleb(-12) if self.priced_runs else None
+        return to_usd(self.cost_pusd) if self.priced_runs else None
 
     def to_json(self) -> dict[str, Any]:
         cost = self.cost_usd

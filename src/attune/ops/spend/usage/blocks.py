@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from attune.ops.spend.usage.pricing import to_usd
+from attune.ops.store.money import to_usd
 
 __all__ = ["BLOCK_MS", "Block", "build_blocks"]
 

@@ -19,16 +19,16 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
+from attune.ops.store.money import to_pico, to_usd
 from attune.ops.store.usage_rows import MessageRow
 
-__all__ = ["PICO", "PriceBook", "price_source", "to_usd", "usd_text"]
+__all__ = ["PriceBook", "price_source", "usd_text"]
 
 logger = logging.getLogger(__name__)
 
-PICO = Decimal(10) ** 12
 PROVIDER = "anthropic"
 _PROBE_OUT = 1_000_000
 _PROBE_WEB = 1_000
@@ -45,18 +45,9 @@ def price_source() -> str:
         return "genai-prices (not installed)"
 
 
-def to_usd(pico: int) -> Decimal:
-    """Pico-dollars (as stored) to dollars, exactly."""
-    return Decimal(pico).scaleb(-12)
-
-
 def usd_text(pico: int) -> str:
     """Pico-dollars as the decimal string every answer carries (``"1.2345"``, ``"0"``)."""
     return format(to_usd(pico).normalize(), "f")
-
-
-def _pico(amount: Decimal) -> int:
-    return int((amount * PICO).to_integral_value(ROUND_HALF_EVEN))
 
 
 @dataclass(frozen=True)
@@ -193,7 +184,7 @@ class PriceBook:
             + rates.output * 777
             + rates.search * 3
         )
-        if _pico(linear) != _pico(expected):
+        if to_pico(linear) != to_pico(expected):
             logger.warning("genai-prices: %s is not linear in a tier; pricing each row", info.id)
             return None
         return rates
@@ -211,7 +202,7 @@ class PriceBook:
         }
         cost = self._calc(provider, info, when, **common, cache_read_tokens=row.cache_read_tokens)
         as_input = self._calc(provider, info, when, **common)  # the reads as plain input
-        return _pico(cost), _pico(as_input - cost)
+        return to_pico(cost), to_pico(as_input - cost)
 
 
 def _writes(row: MessageRow) -> tuple[int, int]:
@@ -232,7 +223,7 @@ def _apply(rates: _Rates, row: MessageRow) -> tuple[int, int]:
         + rates.search * row.web_searches
     )
     saved = (rates.uncached - rates.read) * row.cache_read_tokens
-    return _pico(cost), _pico(saved)
+    return to_pico(cost), to_pico(saved)
 
 
 def _when(row: MessageRow) -> datetime:

@@ -25,7 +25,7 @@ from attune.ops.spend.admin_key import load_admin_key
 from attune.ops.spend.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT_S, cache_ttl
 from attune.ops.spend.report import window_for
 from attune.ops.spend.transport import FetchFailed, fetch_buckets, fetch_workspaces
-from attune.ops.spend.usage.pricing import to_usd
+from attune.ops.store.money import to_usd
 
 __all__ = ["WORKSPACE_NAME", "Billing", "billing_cache_path", "fetch_billing", "reconcile"]
 
