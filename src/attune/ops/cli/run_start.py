@@ -27,6 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from attune.ops.cli.dashboard import post_to_dashboard
 from attune.ops.cli.follow import (
     OwnerGone,
     exit_code_of,
@@ -36,7 +37,7 @@ from attune.ops.cli.follow import (
 )
 from attune.ops.cli.main import EXIT_INTERRUPTED, run_command
 from attune.ops.config import Config, build_config
-from attune.ops.errors import AttuneError, RunFinished, UnknownWorkflow, error_for_code
+from attune.ops.errors import AttuneError, RunFinished, UnknownWorkflow
 from attune.ops.runs.runner import Runner
 from attune.ops.server_file import ServerInfo, server_for_project
 from attune.ops.store.database import Store
@@ -112,21 +113,9 @@ def _streams(args: argparse.Namespace) -> tuple[TextIO, bool]:
 
 
 def _through_server(config: Config, server: ServerInfo, store: Store, args: Any) -> int:
-    import httpx
-
-    try:
-        answer = httpx.post(
-            f"{server.url}/api/runs",
-            json={"workflow": args.workflow, "path": args.path},
-            headers=server.headers,
-            timeout=30,
-        )
-        body = answer.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        raise AttuneError(f"the dashboard at {server.url} did not answer: {exc}") from exc
-    if answer.status_code >= 400:
-        error = body.get("error", {}) if isinstance(body, dict) else {}
-        raise error_for_code(str(error.get("code", "")), str(error.get("message", answer)))
+    body = post_to_dashboard(
+        server, "/api/runs", json={"workflow": args.workflow, "path": args.path}
+    )
     run = store.require_run(int(body["id"]))
     print(
         f"run {run.id} started on the dashboard: {shlex.join(run.command)}\n"

@@ -14,6 +14,7 @@ import shlex
 import sys
 from datetime import UTC, datetime
 
+from attune.ops.cli.dashboard import post_to_dashboard
 from attune.ops.cli.follow import (
     OwnerGone,
     exit_code_of,
@@ -27,7 +28,7 @@ from attune.ops.cli.follow import exit_text as _exit_text
 from attune.ops.cli.main import run_command
 from attune.ops.cli.run_start import cancel_in_terminal, start_workflow
 from attune.ops.config import Config, build_config
-from attune.ops.errors import AttuneError, error_for_code
+from attune.ops.errors import AttuneError
 from attune.ops.store.database import Store
 from attune.ops.store.runs import RunStatus
 from attune.ops.web.run_costs import usage_texts
@@ -169,8 +170,6 @@ def _export(store: Store, args: argparse.Namespace) -> int:
 
 def _cancel(config: Config, args: argparse.Namespace) -> int:
     """Ask the dashboard that owns the run (it holds the process) to cancel it."""
-    import httpx
-
     from attune.ops.server_file import read_server_file
 
     owner = _owner(config, args.id)
@@ -193,18 +192,7 @@ def _cancel(config: Config, args: argparse.Namespace) -> int:
             f"no attune ops server is running for {config.attune_home} "
             "(only the server that started a run can cancel it)"
         )
-    try:
-        r = httpx.post(
-            f"{info.url}/api/runs/{args.id}/cancel",
-            headers=info.headers,
-            timeout=15,
-        )
-        body = r.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        raise AttuneError(f"the server at {info.url} did not answer: {exc}") from exc
-    if r.status_code >= 400:
-        error = body.get("error", {}) if isinstance(body, dict) else {}
-        raise error_for_code(str(error.get("code", "")), str(error.get("message", r.status_code)))
+    body = post_to_dashboard(info, f"/api/runs/{args.id}/cancel", timeout=15)
     if args.json:
         print(json.dumps(body, indent=2))
     else:
