@@ -1,6 +1,7 @@
 # attune ops — two commands set everything up on a fresh machine:
 #   make run    create .venv, install, serve the dashboard on this project
-#   make test   create .venv, install what tests need (Debian's chromium too), run every check
+#   make test   create .venv, install what tests need (Debian's chromium and postgresql too),
+#               run every check
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,18 +9,18 @@ BIN := $(VENV)/bin
 ARGS ?=
 USAGE_ARGS ?=
 
-.PHONY: run test lint typecheck pytest bench bench-usage chromium npm clean
+.PHONY: run test lint typecheck pytest bench bench-usage chromium npm postgresql clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed-ops: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[ops]'
+	$(BIN)/python -m pip install --quiet -e '.[ops,team]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[ops,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[ops,dev,team]'
 	touch $@ $(VENV)/.installed-ops
 
 run: $(VENV)/.installed-ops ## Serve the dashboard on this project (ARGS="--port 9000")
@@ -27,8 +28,12 @@ run: $(VENV)/.installed-ops ## Serve the dashboard on this project (ARGS="--port
 
 # $(call apt_install_if_missing,COMMAND,PACKAGE,WHY): Debian's PACKAGE, only when COMMAND is
 # missing (so a warm machine stays fast); as root directly, else through sudo.
-define apt_install_if_missing
-	@if ! command -v $(1) >/dev/null 2>&1; then \
+apt_install_if_missing = $(call apt_install_unless,command -v $(1),$(2),$(3))
+
+# $(call apt_install_unless,TEST,PACKAGE,WHY): the same, when the shell command TEST fails
+# (for a program that is not on PATH).
+define apt_install_unless
+	@if ! $(1) >/dev/null 2>&1; then \
 	  echo "installing Debian's $(2) $(3)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
@@ -51,7 +56,12 @@ lint: $(VENV)/.installed-dev ## ruff check and ruff format --check
 typecheck: $(VENV)/.installed-dev ## mypy --strict over src/
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-dev chromium npm ## The whole pytest suite (ARGS="-k name")
+# The PostgreSQL store's tests start a throwaway cluster (tests/postgres_cluster.py) with
+# Debian's initdb and pg_ctl, which live under /usr/lib/postgresql/<version>/bin, not on PATH.
+postgresql: ## Install Debian's postgresql when it is missing
+	$(call apt_install_unless,ls /usr/lib/postgresql/*/bin/initdb,postgresql,for the PostgreSQL store's tests)
+
+pytest: $(VENV)/.installed-dev chromium npm postgresql ## The whole pytest suite (ARGS="-k name")
 	$(BIN)/python -m pytest $(ARGS)
 
 test: lint typecheck pytest ## Every check: lint, typecheck, pytest

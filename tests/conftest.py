@@ -26,6 +26,7 @@ import pytest
 from attune.ops.config import Config, build_config
 from tests.fake_anthropic import FakeAnthropic, running_fake
 from tests.fake_messages import FakeMessages, running_messages
+from tests.postgres_cluster import PostgresCluster, running_cluster
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -302,3 +303,32 @@ def open_page(browser: Any, errors: list[str], shot: Path, **options: Any) -> It
         raise
     finally:
         context.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the session (``tests/postgres_cluster.py``).
+
+    Started on first use only, so a run without PostgreSQL tests never pays for it; stopped and
+    removed when the session ends. A test may ``stop()`` it to play a database that went away;
+    ``postgres_url``'s teardown starts it again for the next test.
+    """
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def postgres_url(
+    postgres_cluster: PostgresCluster, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A fresh, empty database for this test (``postgresql://attune:…@127.0.0.1:PORT/NAME``),
+    dropped afterwards with any connection still open on it."""
+    import re
+    import uuid
+
+    stem = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40].strip("_")
+    name = f"t_{stem}_{uuid.uuid4().hex[:8]}"
+    postgres_cluster.create_database(name)
+    yield postgres_cluster.url(name)
+    postgres_cluster.start()  # a no-op unless the test left the server stopped
+    postgres_cluster.drop_database(name)
