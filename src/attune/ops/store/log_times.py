@@ -8,10 +8,10 @@ Chunks stored before that migration have no time (``None``).
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import AbstractContextManager
 
 from attune.ops.store.damage import reading
+from attune.ops.store.sql import Connection
 
 __all__ = ["LogTimesMixin"]
 
@@ -19,7 +19,7 @@ __all__ = ["LogTimesMixin"]
 class LogTimesMixin:
     """Chunk references with their arrival time (mixed into the ``Store``)."""
 
-    def read(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
+    def read(self) -> AbstractContextManager[Connection]:  # pragma: no cover - Store
         raise NotImplementedError
 
     def timed_chunk_refs(

@@ -8,10 +8,11 @@ when their changes are the same. A project that is no git repository records ``N
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
+
+from attune.ops.store.sql import Connection
 
 __all__ = ["GitState", "RunGitMixin", "git_json"]
 
@@ -43,7 +44,7 @@ def git_json(state: GitState | None) -> dict[str, Any]:
 class RunGitMixin:
     """Records a run's git state (mixed into :class:`attune.ops.store.database.Store`)."""
 
-    def write(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
+    def write(self) -> AbstractContextManager[Connection]:  # pragma: no cover - Store
         raise NotImplementedError
 
     def set_run_git(self, run_id: int, state: GitState | None) -> None:

@@ -11,7 +11,6 @@ The run's row goes with the run (``ON DELETE CASCADE``).
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -20,6 +19,7 @@ from decimal import Decimal
 from typing import Any, Protocol, cast
 
 from attune.ops.store.money import decimal_text, to_pico, to_usd
+from attune.ops.store.sql import Connection, Row
 
 __all__ = [
     "RUN_USAGE_MIGRATION",
@@ -102,7 +102,7 @@ class RunUsage:
         }
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row | Sequence[Any]) -> RunUsage:
+    def from_row(cls, row: Row | Sequence[Any]) -> RunUsage:
         return cls(
             calls=int(row[1]),
             priced_calls=int(row[2]),
@@ -153,10 +153,10 @@ class _Filtered(Protocol):
 class RunUsageMixin:
     """The usage methods of :class:`attune.ops.store.database.Store` (mixed in)."""
 
-    def read(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
+    def read(self) -> AbstractContextManager[Connection]:  # pragma: no cover - Store
         raise NotImplementedError
 
-    def write(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
+    def write(self) -> AbstractContextManager[Connection]:  # pragma: no cover - Store
         raise NotImplementedError
 
     def add_run_usage(self, run_id: int, call: UsageCall | None, rejected: int = 0) -> None:
@@ -240,7 +240,8 @@ class RunUsageMixin:
         sql = (
             "SELECT count(*), coalesce(sum(u.input_tokens), 0), coalesce(sum(u.output_tokens), 0), "
             "coalesce(sum(u.cache_creation_tokens), 0), coalesce(sum(u.cache_read_tokens), 0), "
-            "coalesce(sum(u.cost_pusd), 0), coalesce(sum(u.priced_calls > 0), 0) "
+            "coalesce(sum(u.cost_pusd), 0), "
+            "coalesce(sum(CASE WHEN u.priced_calls > 0 THEN 1 ELSE 0 END), 0) "
             "FROM run_usage u CROSS JOIN runs ON runs.id = u.run_id WHERE u.calls > 0"
         )
         if where:

@@ -27,6 +27,7 @@ from attune.ops.store.damage import reading
 from attune.ops.store.run_git import GitState, git_json
 from attune.ops.store.run_usage import RunUsage
 from attune.ops.store.search import plan_search
+from attune.ops.store.sql import Connection, Row
 
 __all__ = ["FINISHED", "Run", "RunLogMixin", "RunStatus"]
 
@@ -115,7 +116,7 @@ class Run:
             return f"signal {-self.exit_code}"
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row | Sequence[Any]) -> Run:
+    def from_row(cls, row: Row | Sequence[Any]) -> Run:
         return cls(
             id=int(row[0]),
             workflow=row[1],
@@ -145,10 +146,10 @@ class RunLogMixin:
 
     _unwritten_ends: dict[int, dict[str, Any]]
 
-    def read(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
+    def read(self) -> AbstractContextManager[Connection]:  # pragma: no cover - Store
         raise NotImplementedError
 
-    def write(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
+    def write(self) -> AbstractContextManager[Connection]:  # pragma: no cover - Store
         raise NotImplementedError
 
     def _with_usage(self, runs: list[Run]) -> list[Run]:  # pragma: no cover - store/run_usage.py
@@ -246,7 +247,8 @@ class RunLogMixin:
     def add_recommendation(self, run_id: int, index: int, payload: dict[str, Any]) -> None:
         with self.write() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO run_recommendations (run_id, idx, payload) VALUES (?, ?, ?)",
+                "INSERT INTO run_recommendations (run_id, idx, payload) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (run_id, index, json.dumps(payload)),
             )
 

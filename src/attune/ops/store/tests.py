@@ -11,13 +11,13 @@ time each stored batch of log lines arrived (a trigger stamps every chunk, whoev
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from attune.ops.store.damage import reading
+from attune.ops.store.sql import Connection
 
 __all__ = [
     "FAILING",
@@ -141,10 +141,10 @@ class TestResultsMixin:
 
     __test__ = False  # not a pytest class, whatever its name
 
-    def read(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
+    def read(self) -> AbstractContextManager[Connection]:  # pragma: no cover - Store
         raise NotImplementedError
 
-    def write(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
+    def write(self) -> AbstractContextManager[Connection]:  # pragma: no cover - Store
         raise NotImplementedError
 
     # -- writing -------------------------------------------------------------------------------
@@ -180,8 +180,11 @@ class TestResultsMixin:
                 ),
             )
             conn.execute(
-                "INSERT OR REPLACE INTO run_reports (run_id, files, tests, passed, failed, "
-                "errors, skipped, time_s, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO run_reports (run_id, files, tests, passed, failed, errors, "
+                "skipped, time_s, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) "
+                "DO UPDATE SET files = excluded.files, tests = excluded.tests, "
+                "passed = excluded.passed, failed = excluded.failed, errors = excluded.errors, "
+                "skipped = excluded.skipped, time_s = excluded.time_s, notes = excluded.notes",
                 (*_report_values(report), json.dumps(list(notes))),
             )
         return report
@@ -321,8 +324,9 @@ class TestResultsMixin:
         marks = ", ".join("?" * len(test_ids))
         with self.read() as conn:
             rows = conn.execute(
-                "SELECT tr.test_id, sum(tr.status = 'passed'), "  # noqa: S608
-                "sum(tr.status IN ('failed', 'error')) FROM test_results tr "
+                "SELECT tr.test_id, sum(CASE WHEN tr.status = 'passed' THEN 1 ELSE 0 END), "  # noqa: S608
+                "sum(CASE WHEN tr.status IN ('failed', 'error') THEN 1 ELSE 0 END) "
+                "FROM test_results tr "
                 "JOIN runs r ON r.id = tr.run_id "
                 f"WHERE tr.test_id IN ({marks}) AND r.started_at >= ? "
                 "AND r.git_commit IS NOT NULL "
@@ -376,12 +380,13 @@ def _report_values(report: ReportRow) -> tuple[Any, ...]:
 
 
 def _test_ids(
-    conn: sqlite3.Connection, workflow: str, cases: Sequence[CaseRow]
+    conn: Connection, workflow: str, cases: Sequence[CaseRow]
 ) -> dict[tuple[str, str, str], int]:
     """The id of every test of ``cases``, creating the ones never seen before."""
     keys = list(dict.fromkeys((c.suite, c.classname, c.name) for c in cases))
     conn.executemany(
-        "INSERT OR IGNORE INTO tests (workflow, suite, classname, name) VALUES (?, ?, ?, ?)",
+        "INSERT INTO tests (workflow, suite, classname, name) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
         ((workflow, *key) for key in keys),
     )
     if len(keys) > 500:  # one pass over the workflow's tests beats thousands of lookups

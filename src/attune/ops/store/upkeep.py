@@ -6,12 +6,12 @@ these run at start and in background threads, never on a request.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
 from attune.ops.store.runs import RUN_COLUMNS, Run, now_iso
+from attune.ops.store.sql import Connection
 
 __all__ = ["INDEXES", "RunUpkeepMixin"]
 
@@ -26,10 +26,10 @@ INDEXES = (
 class RunUpkeepMixin:
     """Indexing finished runs, marking orphaned runs interrupted, deleting old runs."""
 
-    def read(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
+    def read(self) -> AbstractContextManager[Connection]:  # pragma: no cover - Store
         raise NotImplementedError
 
-    def write(self) -> AbstractContextManager[sqlite3.Connection]:  # pragma: no cover - Store
+    def write(self) -> AbstractContextManager[Connection]:  # pragma: no cover - Store
         raise NotImplementedError
 
     def index_run(self, run_id: int) -> None:
@@ -132,7 +132,7 @@ class RunUpkeepMixin:
 
 
 def _index_chunks(
-    conn: sqlite3.Connection, run_id: int, table: str, upto: int, max_chunks: int
+    conn: Connection, run_id: int, table: str, upto: int, max_chunks: int
 ) -> tuple[int, bool]:
     """Add the next ``max_chunks`` chunks after ``upto`` to ``table``: (new upto, complete)."""
     ids = [

@@ -14,12 +14,12 @@ Reads are in ``store/usage_queries.py``.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from attune.ops.store.database import Store
+from attune.ops.store.sql import Connection, Row
 from attune.ops.store.usage_rollups import Rollup, rebuild_rollups, settle_session
 from attune.ops.store.usage_rows import MessageRow, Pricer, merge
 
@@ -52,8 +52,14 @@ MESSAGE_COLUMNS = (
     "cache_read_tokens, web_searches"
 )
 
+# An upsert that replaces every column but the key (SQLite and PostgreSQL alike).
+_REPLACE_MESSAGE = "ON CONFLICT (key) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}"
+    for c in [*MESSAGE_COLUMNS.split(", ")[1:], "file_id", "cost_pusd", "saved_pusd", "priced_with"]
+)
 
-def _file(r: sqlite3.Row) -> FileState:
+
+def _file(r: Row) -> FileState:
     return FileState(
         id=int(r[0]),
         path=str(r[1]),
@@ -69,7 +75,7 @@ def _file(r: sqlite3.Row) -> FileState:
     )
 
 
-def _message(r: sqlite3.Row) -> MessageRow:
+def _message(r: Row) -> MessageRow:
     """A row of ``MESSAGE_COLUMNS`` followed by the folder's path."""
     return MessageRow(
         key=r[0],
@@ -192,16 +198,16 @@ class UsageStore:
 
     # -- rows ----------------------------------------------------------------------------------
 
-    def _cwd_id(self, conn: sqlite3.Connection, cwd: str, new_cwds: dict[str, int]) -> int:
+    def _cwd_id(self, conn: Connection, cwd: str, new_cwds: dict[str, int]) -> int:
         found = self._cwd_ids.get(cwd, new_cwds.get(cwd))
         if found is not None:
             return found
-        conn.execute("INSERT OR IGNORE INTO usage_cwds (cwd) VALUES (?)", (cwd,))
+        conn.execute("INSERT INTO usage_cwds (cwd) VALUES (?) ON CONFLICT DO NOTHING", (cwd,))
         value = int(conn.execute("SELECT id FROM usage_cwds WHERE cwd = ?", (cwd,)).fetchone()[0])
         new_cwds[cwd] = value  # remembered once the transaction commits
         return value
 
-    def _existing(self, conn: sqlite3.Connection, keys: list[str]) -> dict[str, _Stored]:
+    def _existing(self, conn: Connection, keys: list[str]) -> dict[str, _Stored]:
         found: dict[str, _Stored] = {}
         for start in range(0, len(keys), 500):
             part = keys[start : start + 500]
@@ -217,7 +223,7 @@ class UsageStore:
 
     def _write_rows(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         rows: Sequence[tuple[int, MessageRow]],
         pricer: Pricer,
         price_source: str,
@@ -248,8 +254,8 @@ class UsageStore:
         if not writes:
             return
         conn.executemany(
-            f"INSERT OR REPLACE INTO usage_messages ({MESSAGE_COLUMNS}, file_id, cost_pusd, "  # noqa: S608
-            "saved_pusd, priced_with) VALUES (" + ",".join("?" * 21) + ")",
+            f"INSERT INTO usage_messages ({MESSAGE_COLUMNS}, file_id, cost_pusd, "  # noqa: S608
+            "saved_pusd, priced_with) VALUES (" + ",".join("?" * 21) + ") " + _REPLACE_MESSAGE,
             writes,
         )
         rollup.apply(conn)
@@ -303,7 +309,7 @@ class UsageStore:
         return len(dirty)
 
 
-def _move_offset(conn: sqlite3.Connection, chunk: ChunkWrite) -> None:
+def _move_offset(conn: Connection, chunk: ChunkWrite) -> None:
     file = chunk.file
     moved = conn.execute(
         "UPDATE usage_files SET read_offset = ?, size = ?, mtime_ns = ?, "
@@ -354,7 +360,7 @@ def _params(
     )
 
 
-def _bump_generation(conn: sqlite3.Connection) -> None:
+def _bump_generation(conn: Connection) -> None:
     conn.execute(
         "INSERT INTO settings (key, value, updated_at) VALUES (?, '1', ?) ON CONFLICT (key) "
         "DO UPDATE SET value = CAST(value AS INTEGER) + 1, updated_at = excluded.updated_at",

@@ -8,11 +8,11 @@ or ``None`` for every project. Sums are SQLite integers (tokens, pico-dollars): 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from attune.ops.store.database import Store
+from attune.ops.store.sql import Connection, Row
 from attune.ops.store.usage import GENERATION_KEY
 
 __all__ = [
@@ -159,7 +159,7 @@ def sessions(
     return found, int(total)
 
 
-def _session(conn: sqlite3.Connection, r: sqlite3.Row, cwd_ids: Sequence[int] | None) -> SessionRow:
+def _session(conn: Connection, r: Row, cwd_ids: Sequence[int] | None) -> SessionRow:
     where, params = _scope(cwd_ids, "s.cwd_id")
     latest = conn.execute(
         "SELECT s.git_branch, s.version, c.cwd FROM usage_sessions s "  # noqa: S608
@@ -195,7 +195,8 @@ def minute_buckets(
         rows = conn.execute(
             "SELECT ts / 60000 * 60000, count(*), sum(input_tokens + output_tokens + "  # noqa: S608
             "cache_creation_tokens + cache_read_tokens), coalesce(sum(cost_pusd), 0), "
-            f"sum(cost_pusd IS NULL) FROM usage_messages WHERE {where} AND ts >= ? AND ts < ? "
+            "sum(CASE WHEN cost_pusd IS NULL THEN 1 ELSE 0 END) "
+            f"FROM usage_messages WHERE {where} AND ts >= ? AND ts < ? "
             "GROUP BY 1 ORDER BY 1",
             [*params, since_ms, until_ms],
         ).fetchall()

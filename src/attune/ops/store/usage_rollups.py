@@ -8,8 +8,7 @@ of an ingest pass. :func:`rebuild_rollups` makes both from every row (after pric
 
 from __future__ import annotations
 
-import sqlite3
-
+from attune.ops.store.sql import Connection
 from attune.ops.store.usage_rows import DAY_MS, MessageRow
 
 __all__ = ["ACTIVE_GAP_MS", "Rollup", "rebuild_rollups", "settle_session"]
@@ -42,7 +41,7 @@ class Rollup:
         for i, v in enumerate(values):
             session[2 + i] += v
 
-    def apply(self, conn: sqlite3.Connection) -> None:
+    def apply(self, conn: Connection) -> None:
         conn.executemany(
             "INSERT INTO usage_daily (day, cwd_id, model, messages, input_tokens, "
             "output_tokens, cache_creation_tokens, cache_read_tokens, cost_pusd, unpriced, fast,"
@@ -73,7 +72,7 @@ class Rollup:
         )
 
 
-def settle_session(conn: sqlite3.Connection, session_id: str, cwd_id: int) -> None:
+def settle_session(conn: Connection, session_id: str, cwd_id: int) -> None:
     """One session × folder from its rows: exact first/last time, active time, latest branch."""
     found = conn.execute(
         "SELECT count(*), min(ts), max(ts) FROM usage_messages WHERE session_id = ? AND cwd_id = ?",
@@ -102,13 +101,14 @@ def settle_session(conn: sqlite3.Connection, session_id: str, cwd_id: int) -> No
     )
 
 
-def rebuild_rollups(conn: sqlite3.Connection) -> None:
+def rebuild_rollups(conn: Connection) -> None:
     """Both roll-ups from every row (after pricing again); sessions are settled afterwards."""
     conn.execute("DELETE FROM usage_daily")
     conn.execute(
         "INSERT INTO usage_daily SELECT ts / ?, cwd_id, model, count(*), sum(input_tokens), "
         "sum(output_tokens), sum(cache_creation_tokens), sum(cache_read_tokens), "
-        "coalesce(sum(cost_pusd), 0), sum(cost_pusd IS NULL), sum(speed IS 'fast'), "
+        "coalesce(sum(cost_pusd), 0), sum(CASE WHEN cost_pusd IS NULL THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN speed = 'fast' THEN 1 ELSE 0 END), "
         "sum(saved_pusd) FROM usage_messages GROUP BY 1, 2, 3",
         (DAY_MS,),
     )
@@ -116,6 +116,7 @@ def rebuild_rollups(conn: sqlite3.Connection) -> None:
     conn.execute(
         "INSERT INTO usage_sessions SELECT session_id, cwd_id, min(ts), max(ts), -1, count(*), "
         "sum(input_tokens), sum(output_tokens), sum(cache_creation_tokens), "
-        "sum(cache_read_tokens), coalesce(sum(cost_pusd), 0), sum(cost_pusd IS NULL), NULL, "
+        "sum(cache_read_tokens), coalesce(sum(cost_pusd), 0), "
+        "sum(CASE WHEN cost_pusd IS NULL THEN 1 ELSE 0 END), NULL, "
         "NULL FROM usage_messages GROUP BY session_id, cwd_id"
     )

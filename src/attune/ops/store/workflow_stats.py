@@ -8,13 +8,13 @@ are read at once, walking the ``runs_by_workflow`` index.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from attune.ops.store.damage import reading
+from attune.ops.store.sql import Connection
 
 __all__ = ["RECENT", "WorkflowRecord", "history_stamp", "workflow_records"]
 
@@ -53,7 +53,7 @@ class WorkflowRecord:
 
 
 def workflow_records(
-    read: Callable[[], AbstractContextManager[sqlite3.Connection]],
+    read: Callable[[], AbstractContextManager[Connection]],
 ) -> dict[str, WorkflowRecord]:
     """Each workflow that has runs → its record (``read`` is ``Store.read``)."""
     with reading("the workflows' recent runs"), read() as conn:
@@ -78,7 +78,7 @@ def workflow_records(
 
 
 def history_stamp(
-    read: Callable[[], AbstractContextManager[sqlite3.Connection]],
+    read: Callable[[], AbstractContextManager[Connection]],
 ) -> tuple[Any, ...]:
     """What changes whenever any workflow's record can: the newest run (its id, status and
     end; one run is live at a time, so only the newest changes) and how many runs there are

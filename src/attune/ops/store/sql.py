@@ -1,0 +1,44 @@
+"""What the store's SQL runs on: a connection either backend hands out.
+
+The store's statements are written once, in SQLite's dialect with ``?`` placeholders, and run on
+``sqlite3`` as they are; the PostgreSQL backend translates each one once (store/pg_sql.py) and
+gives rows that read by index and by column name like ``sqlite3.Row``. Code in ``store/``
+types its connections with :class:`Connection`, so it never knows which backend it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+__all__ = ["Connection", "Cursor", "Row"]
+
+# A row reads by position and by column name (``sqlite3.Row`` or the PostgreSQL backend's).
+Row = Any
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the store uses."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def lastrowid(self) -> int | None: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """The part of a DB-API connection the store uses, inside one transaction."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> Cursor: ...
