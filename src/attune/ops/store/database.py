@@ -26,8 +26,11 @@ from attune.ops.store.locks import BUSY_TIMEOUT_S, is_locked, locked_error
 from attune.ops.store.log_times import LogTimesMixin
 from attune.ops.store.readers import ReaderPool
 from attune.ops.store.run_git import RunGitMixin
+from attune.ops.store.run_origin import ORIGIN_MIGRATION
 from attune.ops.store.run_usage import RUN_USAGE_MIGRATION, RunUsageMixin
 from attune.ops.store.runs import Run, RunLogMixin
+from attune.ops.store.settings import SettingsMixin, utc_now
+from attune.ops.store.sql import Connection
 from attune.ops.store.tests import TESTS_MIGRATION, TestResultsMixin
 from attune.ops.store.upkeep import RunUpkeepMixin
 from attune.ops.store.usage_schema import USAGE_MIGRATION
@@ -127,23 +130,31 @@ MIGRATIONS: tuple[str, ...] = (
     RUN_USAGE_MIGRATION,
     # 7: test cases of runs' JUnit reports, runs' git commit, log batches' arrival (store/tests.py).
     TESTS_MIGRATION,
+    # 8: who started each run and where; whose Claude Code usage each file is (store/run_origin.py).
+    ORIGIN_MIGRATION,
 )
 
 
-def utc_now() -> str:
-    """The current time as ISO 8601 UTC with seconds precision and a ``Z``-free offset."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
 class Store(
-    RunUsageMixin, RunLogMixin, RunUpkeepMixin, TestResultsMixin, RunGitMixin, LogTimesMixin
+    SettingsMixin,
+    RunUsageMixin,
+    RunLogMixin,
+    RunUpkeepMixin,
+    TestResultsMixin,
+    RunGitMixin,
+    LogTimesMixin,
 ):
     """The SQLite database of one attune home. Thread-safe; cheap to share.
+
+    ``backend`` says which store this is (``"sqlite"``; ``"postgresql"`` for
+    store/postgres.py's team store, a subclass on other connections).
 
     The run methods (``create_run``, ``get_run``, ``list_runs``, ``read_lines`` …) come from
     :class:`attune.ops.store.runs.RunLogMixin`; indexing, recovery and retention from
     :class:`attune.ops.store.upkeep.RunUpkeepMixin`.
     """
+
+    backend = "sqlite"
 
     def __init__(self, path: Path, integrity_budget_s: float | None = INTEGRITY_BUDGET_S) -> None:
         """Open (or create) the store at ``path``; raises ``StoreUnavailable`` if it cannot be.
@@ -276,7 +287,7 @@ class Store(
         return int(row[0] or 0)
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> Iterator[Connection]:
         """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``) under the writer lock.
 
         Waits at most :data:`BUSY_TIMEOUT_S` for the lock (held by another thread or process);
@@ -309,7 +320,7 @@ class Store(
         finally:
             self._write_lock.release()
 
-    def read(self) -> AbstractContextManager[sqlite3.Connection]:
+    def read(self) -> AbstractContextManager[Connection]:
         """A reader connection inside one read transaction (a stable snapshot)."""
         return self._readers.read()
 
@@ -333,43 +344,6 @@ class Store(
         """Rebuild the file to give freed pages back to the disk (takes the writer lock)."""
         with self._write_lock:
             self._writer.execute("VACUUM")
-
-    # -- settings ------------------------------------------------------------------------------
-
-    def get_setting(self, key: str) -> str | None:
-        with self.read() as conn:
-            row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_setting(self, key: str, value: str | None) -> None:
-        """Store ``value`` under ``key``; ``None`` deletes it."""
-        with self.write() as conn:
-            if value is None:
-                conn.execute("DELETE FROM settings WHERE key = ?", (key,))
-            else:
-                conn.execute(
-                    "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-                    "updated_at = excluded.updated_at",
-                    (key, value, utc_now()),
-                )
-
-    # -- spec dismissals -----------------------------------------------------------------------
-
-    def dismissed_hashes(self) -> dict[str, str]:
-        """``{spec path: snapshot_hash}`` of every dismissed completion candidate."""
-        with self.read() as conn:
-            rows = conn.execute("SELECT path, snapshot_hash FROM spec_dismissals").fetchall()
-        return {str(r[0]): str(r[1]) for r in rows}
-
-    def dismiss_spec(self, path: str, snapshot_hash: str) -> None:
-        with self.write() as conn:
-            conn.execute(
-                "INSERT INTO spec_dismissals (path, snapshot_hash, dismissed_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (path) DO UPDATE SET snapshot_hash = excluded.snapshot_hash, "
-                "dismissed_at = excluded.dismissed_at",
-                (path, snapshot_hash, utc_now()),
-            )
 
 
 def _statements(script: str) -> list[str]:
