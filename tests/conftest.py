@@ -332,3 +332,25 @@ def postgres_url(
     yield postgres_cluster.url(name)
     postgres_cluster.start()  # a no-op unless the test left the server stopped
     postgres_cluster.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each store backend in turn: a test that takes it runs once on SQLite, once on PostgreSQL."""
+    return str(request.param)
+
+
+@pytest.fixture
+def any_store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh store of ``backend``: ``<tmp>/ops.db``, or a new database on the test cluster."""
+    from attune.ops.store.database import Store
+
+    store: Store
+    if backend == "sqlite":
+        store = Store(tmp_path / "ops.db")
+    else:
+        from attune.ops.store.postgres import PostgresStore
+
+        store = PostgresStore(request.getfixturevalue("postgres_url"))
+    yield store
+    store.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from attune.ops.errors import ConfigError
+from attune.ops.store.pg_url import check_url, masked_url
 
 __all__ = ["DEFAULT_SPECS_DIRS", "Config", "ConfigError", "build_config", "is_loopback_host"]
 
@@ -36,6 +37,8 @@ class Config:
     trusted_hosts: tuple[str, ...] = ()
     runs_retention_days: int = 30
     monthly_budget_usd: Decimal | None = None
+    #: a team's PostgreSQL store (``--database-url`` / ``$ATTUNE_DATABASE_URL``); never printed
+    database_url: str | None = field(default=None, repr=False)
 
     @property
     def ops_dir(self) -> Path:
@@ -45,6 +48,11 @@ class Config:
     @property
     def db_path(self) -> Path:
         return self.ops_dir / "ops.db"
+
+    @property
+    def store_label(self) -> str:
+        """Where the store is: the SQLite file, or the team database with its password masked."""
+        return masked_url(self.database_url) if self.database_url else str(self.db_path)
 
     @property
     def is_loopback(self) -> bool:
@@ -77,6 +85,11 @@ def build_config(project_root: Path | str | None = None, **overrides: Any) -> Co
     else:
         roots = tuple(_resolve_against(root, p) for p in specs_roots)
     values: dict[str, Any] = {"specs_roots": roots}
+    url = overrides.pop("database_url", None)
+    if url is None:
+        url = os.environ.get("ATTUNE_DATABASE_URL", "").strip() or None
+    if url:
+        values["database_url"] = check_url(url)
     for key, value in overrides.items():
         if value is None and key != "monthly_budget_usd":
             continue

@@ -60,6 +60,12 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--monthly-budget", metavar="USD", help="monthly Anthropic budget for the spend panel"
     )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="a team's PostgreSQL store, postgresql://user:pass@host/db "
+        "(default: $ATTUNE_DATABASE_URL, else SQLite in the attune home)",
+    )
 
 
 def build_ops_parser(prog: str = "attune ops") -> argparse.ArgumentParser:
@@ -123,6 +129,8 @@ def add_runs_parser(commands: Any) -> None:
     ls.add_argument("--workflow", help="only runs of this workflow")
     ls.add_argument("--status", action="append", default=[], help="only this status (repeatable)")
     ls.add_argument("-q", "--search", help="only runs whose log contains this text")
+    ls.add_argument("--host", help="only runs of this machine (a team store)")
+    ls.add_argument("--user", help="only runs this user started (a team store)")
     ls.add_argument("--limit", type=int, default=20, help="how many (default 20, at most 200)")
     ls.add_argument("--before", type=int, help="page: only runs older than this id")
     ls.add_argument("--json", action="store_true", help="print JSON")

@@ -41,6 +41,7 @@ from attune.ops.errors import AttuneError, RunFinished, UnknownWorkflow
 from attune.ops.runs.runner import Runner
 from attune.ops.server_file import ServerInfo, server_for_project
 from attune.ops.store.database import Store
+from attune.ops.store.open import open_store
 from attune.ops.store.runs import Run, RunStatus
 
 __all__ = ["cancel_in_terminal", "start_workflow"]
@@ -80,7 +81,8 @@ def _start(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         server = None
-    store = Store(config.db_path, integrity_budget_s=0)  # the dashboard checks at its start
+    # integrity_budget_s=0: the dashboard checks the store at its start
+    store = open_store(config.db_path, config.database_url, integrity_budget_s=0)
     try:
         if server is not None:
             return _through_server(config, server, store, args)
@@ -225,7 +227,7 @@ def cancel_in_terminal(config: Config, run_id: int, owner: int, wait_s: float = 
         return None
     if not any(a == b"runs" and b == b"start" for a, b in itertools.pairwise(argv)):
         return None
-    store = Store(config.db_path, integrity_budget_s=0)
+    store = open_store(config.db_path, config.database_url, integrity_budget_s=0)
     try:
         try:
             os.kill(owner, signal.SIGTERM)

@@ -28,8 +28,10 @@ from attune.ops.cli.follow import exit_text as _exit_text
 from attune.ops.cli.main import run_command
 from attune.ops.cli.run_start import cancel_in_terminal, start_workflow
 from attune.ops.config import Config, build_config
-from attune.ops.errors import AttuneError
+from attune.ops.errors import AttuneError, RunElsewhere
 from attune.ops.store.database import Store
+from attune.ops.store.open import open_store
+from attune.ops.store.run_origin import this_origin
 from attune.ops.store.runs import RunStatus
 from attune.ops.web.run_costs import usage_texts
 
@@ -50,7 +52,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = build_config()
     if args.action == "cancel":
         return _cancel(config, args)
-    store = Store(config.db_path, integrity_budget_s=0)  # the dashboard checks at its start
+    # integrity_budget_s=0: the dashboard checks the store at its start
+    store = open_store(config.db_path, config.database_url, integrity_budget_s=0)
     try:
         return int(_ACTIONS[args.action](store, args))
     finally:
@@ -86,6 +89,8 @@ def _list(store: Store, args: argparse.Namespace) -> int:
         q=args.search,
         limit=args.limit,
         before=args.before,
+        host=args.host,
+        user=args.user,
     )
     if args.json:
         print(json.dumps({"runs": [r.to_json() for r in runs], "next": next_cursor}, indent=2))
@@ -93,13 +98,19 @@ def _list(store: Store, args: argparse.Namespace) -> int:
     if not runs:
         print("no runs")
         return 0
-    print(f"{'ID':>6}  {'STATUS':<11} {'WORKFLOW':<20} {'STARTED':<25}  {'TIME':>7}  EXIT  SCOPE")
+    # Who and where, once the runs come from more than one machine or person (a team store).
+    origin = len({(r.host, r.user) for r in runs}) > 1 or bool(args.host or args.user)
+    who = f"  {'WHO':<24}" if origin else ""
+    print(
+        f"{'ID':>6}  {'STATUS':<11} {'WORKFLOW':<20} {'STARTED':<25}  {'TIME':>7}  EXIT{who}  SCOPE"
+    )
     for r in runs:
         code = "" if r.exit_code is None else str(r.exit_code)
         started = format_time(r.started_at, utc=args.utc)
+        who = f"  {(r.user or '?') + '@' + (r.host or '?'):<24.24}" if origin else ""
         print(
             f"{r.id:>6}  {r.status:<11} {r.workflow[:20]:<20} {started:<25}  "
-            f"{_duration(r.duration_s):>7}  {code:>4}  {scope_label(r.path)}"
+            f"{_duration(r.duration_s):>7}  {code:>4}{who}  {scope_label(r.path)}"
         )
     if next_cursor is not None:
         print(f"… older runs: attune runs list --before {next_cursor}")
@@ -201,12 +212,22 @@ def _cancel(config: Config, args: argparse.Namespace) -> int:
 
 
 def _owner(config: Config, run_id: int) -> int | None:
-    """The pid of the server that started ``run_id``, when the store knows it."""
-    store = Store(config.db_path, integrity_budget_s=0)  # the dashboard checks at its start
+    """The pid of the server that started ``run_id``, when the store knows it; a run live on
+    another machine (a team store) raises ``RunElsewhere`` naming that machine."""
+    # integrity_budget_s=0: the dashboard checks the store at its start
+    store = open_store(config.db_path, config.database_url, integrity_budget_s=0)
     try:
         run = store.get_run(run_id)
     finally:
         store.close()
+    here = this_origin().host
+    if run is not None and not run.finished and run.host not in (None, here):
+        raise RunElsewhere(
+            f"run {run_id} runs on host {run.host} (started by {run.user or 'someone'}), not on "
+            f"this one ({here}): cancel it from that machine",
+            run_id=run_id,
+            host=run.host,
+        )
     if run is not None and not run.finished and run.server_pid:
         return run.server_pid
     return None

@@ -17,7 +17,7 @@ from attune.ops.cli.main import run_command
 from attune.ops.config import build_config
 from attune.ops.spend.usage.query import parse_query
 from attune.ops.spend.usage.service import UsageService
-from attune.ops.store.database import Store
+from attune.ops.store.open import open_store
 
 __all__ = ["cmd_usage"]
 
@@ -39,7 +39,8 @@ def _usage(args: argparse.Namespace) -> int:
         until=args.until,
         limit=max(1, min(args.limit, 500)),
     )
-    store = Store(config.db_path, integrity_budget_s=0)  # the dashboard checks at its start
+    # integrity_budget_s=0: the dashboard checks the store at its start
+    store = open_store(config.db_path, config.database_url, integrity_budget_s=0)
     try:
         usage = UsageService(config, store)
         usage.ingest_now()

@@ -146,7 +146,14 @@ class UsageTotal:
 
 class _Filtered(Protocol):
     def run_filter(
-        self, workflow: str | None, statuses: Sequence[str], q: str | None, since: str | None
+        self,
+        workflow: str | None,
+        statuses: Sequence[str],
+        q: str | None,
+        since: str | None,
+        *,
+        host: str | None = None,
+        user: str | None = None,
     ) -> tuple[list[str], list[Any]]: ...
 
 
@@ -184,15 +191,15 @@ class RunUsageMixin:
                 rejected,
             )
             conn.execute(
-                f"INSERT INTO run_usage ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
-                "ON CONFLICT (run_id) DO UPDATE SET calls = calls + excluded.calls, "
-                "priced_calls = priced_calls + excluded.priced_calls, "
-                "input_tokens = input_tokens + excluded.input_tokens, "
-                "output_tokens = output_tokens + excluded.output_tokens, "
-                "cache_creation_tokens = cache_creation_tokens + excluded.cache_creation_tokens, "
-                "cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens, "
-                "cost_pusd = cost_pusd + excluded.cost_pusd, models = excluded.models, "
-                "rejected = rejected + excluded.rejected",
+                f"INSERT INTO run_usage AS u ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+                "ON CONFLICT (run_id) DO UPDATE SET calls = u.calls + excluded.calls, "
+                "priced_calls = u.priced_calls + excluded.priced_calls, "
+                "input_tokens = u.input_tokens + excluded.input_tokens, "
+                "output_tokens = u.output_tokens + excluded.output_tokens, "
+                "cache_creation_tokens = u.cache_creation_tokens + excluded.cache_creation_tokens, "
+                "cache_read_tokens = u.cache_read_tokens + excluded.cache_read_tokens, "
+                "cost_pusd = u.cost_pusd + excluded.cost_pusd, models = excluded.models, "
+                "rejected = u.rejected + excluded.rejected",
                 values,
             )
 
@@ -215,10 +222,19 @@ class RunUsageMixin:
         return [replace(r, usage=usages[r.id]) if r.id in usages else r for r in runs]
 
     def usage_total(
-        self, workflow: str | None, statuses: Sequence[str], q: str | None, since: str | None
+        self,
+        workflow: str | None,
+        statuses: Sequence[str],
+        q: str | None,
+        since: str | None,
+        *,
+        host: str | None = None,
+        user: str | None = None,
     ) -> UsageTotal:
         """What the runs of a history filter (as ``list_runs`` takes it, every page) spent."""
-        where, args = cast(_Filtered, self).run_filter(workflow, statuses, q, since)
+        where, args = cast(_Filtered, self).run_filter(
+            workflow, statuses, q, since, host=host, user=user
+        )
         return self.usage_total_where(where, args)
 
     def usage_total_between(self, since: date | None, until: date | None) -> UsageTotal:

@@ -217,13 +217,15 @@ class RunLogMixin:
         limit: int = 50,
         before: int | None = None,
         since: str | None = None,
+        host: str | None = None,
+        user: str | None = None,
     ) -> tuple[list[Run], int | None]:
         """Runs newest first and the cursor of the next page (``None`` on the last page).
 
         The cursor is a run id: ids only grow, so pages stay stable while new runs arrive.
         """
         limit = max(1, min(int(limit), MAX_LIMIT))
-        where, args = self.run_filter(workflow, statuses, q, since)
+        where, args = self.run_filter(workflow, statuses, q, since, host=host, user=user)
         if before is not None:
             where.append("id < ?")
             args.append(max(min(before, MAX_SQLITE_INT), 0))
@@ -239,11 +241,23 @@ class RunLogMixin:
         return runs, (runs[-1].id if len(rows) > limit else None)
 
     def run_filter(
-        self, workflow: str | None, statuses: Sequence[str], q: str | None, since: str | None
+        self,
+        workflow: str | None,
+        statuses: Sequence[str],
+        q: str | None,
+        since: str | None,
+        *,
+        host: str | None = None,
+        user: str | None = None,
     ) -> tuple[list[str], list[Any]]:
-        """The conditions on ``runs`` (and their arguments) of a history filter."""
+        """The conditions on ``runs`` (and their arguments) of a history filter; ``host`` and
+        ``user`` pick the runs of one machine or one teammate (a team store)."""
         where: list[str] = []
         args: list[Any] = []
+        for column, value in (("host", host), ("username", user)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
         if workflow:
             where.append("workflow = ?")
             args.append(workflow)
@@ -261,6 +275,23 @@ class RunLogMixin:
             where.append(plan.sql)
             args.extend(plan.args)
         return where, args
+
+    def run_origins(self) -> tuple[list[str], list[str]]:
+        """The hosts and the users that have runs here (sorted), for the history's filters.
+
+        A skip scan over the ``(host, id)`` / ``(username, id)`` indexes: one index probe per
+        distinct value, however many runs there are (SQLite and PostgreSQL alike).
+        """
+        found: list[list[str]] = []
+        with self.read() as conn:
+            for column in ("host", "username"):
+                rows = conn.execute(
+                    f"WITH RECURSIVE v(x) AS (SELECT min({column}) FROM runs "  # noqa: S608
+                    f"UNION ALL SELECT (SELECT min({column}) FROM runs WHERE {column} > v.x) "
+                    "FROM v WHERE v.x IS NOT NULL) SELECT x FROM v WHERE x IS NOT NULL"
+                ).fetchall()
+                found.append([str(r[0]) for r in rows])
+        return found[0], found[1]
 
     def read_lines(
         self, run_id: int, after_seq: int = 0, limit: int | None = None

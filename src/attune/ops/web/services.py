@@ -30,6 +30,7 @@ from attune.ops.spend.usage.service import UsageService
 from attune.ops.spend.workflow_prices import WorkflowPricer
 from attune.ops.store.database import Store
 from attune.ops.store.indexer import SearchIndexer
+from attune.ops.store.open import open_store
 from attune.ops.store.retention import RetentionJob
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class AppServices:
 
 def build_services(config: Config, *, token: str, templates: Jinja2Templates) -> AppServices:
     """Build every service of one app for ``config``; recovers runs a dead server left."""
-    store = Store(config.db_path)
+    store = open_store(config.db_path, config.database_url)
     hub = StreamHub()
     # The indexer pauses while a run is live; the runner wakes it when one ends (the lambda
     # reads ``runner`` when called, after it exists).

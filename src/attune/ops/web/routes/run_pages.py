@@ -71,6 +71,8 @@ def _run_row(run: Run, q: str = "") -> dict[str, Any]:
         "exit_code": run.exit_code,
         "href": href,
         "cost": format_cost(run.usage.cost_usd) if run.usage and run.usage.calls else "–",
+        "host": run.host,
+        "user": run.user,
     }
 
 
@@ -211,11 +213,14 @@ class HistoryQuery:
     since: str
     q: str
     before: int | None
+    host: str = ""
+    user: str = ""
 
     def url_params(self) -> list[tuple[str, str]]:
         """The filters as query parameters (empty ones left out), for the pager's links."""
         params = [("status", s) for s in self.statuses]
-        params += [(k, v) for k, v in (("workflow", self.workflow), ("q", self.q)) if v]
+        texts = (("workflow", self.workflow), ("q", self.q), ("host", self.host))
+        params += [(k, v) for k, v in (*texts, ("user", self.user)) if v]
         return params + ([("since", self.since)] if self.since != "all" else [])
 
 
@@ -228,13 +233,27 @@ def _history(store: Store, known: Sequence[str], query: HistoryQuery) -> dict[st
         limit=PAGE_SIZE,
         before=query.before,
         since=_since(query.since),
+        host=query.host or None,
+        user=query.user or None,
     )
+    hosts, users = store.run_origins()
     extra = {r.workflow for r in runs} | ({query.workflow} if query.workflow else set())
     names = sorted(set(known) | extra)
     base = query.url_params()
     since = _since(query.since)
-    total = store.usage_total(query.workflow or None, query.statuses, query.q or None, since)
+    total = store.usage_total(
+        query.workflow or None,
+        query.statuses,
+        query.q or None,
+        since,
+        host=query.host or None,
+        user=query.user or None,
+    )
     return {
+        "hosts": hosts,
+        "users": users,
+        # who and where: shown once runs come from more than one machine or person (a team)
+        "show_origin": len(hosts) > 1 or len(users) > 1 or bool(query.host or query.user),
         "rows": [_run_row(r, query.q) for r in runs],
         "total": total_texts(total.to_json()),
         "workflow_names": names,
@@ -256,14 +275,19 @@ async def show_runs(
     since: str = "all",
     q: str = "",
     before: int | None = None,
+    host: str = "",
+    user: str = "",
 ) -> HTMLResponse:
-    """Run history: filters (status, workflow, date, log text), cursor pages, per-workflow stats."""
+    """Run history: filters (status, workflow, date, log text; host and user once a team
+    shares the store), cursor pages, per-workflow stats."""
     query = HistoryQuery(
         statuses=_split_statuses(status),
         workflow=workflow,
         since=since if since in DATE_PRESETS else "all",
         q=q.strip(),
         before=before,
+        host=host.strip(),
+        user=user.strip(),
     )
     known = [w.name for w in (await asyncio.to_thread(registry.load)).workflows]
     data = await asyncio.to_thread(_history, store, known, query)
@@ -275,6 +299,8 @@ async def show_runs(
             "workflow": workflow,
             "since": query.since,
             "q": query.q,
+            "host": query.host,
+            "user": query.user,
         },
         "filtered": bool(query.url_params()),
         "statuses": STATUSES,

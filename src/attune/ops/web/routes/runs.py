@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -107,10 +108,13 @@ async def list_runs(
     limit: int = 50,
     before: int | None = None,
     since: str | None = None,
+    host: str | None = None,
+    user: str | None = None,
 ) -> dict[str, Any]:
     """Runs newest first, filtered; ``next`` is the cursor of the next page (``before=``);
     ``total`` is what every run of the filter (all pages) spent: ``{"runs", …tokens,
-    "cost_usd"}``, ``runs`` counting those that reported usage."""
+    "cost_usd"}``, ``runs`` counting those that reported usage. ``host`` and ``user`` pick
+    the runs of one machine or one teammate (a team store)."""
     statuses = _statuses(status)
     if limit < 1:
         raise InvalidFilter(f"limit must be between 1 and {MAX_LIMIT}", limit=limit)
@@ -122,10 +126,20 @@ async def list_runs(
         limit=min(limit, MAX_LIMIT),
         before=before,
         since=since or None,
+        host=host or None,
+        user=user or None,
     )
     text = (q or "").strip() or None
     total = await asyncio.to_thread(
-        store.usage_total, workflow or None, statuses, text, since or None
+        functools.partial(
+            store.usage_total,
+            workflow or None,
+            statuses,
+            text,
+            since or None,
+            host=host or None,
+            user=user or None,
+        )
     )
     return {"runs": [r.to_json() for r in runs], "next": next_cursor, "total": total.to_json()}
 
