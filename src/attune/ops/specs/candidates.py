@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from attune.ops.config import Config
+from attune.ops.errors import AttuneError
 from attune.ops.specs.index import SpecIndex
 from attune.ops.specs.listing import Spec
 from attune.ops.specs.status import CLOSED_STATUSES
 from attune.ops.store.database import Store
+from attune.ops.store.open import open_store
 
 __all__ = ["CompletionCandidate", "candidates_off_reason", "detect_candidates", "snapshot_hash"]
 
@@ -137,7 +139,21 @@ def candidates_off_reason(config: Config) -> str | None:
 
 
 def _read_dismissals(config: Config) -> dict[str, str]:
-    """Dismissals straight from the database, read-only (no store, no migration, no writes)."""
+    """Dismissals straight from the database, read-only (no store, no migration, no writes);
+    a team's PostgreSQL store is opened and read (its dismissals are the team's)."""
+    if config.database_url:
+        try:
+            store = open_store(config.db_path, config.database_url, integrity_budget_s=0)
+        except AttuneError as exc:  # the message already masks the URL's password
+            logger.warning("cannot read spec dismissals: %s", exc)
+            return {}
+        try:
+            return store.dismissed_hashes()
+        except AttuneError as exc:
+            logger.warning("cannot read spec dismissals: %s", exc)
+            return {}
+        finally:
+            store.close()
     if not config.db_path.is_file():
         return {}
     try:
