@@ -556,3 +556,19 @@ def test_rewrite_changes_only_the_status_value(
     set_spec_status(make_config(), "docs/specs/prop", "complete")
     expected = original.replace("**Status:** Draft", "**Status:** Complete", 1)
     assert (folder / "requirements.md").read_bytes() == expected.encode()
+
+
+def test_a_team_stores_dismissals_are_read_without_a_store(
+    tree: Path, make_config: Callable[..., Config], postgres_url: str
+) -> None:
+    from attune.ops.store.postgres import PostgresStore
+
+    config = make_config(database_url=postgres_url)
+    store = PostgresStore(postgres_url)
+    try:
+        ready = next(c for c in detect_candidates(config) if c.name == "ready")
+        store.dismiss_spec(ready.path, ready.snapshot_hash)
+        assert "ready" not in {c.name for c in detect_candidates(config)}
+        assert not config.db_path.exists()  # the home's SQLite file was never made
+    finally:
+        store.close()
