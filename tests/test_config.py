@@ -149,3 +149,25 @@ def test_config_is_frozen(config: Config) -> None:
 )
 def test_loopback_detection(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
+
+
+def test_the_team_database_url_comes_from_the_flag_or_the_environment_and_is_never_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "postgresql://ana:s3cr%40t-pw@db.example:5433/attune?sslmode=require"
+    monkeypatch.setenv("ATTUNE_DATABASE_URL", url)
+    config = build_config(tmp_path, attune_home=tmp_path / "home")
+    assert config.database_url == url
+    assert config.store_label == "postgresql://ana:***@db.example:5433/attune?sslmode=require"
+    assert "s3cr" not in repr(config) and "s3cr" not in str(config)
+    flag = build_config(tmp_path, attune_home=tmp_path / "home", database_url="postgres://h/db")
+    assert flag.database_url == "postgres://h/db"  # the flag wins over the environment
+    monkeypatch.delenv("ATTUNE_DATABASE_URL")
+    plain = build_config(tmp_path, attune_home=tmp_path / "home")
+    assert plain.database_url is None and plain.store_label == str(plain.db_path)
+    with pytest.raises(ConfigError, match="not a PostgreSQL URL") as caught:
+        build_config(tmp_path, attune_home=tmp_path / "h", database_url="mysql://u:hunter2@h/db")
+    assert "hunter2" not in str(caught.value)
+    with pytest.raises(ConfigError, match="cannot be read") as bad_port:
+        build_config(tmp_path, attune_home=tmp_path / "h", database_url="postgresql://u:pw9@h:x/d")
+    assert "pw9" not in str(bad_port.value)
