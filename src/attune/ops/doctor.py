@@ -18,6 +18,7 @@ from attune.ops.config import DEFAULT_SPECS_DIRS, Config
 from attune.ops.errors import ConfigError
 from attune.ops.listen import bind_error_reason, bind_socket, port_holder
 from attune.ops.server_file import SERVERS_DIR, ServerInfo, read_server_file
+from attune.ops.store.pg_probe import probe_pg
 from attune.text import plural
 
 if TYPE_CHECKING:
@@ -311,6 +312,9 @@ def check_store(config: Config, store: Store | None = None) -> Check:
     from attune.ops.store.damage import INTEGRITY_OK, INTEGRITY_UNCHECKED
     from attune.ops.store.database import Store
 
+    if config.database_url:  # read-only, on its own connection: the doctor never migrates
+        team = probe_pg(config.database_url)
+        return Check("store", CheckStatus(team.status), team.summary, team.fix)
     db = config.db_path
     try:
         opened = store if store is not None else Store(db, integrity_budget_s=0)
@@ -347,7 +351,9 @@ def check_usage(config: Config, store: Store | None = None) -> Check:
     """Claude Code usage: config roots, this project's transcripts, rows, skips, prices."""
     from attune.ops.spend.usage.diagnosis import diagnose_usage
 
-    found = diagnose_usage(config.project_root, store, config.db_path)
+    if store is None and config.database_url and probe_pg(config.database_url).status != "pass":
+        return _warn("claude code usage", "not read: the team database is not ready (see store)")
+    found = diagnose_usage(config.project_root, store, config.db_path, config.database_url)
     if found.problem is not None:
         return _fail("claude code usage", found.summary(), found.fix)
     if not found.roots:

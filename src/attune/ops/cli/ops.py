@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 import webbrowser
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -23,6 +24,7 @@ from attune.ops.cli.main import run_command
 from attune.ops.config import Config, build_config, is_loopback_host
 from attune.ops.errors import AttuneError, ConfigError
 from attune.ops.listen import bind_error_reason, bind_socket, url_for
+from attune.ops.store.pg_url import scrub
 
 __all__ = ["build_ops_parser", "cmd_ops", "config_from_args"]
 
@@ -42,6 +44,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         "specs_candidates_enabled": not args.no_specs_candidates,
         "trusted_hosts": tuple(args.trusted_host or ()),
         "runs_retention_days": args.runs_retention_days,
+        "database_url": args.database_url,
     }
     if args.specs_root:
         overrides["specs_roots"] = tuple(args.specs_root)
@@ -61,7 +64,7 @@ def cmd_ops(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(list(sys.argv[2:] if argv is None else argv))
     except SystemExit as exc:  # --help, or a usage error argparse already printed
         return int(exc.code or 0)
-    _setup_logging()
+    _setup_logging(getattr(args, "database_url", None) or os.environ.get("ATTUNE_DATABASE_URL"))
     if args.action == "setup-billing":
         from attune.ops.cli.billing import cmd_setup_billing
 
@@ -75,11 +78,39 @@ def cmd_ops(argv: Sequence[str] | None = None) -> int:
     )
 
 
-def _setup_logging() -> None:
+def _setup_logging(database_url: str | None = None) -> None:
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=logging.WARNING, format="attune: %(levelname)s %(message)s")
     logging.getLogger("uvicorn.error").addFilter(_quiet_deliberate_cuts)
+    _MaskedRecords.install(database_url)
+
+
+class _MaskedRecords:
+    """Every log record, whoever logs it (uvicorn, psycopg's pool, a traceback) and whichever
+    handler prints it, with the team database's password cut out as it is made."""
+
+    url: str | None = None
+    _installed = False
+
+    @classmethod
+    def install(cls, url: str | None) -> None:
+        cls.url = url
+        if cls._installed:
+            return
+        cls._installed = True
+        make = logging.getLogRecordFactory()
+
+        def masked(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = make(*args, **kwargs)
+            with contextlib.suppress(Exception):  # a bad format is the handler's to report
+                record.msg, record.args = scrub(record.getMessage(), cls.url), None
+            if record.exc_info and record.exc_info[0] is not None:
+                shown = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+                record.exc_text = scrub(shown, cls.url)
+            return record
+
+        logging.setLogRecordFactory(masked)
 
 
 def _quiet_deliberate_cuts(record: logging.LogRecord) -> bool:
@@ -200,6 +231,7 @@ def _print_banner(config: Config, url: str, app: Any) -> None:
         f"attune ops — {url}",
         f"  project  {config.project_root}",
         f"  home     {config.attune_home}",
+        f"  store    {config.store_label}{' (team)' if config.database_url else ''}",
         f"  runs     {runs}",
     ]
     from attune.ops.web.services import services_of

@@ -12,7 +12,16 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from attune.ops.errors import ConfigError
 
-__all__ = ["SCHEMES", "check_url", "describe_pg_error", "masked_url", "password_of"]
+__all__ = [
+    "SCHEMES",
+    "check_url",
+    "describe_pg_error",
+    "masked_url",
+    "password_of",
+    "scrub",
+    "scrub_urls",
+    "secrets_of",
+]
 
 SCHEMES = ("postgresql", "postgres")
 MASK = "***"
@@ -25,6 +34,37 @@ def password_of(url: str) -> str | None:
     except ValueError:
         return None
     return unquote(raw) if raw else None
+
+
+def secrets_of(url: str) -> list[str]:
+    """Every form of a password ``url`` holds (as written and decoded, in the user part or a
+    ``password=`` query value), longest first, so cutting them leaves no part behind."""
+    found: set[str] = set()
+    try:
+        parts = urlsplit(url)
+        raw = parts.password
+    except ValueError:
+        return []
+    values = [raw] if raw else []
+    values += re.findall(r"(?i)(?:^|&)password=([^&]*)", parts.query)
+    for value in values:
+        found.update(v for v in (value, unquote(value), unquote(value.replace("+", " "))) if v)
+    return sorted(found, key=len, reverse=True)
+
+
+def scrub(text: str, url: str | None) -> str:
+    """``text`` with ``url``'s password (any form of it) and any URL's password masked."""
+    for secret in secrets_of(url) if url else ():
+        text = text.replace(secret, MASK)
+    return scrub_urls(text)
+
+
+_URL_PASSWORD = re.compile(r"(?i)\b(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@")
+
+
+def scrub_urls(text: str) -> str:
+    """``text`` with the password of every ``postgresql://user:password@`` in it masked."""
+    return _URL_PASSWORD.sub(rf"\g<1>{MASK}@", text)
 
 
 def masked_url(url: str) -> str:
@@ -61,7 +101,4 @@ def check_url(url: str) -> str:
 def describe_pg_error(exc: BaseException, url: str) -> str:
     """One line for a driver error, with the URL's password cut out."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    secret = password_of(url)
-    if secret:
-        text = text.replace(secret, MASK)
-    return text[:300]
+    return scrub(text, url)[:300]

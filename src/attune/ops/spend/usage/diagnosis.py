@@ -14,6 +14,7 @@ from attune.ops.spend.usage.pricing import price_source
 from attune.ops.spend.usage.sources import config_roots, is_inside, list_transcripts, may_belong
 from attune.ops.store import usage_queries as q
 from attune.ops.store.database import Store
+from attune.ops.store.open import open_store
 
 __all__ = ["UsageDiagnosis", "diagnose_usage"]
 
@@ -57,13 +58,16 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def diagnose_usage(project_root: Path, store: Store | None, db_path: Path) -> UsageDiagnosis:
-    """The usage state of ``project_root`` from ``store`` (or the file at ``db_path``)."""
+def diagnose_usage(
+    project_root: Path, store: Store | None, db_path: Path, database_url: str | None = None
+) -> UsageDiagnosis:
+    """The usage state of ``project_root`` from ``store`` (or the store of ``db_path`` /
+    ``database_url``, opened here: a team database must already be migrated)."""
     roots = config_roots()
     if importlib.util.find_spec("genai_prices") is None:
         return _broken(roots, "genai-prices is not installed: estimates cannot be priced")
     try:
-        opened = store if store is not None else Store(db_path, integrity_budget_s=0)
+        opened = store if store is not None else open_store(db_path, database_url, 0)
         try:
             return _diagnose(project_root, opened, roots)
         finally:

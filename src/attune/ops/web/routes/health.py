@@ -40,13 +40,20 @@ async def get_health_checks(services: ServicesDep, refresh: bool = False) -> dic
     """The checks of ``attune ops doctor``; ``refresh=1`` asks Anthropic instead of the cache.
 
     ``integrity`` is the store's start-up ``PRAGMA quick_check``: ``"ok"``, ``"unchecked"``
-    (too big to check in time) or the first problem found.
+    (too big to check in time) or the first problem found. ``store`` says which backend
+    serves (``"sqlite"`` or ``"postgresql"``) and where (a team database's URL is masked).
     """
     checks = await _checks(services, refresh)
+    store_check = next((c for c in checks if c.name == "store"), None)
     return {
         "ok": not any(c.status is CheckStatus.FAIL for c in checks),
         "checks": [c.to_json() for c in checks],
         "integrity": services.store.integrity,
+        "store": {
+            "backend": services.store.backend,
+            "where": services.config.store_label,
+            "status": str(store_check.status) if store_check else None,
+        },
     }
 
 
