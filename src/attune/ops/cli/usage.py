@@ -91,6 +91,9 @@ def _figure(cell: str) -> bool:
 def print_report(report: dict[str, Any], by: str, out: TextIO) -> None:
     """The report as text: scope, periods, the chosen table, the bill, skipped lines."""
     where = "every project on this machine" if report["scope"] == "all" else report["project"]
+    if report.get("team"):
+        mine = f"{report['project']} ({report['team']['member']})"
+        where = "the team's rows for this project" if report["scope"] == "all" else mine
     print(f"Claude Code usage: {where}  (estimate, {report['price_source']})", file=out)
     periods = report["periods"]
     print(
@@ -210,10 +213,40 @@ def _by_project(report: dict[str, Any], out: TextIO) -> None:
     _table(out, ["project", "responses", "tokens", "cost", "share"], rows)
 
 
+def _by_member(report: dict[str, Any], out: TextIO) -> None:
+    team = report.get("team")
+    if team is None:
+        print("(--by member needs a team store: --database-url or $ATTUNE_DATABASE_URL)", file=out)
+        return
+    periods = team["periods"]
+    print(
+        "team: "
+        + "  ".join(
+            f"{label} {_usd(periods[key]['cost_usd'])}"
+            for key, label in (("today", "today"), ("7d", "7 days"), ("30d", "30 days"))
+        )
+        + f"  period {_usd(team['totals']['cost_usd'])} (estimate)",
+        file=out,
+    )
+    rows = [
+        [
+            m["member"] + (" (you)" if m["you"] else ""),
+            str(m["messages"]),
+            _tokens(m["total_tokens"]),
+            _usd(m["cost_usd"]),
+            f"{Decimal(m['share']) * 100:.1f} %",
+            (m["last_seen"] or "-")[:16].replace("T", " "),
+        ]
+        for m in team["members"]
+    ]
+    _table(out, ["member", "responses", "tokens", "cost", "share", "last seen (UTC)"], rows)
+
+
 _TABLES = {
     "day": _by_day,
     "session": _by_session,
     "model": _by_model,
     "block": _by_block,
     "project": _by_project,
+    "member": _by_member,
 }

@@ -12,6 +12,7 @@ EPILOG = """examples:
   attune usage                        this project: today, 7 and 30 days, the last 30 days
   attune usage --by session           sessions, newest first
   attune usage --all --by model       every project on this machine, by model
+  attune usage --by member            on a team store: the team's usage, per member
   attune usage --since 2026-11-01 --json
 """
 
@@ -36,12 +37,16 @@ def add_usage_parser(commands: Any) -> None:
     parser.set_defaults(handler=_run_usage)
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument("--project", metavar="DIR", help="project root (default: current dir)")
-    scope.add_argument("--all", action="store_true", help="every project on this machine")
+    scope.add_argument(
+        "--all",
+        action="store_true",
+        help="every project on this machine (on a team store: the team's usage of the project)",
+    )
     parser.add_argument("--since", metavar="DATE", help="from this UTC day (YYYY-MM-DD)")
     parser.add_argument("--until", metavar="DATE", help="up to this UTC day (YYYY-MM-DD)")
     parser.add_argument(
         "--by",
-        choices=("day", "session", "model", "block", "project"),
+        choices=("day", "session", "model", "block", "project", "member"),
         default="day",
         help="the table to print (default: day)",
     )

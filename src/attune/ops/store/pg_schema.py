@@ -8,7 +8,7 @@ translation is replaced, version by version:
 - 2 and 4: SQLite's FTS5 word and trigram indexes become one ``pg_trgm`` GIN index on the
   chunks' text (PostgreSQL keeps it up to date on every insert; store/pg_search.py queries it);
 - 7: the trigger that stamps a chunk's arrival becomes a column default;
-- 8: a file's path is unique per member, not across the team.
+- 8: a file's path and a folder are unique per member, not across the team.
 
 ``tests/test_store_backends.py`` checks that both backends end with the same tables and columns.
 """
@@ -33,7 +33,10 @@ _EXTRA: dict[int, tuple[str, ...]] = {
         "ALTER TABLE run_chunks ALTER COLUMN arrived_at "
         "SET DEFAULT extract(epoch FROM clock_timestamp())",
     ),
-    8: ("ALTER TABLE usage_files DROP CONSTRAINT usage_files_path_key",),
+    8: (
+        "ALTER TABLE usage_files DROP CONSTRAINT usage_files_path_key",
+        "ALTER TABLE usage_cwds DROP CONSTRAINT usage_cwds_cwd_key",
+    ),
 }
 
 

@@ -4,6 +4,8 @@
 or two dashboards of one machine that should count as two in tests); ``ATTUNE_USER`` the same
 for the user. The same migration gives Claude Code's usage rows their member (``user@host``)
 and ``usage_members`` each member's project root, so a team store can tell whose usage is whose.
+A folder (``usage_cwds``) is one member's too: the same path on two machines is two folders, so
+the roll-ups by folder are per member as well.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ CREATE INDEX runs_by_host ON runs (host, id);
 CREATE INDEX runs_by_user ON runs (username, id);
 ALTER TABLE usage_files ADD COLUMN member TEXT NOT NULL DEFAULT '';
 CREATE UNIQUE INDEX usage_files_by_member ON usage_files (member, path);
+ALTER TABLE usage_cwds ADD COLUMN member TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX usage_cwds_by_member ON usage_cwds (member, cwd);
 CREATE TABLE usage_members (
     member TEXT PRIMARY KEY,
     root TEXT NOT NULL,

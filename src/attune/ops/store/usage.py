@@ -10,6 +10,8 @@ nothing. The roll-ups (per day × folder × model, per session × folder) move b
 each write makes; what a difference cannot express (a session's active time, its latest
 branch) is settled per touched session at the end of a pass (``store/usage_rollups.py``).
 Reads are in ``store/usage_queries.py``.
+On a team store (PostgreSQL) files and folders are their member's (``user@host``) and only
+this project's rows are written (never a member's other projects); SQLite keeps every project.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from attune.ops.store.database import Store
+from attune.ops.store.run_origin import this_origin
 from attune.ops.store.sql import Connection, Row
 from attune.ops.store.usage_rollups import Rollup, rebuild_rollups, settle_session
 from attune.ops.store.usage_rows import MessageRow, Pricer, merge
@@ -98,6 +101,12 @@ def _message(r: Row) -> MessageRow:
     )
 
 
+def _is_inside(cwd: str, root: str) -> bool:
+    """``cwd`` is ``root`` or a folder inside it (plain path comparison; no file access)."""
+    root = root.rstrip("/") or "/"
+    return cwd == root or cwd.startswith(root if root == "/" else root + "/")
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -128,18 +137,40 @@ class _Stored:
 
 
 class UsageStore:
-    """The usage tables of one :class:`Store` (thread-safe: every call is one transaction)."""
+    """The usage tables of one :class:`Store` (thread-safe: every call is one transaction);
+    on a team store only rows inside ``project_root`` are written, as ``member``'s."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self, store: Store, *, project_root: str | None = None, member: str | None = None
+    ) -> None:
         self.store = store
+        self.team = store.backend == "postgresql"
+        self.member = (member or this_origin().member) if self.team else ""
+        self.project_root = project_root
+        self._only_under = project_root if self.team else None
         self._cwd_ids: dict[str, int] = {}
+
+    def note_member(self) -> None:
+        """On a team store, this member's project root and when its dashboard last read."""
+        if not self.team or self.project_root is None:
+            return
+        with self.store.write() as conn:
+            conn.execute(
+                "INSERT INTO usage_members (member, root, seen_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (member) DO UPDATE SET root = excluded.root, "
+                "seen_at = excluded.seen_at",
+                (self.member, self.project_root, _now()),
+            )
 
     # -- files ---------------------------------------------------------------------------------
 
     def files(self) -> dict[str, FileState]:
-        """Every transcript remembered, by path (gone ones included)."""
+        """Every transcript of this member remembered, by path (gone ones included)."""
         with self.store.read() as conn:
-            rows = conn.execute(f"SELECT {FILE_COLUMNS} FROM usage_files").fetchall()  # noqa: S608
+            rows = conn.execute(
+                f"SELECT {FILE_COLUMNS} FROM usage_files WHERE member = ?",  # noqa: S608
+                (self.member,),
+            ).fetchall()
         return {str(r[1]): _file(r) for r in rows}
 
     def start_file(
@@ -149,17 +180,18 @@ class UsageStore:
         file starts again: its rows stay, and reading them again changes nothing)."""
         with self.store.write() as conn:
             conn.execute(
-                "INSERT INTO usage_files (path, root, project_dir, dev, inode, size, read_offset,"
-                " mtime_ns, skipped, gone, updated_at) VALUES (?, ?, ?, ?, ?, 0, 0, ?, 0, 0, ?) "
-                "ON CONFLICT (path) DO UPDATE SET root = excluded.root, "
+                "INSERT INTO usage_files (member, path, root, project_dir, dev, inode, size, "
+                "read_offset, mtime_ns, skipped, gone, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?, 0, 0, ?) "
+                "ON CONFLICT (member, path) DO UPDATE SET root = excluded.root, "
                 "project_dir = excluded.project_dir, dev = excluded.dev, inode = excluded.inode, "
                 "size = 0, read_offset = 0, mtime_ns = excluded.mtime_ns, skipped = 0, "
                 "last_skip = NULL, gone = 0, updated_at = excluded.updated_at",
-                (path, root, project_dir, dev, inode, mtime_ns, _now()),
+                (self.member, path, root, project_dir, dev, inode, mtime_ns, _now()),
             )
             row = conn.execute(
-                f"SELECT {FILE_COLUMNS} FROM usage_files WHERE path = ?",  # noqa: S608
-                (path,),
+                f"SELECT {FILE_COLUMNS} FROM usage_files WHERE member = ? AND path = ?",  # noqa: S608
+                (self.member, path),
             ).fetchone()
         return _file(row)
 
@@ -184,7 +216,7 @@ class UsageStore:
             with self.store.write() as conn:
                 for chunk in chunks:
                     _move_offset(conn, chunk)
-                rows = [(c.file.id, row) for c in chunks for row in c.rows]
+                rows = [(c.file.id, row) for c in chunks for row in c.rows if self._keeps(row)]
                 if rows:
                     self._write_rows(conn, rows, pricer, price_source, new_cwds)
         except _OffsetMoved:
@@ -198,12 +230,22 @@ class UsageStore:
 
     # -- rows ----------------------------------------------------------------------------------
 
+    def _keeps(self, row: MessageRow) -> bool:
+        return self._only_under is None or _is_inside(row.cwd, self._only_under)
+
     def _cwd_id(self, conn: Connection, cwd: str, new_cwds: dict[str, int]) -> int:
         found = self._cwd_ids.get(cwd, new_cwds.get(cwd))
         if found is not None:
             return found
-        conn.execute("INSERT INTO usage_cwds (cwd) VALUES (?) ON CONFLICT DO NOTHING", (cwd,))
-        value = int(conn.execute("SELECT id FROM usage_cwds WHERE cwd = ?", (cwd,)).fetchone()[0])
+        conn.execute(
+            "INSERT INTO usage_cwds (member, cwd) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (self.member, cwd),
+        )
+        value = int(
+            conn.execute(
+                "SELECT id FROM usage_cwds WHERE member = ? AND cwd = ?", (self.member, cwd)
+            ).fetchone()[0]
+        )
         new_cwds[cwd] = value  # remembered once the transaction commits
         return value
 
@@ -362,7 +404,7 @@ def _params(
 
 def _bump_generation(conn: Connection) -> None:
     conn.execute(
-        "INSERT INTO settings (key, value, updated_at) VALUES (?, '1', ?) ON CONFLICT (key) "
-        "DO UPDATE SET value = CAST(value AS INTEGER) + 1, updated_at = excluded.updated_at",
+        "INSERT INTO settings AS s (key, value, updated_at) VALUES (?, '1', ?) ON CONFLICT (key) "
+        "DO UPDATE SET value = CAST(s.value AS INTEGER) + 1, updated_at = excluded.updated_at",
         (GENERATION_KEY, _now()),
     )

@@ -2,7 +2,9 @@
 turns of one session, and the counts the doctor shows.
 
 Every function takes the :class:`Store` and a scope: ``cwd_ids`` (the folders of one project)
-or ``None`` for every project. Sums are SQLite integers (tokens, pico-dollars): exact.
+or ``None`` for every project. Sums are SQLite integers (tokens, pico-dollars): exact. On a team
+store a folder is one member's (``cwd_members``), so a scope can be one member's folders, and
+``members`` lists each member's project root.
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ from attune.ops.store.usage import GENERATION_KEY
 
 __all__ = [
     "DailyRow",
+    "MemberRow",
     "SessionRow",
     "TurnRow",
     "UsageStats",
+    "cwd_members",
     "cwds",
     "daily",
     "generation",
+    "last_message_ms",
+    "members",
     "minute_buckets",
     "project_dirs",
     "session_turns",
@@ -98,9 +104,18 @@ class UsageStats:
     last_skip: str | None
 
 
+@dataclass(frozen=True)
+class MemberRow:
+    """A teammate whose dashboard writes to this store: its project root, its last pass."""
+
+    member: str
+    root: str
+    seen_at: str
+
+
 def _scope(cwd_ids: Sequence[int] | None, column: str = "cwd_id") -> tuple[str, list[object]]:
     if cwd_ids is None:
-        return "1", []
+        return "1 = 1", []
     return f"{column} IN (SELECT value FROM json_each(?))", [json.dumps(list(cwd_ids))]  # noqa: S608
 
 
@@ -108,6 +123,31 @@ def cwds(store: Store) -> dict[int, str]:
     """Every folder a stored message was sent from, by id."""
     with store.read() as conn:
         return {int(r[0]): str(r[1]) for r in conn.execute("SELECT id, cwd FROM usage_cwds")}
+
+
+def cwd_members(store: Store) -> dict[int, tuple[str, str]]:
+    """Every folder by id, with the member it is of (``""`` on SQLite)."""
+    with store.read() as conn:
+        rows = conn.execute("SELECT id, member, cwd FROM usage_cwds").fetchall()
+    return {int(r[0]): (str(r[1]), str(r[2])) for r in rows}
+
+
+def members(store: Store) -> list[MemberRow]:
+    """The team's members (a dashboard on a team store records itself), by name."""
+    with store.read() as conn:
+        rows = conn.execute(
+            "SELECT member, root, seen_at FROM usage_members ORDER BY member"
+        ).fetchall()
+    return [MemberRow(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def last_message_ms(store: Store) -> dict[int, int]:
+    """The time of the latest stored response, by folder id."""
+    with store.read() as conn:
+        rows = conn.execute(
+            "SELECT cwd_id, max(last_ts) FROM usage_sessions GROUP BY cwd_id"
+        ).fetchall()
+    return {int(r[0]): int(r[1]) for r in rows}
 
 
 def project_dirs(store: Store) -> set[str]:
@@ -216,15 +256,19 @@ def session_turns(store: Store, session_id: str, *, limit: int) -> list[TurnRow]
     return [TurnRow(r[0], r[1], r[2], bool(r[3]), *r[4:]) for r in rows]
 
 
-def usage_stats(store: Store) -> UsageStats:
-    """Transcripts remembered (and gone), rows stored, lines skipped."""
+def usage_stats(store: Store, member: str | None = None) -> UsageStats:
+    """Transcripts remembered (and gone), rows stored, lines skipped (of one member's files)."""
+    mine, params = ("1 = 1", []) if member is None else ("member = ?", [member])
     with store.read() as conn:
         files = conn.execute(
-            "SELECT count(*), coalesce(sum(gone), 0), coalesce(sum(skipped), 0) FROM usage_files"
+            "SELECT count(*), coalesce(sum(gone), 0), coalesce(sum(skipped), 0) "  # noqa: S608
+            f"FROM usage_files WHERE {mine}",
+            params,
         ).fetchone()
         last = conn.execute(
-            "SELECT last_skip FROM usage_files WHERE last_skip IS NOT NULL "
-            "ORDER BY updated_at DESC LIMIT 1"
+            f"SELECT last_skip FROM usage_files WHERE {mine} AND last_skip IS NOT NULL "  # noqa: S608
+            "ORDER BY updated_at DESC LIMIT 1",
+            params,
         ).fetchone()
         messages = conn.execute("SELECT count(*) FROM usage_messages").fetchone()[0]
     return UsageStats(

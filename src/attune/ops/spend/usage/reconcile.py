@@ -5,7 +5,8 @@ what each workspace was billed per UTC day; ``GET /v1/organizations/workspaces``
 and Claude Code creates one named "Claude Code". Both answers are cached together in
 ``<attune_home>/ops/claude_code_billing.json`` for the cost report's TTL (never the key; only
 per-day amounts per workspace). Beside the billed amounts go our estimates for every project on
-this machine, their difference and the coverage (estimate ÷ billed). Without a key, without a
+this machine — on a team store, the team's estimate for the project (every member with a
+dashboard on it) — their difference and the coverage (estimate ÷ billed). Without a key, without a
 workspace of that name, or with nothing billed (a Pro/Max subscription), the answer says so and
 the estimates stand alone as the API-equivalent value.
 """
@@ -34,6 +35,10 @@ logger = logging.getLogger(__name__)
 WORKSPACE_NAME = "Claude Code"
 CACHE_NAME = "claude_code_billing.json"
 OTHERS = "the rest was used from other machines or is under-reported upstream"
+TEAM_OTHERS = (
+    "the rest was used by people without a dashboard on this store, in other projects, "
+    "or is under-reported upstream"
+)
 
 
 @dataclass(frozen=True)
@@ -151,8 +156,25 @@ def reconcile(
     error: dict[str, str] | None,
     estimate_pusd: dict[date, int],
     today: date,
+    *,
+    team_members: int | None = None,
 ) -> dict[str, Any]:
-    """The ``reconciliation`` object: 30 UTC days and the month to date, billed beside ours."""
+    """The ``reconciliation`` object: 30 UTC days and the month to date, billed beside ours
+    (``team_members``: on a team store, the estimate is these members' for the project)."""
+    scope = {
+        "estimate_scope": "machine" if team_members is None else "team",
+        "team_members": team_members,
+    }
+    return {**_reconcile(billing, error, estimate_pusd, today, team_members is not None), **scope}
+
+
+def _reconcile(
+    billing: Billing | None,
+    error: dict[str, str] | None,
+    estimate_pusd: dict[date, int],
+    today: date,
+    team: bool,
+) -> dict[str, Any]:
     if billing is None:
         assert error is not None
         return _without(error)
@@ -189,7 +211,7 @@ def reconcile(
             ),
         )
     else:
-        status, message = "ok", _coverage_text(total["coverage"])
+        status, message = "ok", _coverage_text(total["coverage"], team)
     return {**base, "status": status, "message": message, "days": days, "month": total}
 
 
@@ -223,11 +245,13 @@ def _line(day: date, billed: Decimal, estimate_pusd: dict[date, int]) -> dict[st
     return {"date": day.isoformat(), **_pair(billed, estimate_pusd.get(day, 0))}
 
 
-def _coverage_text(coverage: str | None) -> str:
+def _coverage_text(coverage: str | None, team: bool = False) -> str:
     share = Decimal(coverage or 0) * 100
+    whose = "the team's estimates" if team else "estimates"
     if share <= 100:
-        return f"estimates cover {share:.0f} % of the billed Claude Code spend; {OTHERS}"
+        rest = TEAM_OTHERS if team else OTHERS
+        return f"{whose} cover {share:.0f} % of the billed Claude Code spend; {rest}"
     return (
-        f"estimates are {share:.0f} % of the billed Claude Code spend: more than was billed "
+        f"{whose} are {share:.0f} % of the billed Claude Code spend: more than was billed "
         "(list prices; discounts or credits lower the bill)"
     )

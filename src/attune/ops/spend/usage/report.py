@@ -4,6 +4,11 @@ Built from the roll-ups (a few thousand rows whatever the history), the per-minu
 recent blocks and one page of sessions. Every amount is a decimal string in USD from exact
 pico-dollar sums; every figure is an estimate (``"estimate": true``) priced with the named
 genai-prices data. Days are UTC days, as the Admin API's cost buckets are.
+
+On a team store (``member`` given: this dashboard's ``user@host``) "this project" is this
+member's rows inside the project root, "all" the team's rows for the project (each member's
+folders inside that member's root: each machine has its own path to it), the 5-hour blocks this
+member's, and ``team`` adds the team's totals and each member's share.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from attune.ops.store import usage_queries as q
 from attune.ops.store.database import Store
 from attune.ops.store.usage_rows import DAY_MS
 
-__all__ = ["build_report", "project_of"]
+__all__ = ["build_report", "project_of", "team_cwd_ids"]
 
 BLOCK_DAYS = 7  # blocks of the last 7 days (or of the period asked for, up to 31 days)
 _TOKENS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
@@ -70,6 +75,25 @@ def project_of(cwd: str, roots: Iterable[str]) -> str:
     return best or cwd
 
 
+def team_cwd_ids(owners: dict[int, tuple[str, str]], members: Iterable[q.MemberRow]) -> list[int]:
+    """The team's folders of the project: each member's folders inside that member's root."""
+    roots = {m.member: m.root for m in members}
+    return [i for i, (who, cwd) in owners.items() if who in roots and is_inside(cwd, roots[who])]
+
+
+def _scope_ids(
+    owners: dict[int, tuple[str, str]], query: UsageQuery, member: str | None
+) -> list[int] | None:
+    root = str(query.project_root)
+    if member is None:  # SQLite: every project of this machine, or the folders of this one
+        return (
+            None if query.all_projects else [i for i, o in owners.items() if is_inside(o[1], root)]
+        )
+    if query.all_projects:
+        return None  # filled in by build_report with the team's folders
+    return [i for i, (who, cwd) in owners.items() if who == member and is_inside(cwd, root)]
+
+
 def _day(value: int) -> date:
     return date(1970, 1, 1) + timedelta(days=value)
 
@@ -79,12 +103,22 @@ def _day_number(value: date) -> int:
 
 
 def build_report(
-    store: Store, query: UsageQuery, *, now: datetime, price_source: str
+    store: Store,
+    query: UsageQuery,
+    *,
+    now: datetime,
+    price_source: str,
+    member: str | None = None,
 ) -> dict[str, Any]:
-    """The report for ``query`` (without ``reconciliation``, ingest state and skips)."""
-    cwds = q.cwds(store)
+    """The report for ``query`` (without ``reconciliation``, ingest state and skips);
+    ``member``: this dashboard's on a team store, ``None`` on SQLite."""
+    owners = q.cwd_members(store)
+    cwds = {i: cwd for i, (_, cwd) in owners.items()}
+    members = q.members(store) if member is not None else []
     root = str(query.project_root)
-    ids = None if query.all_projects else [i for i, c in cwds.items() if is_inside(c, root)]
+    ids = _scope_ids(owners, query, member)
+    if member is not None and query.all_projects:
+        ids = team_cwd_ids(owners, members)
     rows = q.daily(store, ids, None, None)
     today = now.astimezone(UTC).date()
     first = _day_number(query.since) if query.since else None
@@ -110,10 +144,70 @@ def build_report(
         "fast_messages": totals.fast,
     }
     report.update(_sessions(store, ids, query, first, last))
-    report["blocks"] = _blocks(store, now, first, last)  # every project, as limits count
+    # every project, as limits count (on a team store, this member's: limits are per person)
+    mine = None if member is None else [i for i, o in owners.items() if o[0] == member]
+    report["blocks"] = _blocks(store, mine, now, first, last)
     if query.all_projects:
         report["projects"] = _projects(chosen, cwds, q.project_dirs(store), root, totals.cost)
+    report["team"] = None
+    if member is not None:
+        team = (
+            rows
+            if query.all_projects
+            else q.daily(store, team_cwd_ids(owners, members), None, None)
+        )
+        report["team"] = _team(store, team, owners, members, member, (first, last), today)
     return report
+
+
+def _team(
+    store: Store,
+    rows: list[q.DailyRow],
+    owners: dict[int, tuple[str, str]],
+    members: list[q.MemberRow],
+    member: str,
+    span: tuple[int | None, int],
+    today: date,
+) -> dict[str, Any]:
+    """The team's totals for the project and each member's part (the period asked for)."""
+    first, last = span
+    per: dict[str, list[q.DailyRow]] = {}
+    for row in rows:
+        per.setdefault(owners[row.cwd_id][0], []).append(row)
+    total = _Sum()
+    sums: dict[str, _Sum] = {}
+    for who in [m.member for m in members]:
+        sums[who] = _Sum()
+        for row in per.get(who, []):
+            if (first is None or row.day >= first) and row.day <= last:
+                sums[who].add(row)
+                total.add(row)
+    latest = q.last_message_ms(store)
+    used = {row.cwd_id for row in rows}
+    out = []
+    for m in members:
+        part = sums[m.member]
+        share = Decimal(part.cost) / total.cost if total.cost else Decimal(0)
+        last_ms = max((latest.get(i, 0) for i in used if owners[i][0] == m.member), default=0)
+        out.append(
+            {
+                "member": m.member,
+                "you": m.member == member,
+                "root": m.root,
+                **part.to_json(),
+                "share": str(share.quantize(Decimal("0.0001"))),
+                "last_seen": m.seen_at,
+                "last_message_at": _iso(last_ms) if last_ms else None,
+                "periods": _periods(per.get(m.member, []), _day_number(today)),
+            }
+        )
+    out.sort(key=lambda e: (-Decimal(e["cost_usd"]), e["member"]))
+    return {
+        "member": member,
+        "members": out,
+        "totals": total.to_json(),
+        "periods": _periods(rows, _day_number(today)),
+    }
 
 
 def _periods(rows: list[q.DailyRow], today: int) -> dict[str, Any]:
@@ -210,14 +304,16 @@ def _session(s: q.SessionRow) -> dict[str, Any]:
     }
 
 
-def _blocks(store: Store, now: datetime, first: int | None, last: int) -> list[dict[str, Any]]:
+def _blocks(
+    store: Store, ids: list[int] | None, now: datetime, first: int | None, last: int
+) -> list[dict[str, Any]]:
     now_ms = int(now.timestamp() * 1000)
     until_ms = min((last + 1) * DAY_MS, now_ms + 1)
     start = until_ms - BLOCK_DAYS * DAY_MS
     if first is not None:
         start = max(first * DAY_MS, until_ms - 31 * DAY_MS)
     start -= BLOCK_MS  # a block that began before the window still counts whole
-    blocks = build_blocks(q.minute_buckets(store, None, start, until_ms))
+    blocks = build_blocks(q.minute_buckets(store, ids, start, until_ms))
     return [b.to_json(now_ms) for b in reversed(blocks) if b.end > start + BLOCK_MS]
 
 

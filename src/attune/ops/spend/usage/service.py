@@ -25,7 +25,7 @@ from attune.ops.spend.usage.ingest import Ingester, IngestResult
 from attune.ops.spend.usage.pricing import PriceBook, usd_text
 from attune.ops.spend.usage.query import UsageQuery
 from attune.ops.spend.usage.reconcile import Billing, fetch_billing, reconcile
-from attune.ops.spend.usage.report import build_report
+from attune.ops.spend.usage.report import build_report, team_cwd_ids
 from attune.ops.spend.usage.sources import config_roots
 from attune.ops.store import usage_queries as q
 from attune.ops.store.database import Store
@@ -55,7 +55,9 @@ class UsageService:
     ) -> None:
         self.config = config
         self.store = store
-        self.usage = UsageStore(store)
+        self.usage = UsageStore(store, project_root=str(config.project_root))
+        #: this dashboard's ``user@host`` on a team store (its rows, its share), else ``None``
+        self.member = self.usage.member if self.usage.team else None
         self.prices = prices or PriceBook()
         self.ingester = Ingester(self.usage, self.prices, config.project_root, roots=roots)
         self.poll_s = poll_s
@@ -101,6 +103,8 @@ class UsageService:
         every second; a full one every 20 s)."""
         with self._pass_lock:
             try:
+                if full:  # a team store learns this member's project root (and that it reads)
+                    self.usage.note_member()
                 result = self.ingester.run_once() if full else self.ingester.run_hot()
                 if full or self.last is None:
                     self.last = result
@@ -135,7 +139,9 @@ class UsageService:
         ):
             report = dict(cached[2])
         else:
-            report = build_report(self.store, query, now=moment, price_source=self.prices.source)
+            report = build_report(
+                self.store, query, now=moment, price_source=self.prices.source, member=self.member
+            )
             if now is None:
                 self._reports[query] = (generation, time.monotonic(), report)
                 report = dict(report)
@@ -147,7 +153,7 @@ class UsageService:
 
     def ingest_state(self) -> dict[str, Any]:
         """Skipped lines and what the last pass found (shown on the page and by the CLI)."""
-        stats = q.usage_stats(self.store)
+        stats = q.usage_stats(self.store, self.member)
         last = self.last
         return {
             "skipped_lines": stats.skipped_lines,
@@ -210,12 +216,15 @@ class UsageService:
                 return None
             return {"status": "pending", "message": "asking the Admin API for the billed spend…"}
         first = today - timedelta(days=29)
-        rows = q.daily(self.store, None, (first - date(1970, 1, 1)).days, None)
+        members = q.members(self.store) if self.member is not None else None
+        ids = None if members is None else team_cwd_ids(q.cwd_members(self.store), members)
+        rows = q.daily(self.store, ids, (first - date(1970, 1, 1)).days, None)
         estimate: dict[date, int] = {}
         for row in rows:
             day = date(1970, 1, 1) + timedelta(days=row.day)
             estimate[day] = estimate.get(day, 0) + row.cost_pusd
-        return reconcile(found[0], found[1], estimate, today)
+        team = None if members is None else len(members)
+        return reconcile(found[0], found[1], estimate, today, team_members=team)
 
     def _refresh_billing_in_background(self) -> None:
         from attune.ops.spend.client import cache_ttl
