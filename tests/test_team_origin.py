@@ -159,3 +159,30 @@ def test_the_dashboard_shows_who_and_where_and_refuses_a_cancel_from_elsewhere(
         check=True,
     ).stdout
     assert "WHO" in table and "bob@ci-box" in table and "ana@laptop-ana" in table
+
+
+def test_a_workflow_never_inherits_the_team_database_url(
+    server_factory: Callable[..., ServerProcess], tmp_path: Path, postgres_url: str
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    code = "import os; print('url:', os.environ.get('ATTUNE_DATABASE_URL'))"
+    write_workflows(project, python_workflow("env", code))
+    srv = server_factory(project, env={"ATTUNE_DATABASE_URL": postgres_url})
+    run = wait_finished(srv, start_run(srv, "env")["id"])
+    assert run["status"] == "succeeded"
+    log = httpx.get(f"{srv.url}/api/runs/{run['id']}/log", timeout=10).text
+    assert "url: None" in log
+
+
+def test_a_database_migrated_by_a_newer_attune_is_refused(postgres_url: str) -> None:
+    from attune.ops.errors import StoreUnavailable
+    from attune.ops.store.postgres import PostgresStore
+
+    PostgresStore(postgres_url).close()
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO schema_migrations VALUES (999, 'later')")
+    with pytest.raises(StoreUnavailable, match="newer attune ops"):
+        PostgresStore(postgres_url)

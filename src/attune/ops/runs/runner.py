@@ -32,7 +32,7 @@ from attune.ops.runs.channel import LiveChannel
 from attune.ops.runs.git_state import read_git_state
 from attune.ops.runs.live import StreamHub
 from attune.ops.runs.output import kill_group
-from attune.ops.runs.process import RunProcess
+from attune.ops.runs.process import STORE_WAIT_AT_END_S, RunProcess
 from attune.ops.runs.reaper import TAG_ENV, new_tag
 from attune.ops.runs.recommendations import validate_recommendation
 from attune.ops.runs.recovery import recover_runs
@@ -51,7 +51,9 @@ logger = logging.getLogger(__name__)
 
 # The admin key reads the whole organisation's billing: it stays in this process, never in a
 # workflow's environment (a workflow is any command a project declares).
-WITHHELD_ENV = frozenset({"ANTHROPIC_ADMIN_API_KEY"})
+# Secrets of the dashboard a workflow never inherits: the admin key, and a team database's URL
+# (it holds the password; a workflow that printed its environment would put it in the log).
+WITHHELD_ENV = frozenset({"ANTHROPIC_ADMIN_API_KEY", "ATTUNE_DATABASE_URL"})
 # A run's output is a pipe, so tools would print no colour; these ask them to, as in a terminal.
 COLOUR_ENV = ("FORCE_COLOR", "PY_COLORS", "CLICOLOR_FORCE")
 
@@ -63,6 +65,9 @@ class Runner:
     reads, and with ``on_run_end`` (the search indexer's wake-up); background jobs, the server
     file and the token belong to that composition root, not here.
     """
+
+    #: how long an ended run waits for a store that is away (runs/process.py)
+    store_wait_s: float = STORE_WAIT_AT_END_S
 
     def __init__(
         self,
@@ -230,6 +235,7 @@ class Runner:
             usage=UsageMeter(self.store, run.id, self.price),
             release=lock.release,
             reports=reports,
+            store_wait_s=self.store_wait_s,
         )
 
     def _failed_to_start(self, process: RunProcess, argv: list[str], exc: Exception) -> Run:
@@ -272,7 +278,10 @@ class Runner:
                 )
             raise RunFinished(f"run {run_id} has already finished ({run.status})", run_id=run_id)
         current.cancel(by)
-        return self.store.get_run(run_id) or current.run
+        try:
+            return self.store.get_run(run_id) or current.run
+        except (sqlite3.Error, StoreUnavailable):  # cancelled all the same: the store is away
+            return current.run
 
     async def wait(self, run_id: int, timeout: float) -> Run | None:
         """Wait up to ``timeout`` s for a live run to end; returns the run as stored."""

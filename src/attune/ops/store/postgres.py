@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -25,12 +25,15 @@ import psycopg_pool
 from psycopg.types.numeric import NumericLoader
 
 from attune.ops.errors import StoreUnavailable
-from attune.ops.store.database import Store
+from attune.ops.store.database import LineWatch, Store
 from attune.ops.store.locks import BUSY_TIMEOUT_S
+from attune.ops.store.pg_health import ServerHealth, connection_lost
+from attune.ops.store.pg_notify import RunListener, notify_runs
 from attune.ops.store.pg_schema import PG_MIGRATIONS
 from attune.ops.store.pg_search import plan_pg_search
 from attune.ops.store.pg_sql import row_class, to_number, translate
 from attune.ops.store.pg_url import describe_pg_error, masked_url
+from attune.ops.store.run_record import Run
 from attune.ops.store.settings import utc_now
 
 __all__ = ["MIN_SERVER_VERSION", "PostgresStore"]
@@ -39,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 MIN_SERVER_VERSION = 130000  # PostgreSQL 13: pg_trgm is a trusted extension from there on
 MAX_CONNECTIONS = 8
+# The pool gives up a failed connection attempt quickly (its backoff would wait minutes):
+# ServerHealth says when the server is back, and the pool then connects on demand.
+RECONNECT_TIMEOUT_S = 2.0
 _MIGRATION_LOCK = 0x41545455  # 'ATTU', as SQLite's application_id
 
 
@@ -123,6 +129,7 @@ class PostgresStore(Store):
         self._local = threading.local()
         self._unwritten_ends: dict[int, dict[str, Any]] = {}
         self._closed = False
+        self._health = ServerHealth(url, self._unavailable)
         first = self._connect_once()  # the real reason (refused, auth, missing) when it fails
         try:
             self.server_version = first.info.server_version
@@ -138,12 +145,13 @@ class PostgresStore(Store):
             max_size=MAX_CONNECTIONS,
             kwargs={"autocommit": True, "connect_timeout": 5},
             configure=_configure,
-            check=psycopg_pool.ConnectionPool.check_connection,
             timeout=BUSY_TIMEOUT_S,
+            reconnect_timeout=RECONNECT_TIMEOUT_S,
             open=False,
             name="attune-team-store",
         )
         self._pool.open(wait=False)
+        self._listener = RunListener(url)
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -172,13 +180,39 @@ class PostgresStore(Store):
 
     @contextmanager
     def _pooled(self, doing: str) -> Iterator[PgConnection]:
+        """A checked connection; ``StoreUnavailable`` (``unreachable``) at once while away."""
         if self._closed:
             raise StoreUnavailable(f"the team store {self.where} is closed")
+        self._health.gate(doing)
+        raw = self._checked_out(doing)
         try:
-            with self._pool.connection() as raw:
-                yield PgConnection(raw)
-        except (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout) as exc:
-            raise self._unavailable(exc, doing) from exc
+            yield PgConnection(raw)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            if not connection_lost(exc, raw):
+                raise self._unavailable(exc, doing) from exc
+            self._health.lost(exc)
+            raise self._health.refusal(doing) from exc
+        finally:
+            self._pool.putconn(raw)  # a broken one is replaced by the pool
+
+    def _checked_out(self, doing: str) -> psycopg.Connection[Any]:
+        """A pooled connection that answers; a dead one makes the health probe at once, so a
+        stopped server is a refusal in milliseconds, a restarted one just the next connection."""
+        for _ in range(MAX_CONNECTIONS + 1):
+            try:
+                raw: psycopg.Connection[Any] = self._pool.getconn()
+            except psycopg_pool.PoolTimeout as exc:
+                self._health.lost(exc)
+                raise self._health.refusal(doing) from exc
+            try:
+                psycopg_pool.ConnectionPool.check_connection(raw)
+            except psycopg.Error as exc:
+                self._pool.putconn(raw)
+                self._health.lost(exc)
+                self._health.gate(doing)
+                continue
+            return raw
+        raise self._health.refusal(doing)
 
     @contextmanager
     def read(self) -> Iterator[PgConnection]:
@@ -200,7 +234,7 @@ class PostgresStore(Store):
     def write(self) -> Iterator[PgConnection]:
         """One write transaction (``BEGIN`` … ``COMMIT``) under this process's writer lock."""
         if not self._write_lock.acquire(timeout=BUSY_TIMEOUT_S):
-            raise StoreUnavailable(f"the team store {self.where} is busy (a write)")
+            raise StoreUnavailable(f"the team store {self.where} is busy (a write)", locked=True)
         try:
             with self._pooled("a write") as conn:
                 conn.raw.execute("BEGIN")
@@ -209,6 +243,7 @@ class PostgresStore(Store):
                 except BaseException:
                     _end(conn, commit=False)
                     raise
+                notify_runs(conn.raw, getattr(self._local, "notify", None) or ())
                 _end(conn, commit=True)
         finally:
             self._write_lock.release()
@@ -218,7 +253,52 @@ class PostgresStore(Store):
         if self._closed:
             return
         self._closed = True
+        self._listener.close()
         self._pool.close(timeout=2)
+
+    # -- live across machines (store/pg_notify.py) ---------------------------------------------
+
+    def watch_lines(self, run_id: int) -> LineWatch:
+        """A watch of ``run_id`` woken by ``NOTIFY`` from whichever dashboard writes the run."""
+        return self._listener.watch(run_id)
+
+    @contextmanager
+    def _notifying(self, run_id: int | None = None) -> Iterator[list[int]]:
+        """The runs whose readers this thread's next write notifies, in its transaction."""
+        pending = [] if run_id is None else [run_id]
+        self._local.notify = pending
+        try:
+            yield pending
+        finally:
+            self._local.notify = None
+
+    def append_lines(self, run_id: int, first_seq: int, lines: Sequence[str]) -> None:
+        with self._notifying(run_id):
+            super().append_lines(run_id, first_seq, lines)
+
+    def append_note(self, run_id: int, text: str) -> None:
+        with self._notifying(run_id):
+            super().append_note(run_id, text)
+
+    def add_recommendation(self, run_id: int, index: int, payload: dict[str, Any]) -> None:
+        with self._notifying(run_id):
+            super().add_recommendation(run_id, index, payload)
+
+    def _write_end(self, run_id: int, end: dict[str, Any]) -> None:
+        with self._notifying(run_id):
+            super()._write_end(run_id, end)
+
+    def mark_interrupted(self, message: str, is_orphan: Callable[[Run], bool]) -> list[Run]:
+        # The runs are picked inside the write's transaction: note each one as it is picked.
+        with self._notifying() as pending:
+
+            def picked(run: Run) -> bool:
+                if is_orphan(run):
+                    pending.append(run.id)
+                    return True
+                return False
+
+            return super().mark_interrupted(message, picked)
 
     # -- what differs from SQLite -------------------------------------------------------------
 
@@ -239,6 +319,12 @@ class PostgresStore(Store):
                 "(version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)"
             )
             done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+            if done and max(done) > len(PG_MIGRATIONS):
+                raise StoreUnavailable(
+                    f"the team database was migrated by a newer attune ops (schema version "
+                    f"{max(done)}; this one knows {len(PG_MIGRATIONS)}): upgrade attune-ops "
+                    "on this machine"
+                )
             for version, statements in enumerate(PG_MIGRATIONS, start=1):
                 if version in done:
                     continue
