@@ -4,7 +4,9 @@ The pump reads the merged stdout/stderr pipe in 64 KiB chunks (never line by lin
 itself (an unterminated last line is kept; invalid UTF-8 is replaced), and flushes a batch every
 few milliseconds or every few thousand lines: one transaction in the store, then the same batch
 encoded once as an SSE frame and handed to the event loop for every subscriber. ``ATTUNE_REC``
-lines become recommendations instead of log lines.
+lines become recommendations instead of log lines. A store that is away never stops the run:
+its lines wait in memory (runs/unstored.py) and a run that ends meanwhile waits for the store
+up to :data:`STORE_WAIT_AT_END_S`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from attune.ops.runs.output import (
 )
 from attune.ops.runs.reaper import TAG_ENV, kill_tagged
 from attune.ops.runs.reports import ReportCollector
+from attune.ops.runs.unstored import RETRY_STORE_EVERY_S, Unstored, is_away
 from attune.ops.runs.usage import USAGE_PREFIX, UsageMeter
 from attune.ops.store.database import Store
 from attune.ops.store.runs import Run, RunStatus
@@ -47,7 +50,10 @@ REC_PREFIX = "ATTUNE_REC "
 ORPHAN_GRACE_S = 2.0
 INTERRUPTED_NOTE = "[attune] the dashboard stopped while this run was running; marked interrupted"
 LOCKED_TRIES_WHEN_ENDING = 3  # each waits the store's busy timeout
-END_RETRY_EVERY_S, END_RETRY_FOR_S = 2.0, 600.0  # a locked end is written when the lock goes
+END_RETRY_FOR_S = 600.0  # an end that could not be written is tried again this long
+# How long an ended run waits for a store that is away before it gives up its unstored lines
+# (the one-run lock is held meanwhile, so no longer than a database restart or a failover).
+STORE_WAIT_AT_END_S = 30.0
 
 
 RecValidator = Callable[[Any], dict[str, Any] | None]
@@ -79,6 +85,7 @@ class RunProcess:
         usage: UsageMeter | None = None,
         release: Callable[[], None] | None = None,
         reports: ReportCollector | None = None,
+        store_wait_s: float = STORE_WAIT_AT_END_S,
     ) -> None:
         self.store = store
         self.release = release  # the run lock: freed before anyone is told the run is over
@@ -97,6 +104,9 @@ class RunProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self._outcome = _Outcome()
         self._next_seq = 1
+        self._unstored = Unstored()  # lines the store could not take yet (it is away)
+        self._lost_recs = 0
+        self.store_wait_s = store_wait_s
         self._rec_count = 0
         self._started = time.monotonic()
         self._thread: threading.Thread | None = None
@@ -178,7 +188,7 @@ class RunProcess:
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
             while True:
-                if sel.select(pending.wait(time.monotonic())):
+                if sel.select(self._wait(pending, time.monotonic())):
                     data = os.read(fd, READ_SIZE)
                     if not data:
                         break
@@ -186,6 +196,8 @@ class RunProcess:
                 now = time.monotonic()
                 if pending.due(now):
                     self._flush(pending.take())
+                if self._unstored.due(now):
+                    self._unstored.store(self.store, self.run.id)
                 exited_at = self._watch(now, exited_at)
                 if exited_at is not None and now - exited_at > 2 * ORPHAN_GRACE_S:
                     break  # a child in its own session still holds the pipe: stop reading
@@ -217,14 +229,26 @@ class RunProcess:
         return exited_at
 
     def _write_end_later(self) -> None:
-        """The end is kept in memory (every read shows it); write it once the lock lets go."""
-        for _ in range(int(END_RETRY_FOR_S / END_RETRY_EVERY_S)):
-            time.sleep(END_RETRY_EVERY_S)
+        """The end is kept in memory (every read shows it), and so are its last lines when the
+        store is away: write them once the lock lets go or the store is back."""
+        deadline = time.monotonic() + END_RETRY_FOR_S
+        while time.monotonic() < deadline:
+            time.sleep(RETRY_STORE_EVERY_S)
             try:
+                if self._unstored and not self._unstored.store(self.store, self.run.id):
+                    continue
                 self.store.write_pending_ends()
                 return
             except (StoreUnavailable, sqlite3.Error):
                 continue
+        logger.error("run %s: its end was never written (the store stayed away)", self.run.id)
+
+    def _wait(self, pending: Pending, now: float) -> float:
+        """How long the reader may block: until a flush, or the next try of a store away."""
+        wait = pending.wait(now)
+        if self._unstored:
+            wait = min(wait, max(0.0, self._unstored.retry_at - now))
+        return wait
 
     def _enforce_timeout(self, now: float) -> None:
         timed_out = self.timeout_s is not None and now - self._started > self.timeout_s
@@ -236,9 +260,31 @@ class RunProcess:
         if not lines:
             return
         first = self._next_seq
-        self._append(first, lines)  # on disk before anyone sees it
+        away: StoreUnavailable | None = None
+        if not self._unstored:  # nothing is written past lines still waiting
+            try:
+                self._append(first, lines)  # on disk before anyone sees it
+            except StoreUnavailable as exc:
+                if not exc.extra.get("unreachable"):
+                    raise
+                away = exc
+        if away is not None or self._unstored:
+            self._keep(first, lines, away)
         self._next_seq += len(lines)
-        self.channel.lines(first, lines)
+        self.channel.lines(first, lines)  # from memory while the store is away
+
+    def _keep(self, first: int, lines: list[str], away: StoreUnavailable | None) -> None:
+        if away is not None:
+            logger.warning("run %s: %s; keeping its output in memory", self.run.id, away)
+            self._unstored.later(time.monotonic(), away.message)
+        self._unstored.add(first, lines)
+
+    def _note_losses(self) -> None:
+        """What could not be stored, in the run's error and as its last log line."""
+        text = self._unstored.loss_note(self._lost_recs)
+        if text is not None:
+            self._outcome.error = f"{self._outcome.error}; {text}" if self._outcome.error else text
+            self._flush([f"[attune] {text}"])
 
     def _append(self, first: int, lines: list[str]) -> None:
         """Store a batch; while another process holds the database, wait and try again.
@@ -278,8 +324,10 @@ class RunProcess:
         self._rec_count += 1
         try:
             self.store.add_recommendation(self.run.id, index, payload)
-        except StoreUnavailable as exc:  # locked: the card is lost, the run goes on
+        except StoreUnavailable as exc:  # the card is lost (named at the end), the run goes on
             logger.warning("run %s: a recommendation could not be stored: %s", self.run.id, exc)
+            self._lost_recs += 1
+            self._unstored.reason = self._unstored.reason or exc.message
             return
         self.channel.recommendation(index, payload)
 
@@ -295,10 +343,14 @@ class RunProcess:
         kill_group(self.proc.pid, signal.SIGKILL)  # no grandchild outlives its run
         self._sweep()
         status = self._outcome.status or (RunStatus.SUCCEEDED if code == 0 else RunStatus.FAILED)
+        interrupted = lambda: self._outcome.status == RunStatus.INTERRUPTED  # noqa: E731
+        # Before the reports read the log back; the runner stays busy meanwhile.
+        self._unstored.wait(self.store, self.run.id, self.store_wait_s, interrupted)
         self._outcome.extra_notes.extend(self.usage.finish() if self.usage else [])
         if self.reports is not None:  # before the end is recorded: a finished run has its tests
             self._outcome.extra_notes.extend(self.reports.collect(self.store, self.run.id))
         self._write_note(code)
+        self._note_losses()
         duration = round(time.monotonic() - self._started, 3)
         run = self._record_end(status, code, duration)
         self.end(run)
@@ -343,10 +395,10 @@ class RunProcess:
 
     def _record_end(self, status: RunStatus, code: int, duration: float) -> Run:
         try:
-            return self.store.finish_run(self.run.id, status, code, duration, self._outcome.error)
+            run = self.store.finish_run(self.run.id, status, code, duration, self._outcome.error)
         except Exception as exc:
             logger.exception("run %s: could not record its end", self.run.id)
-            if isinstance(exc, StoreUnavailable) and exc.extra.get("locked"):
+            if isinstance(exc, StoreUnavailable) and is_away(exc):
                 threading.Thread(target=self._write_end_later, daemon=True).start()
             error = self._outcome.error or f"the run's end could not be stored: {exc}"
             return replace(
@@ -357,3 +409,6 @@ class RunProcess:
                 line_count=self._next_seq - 1,
                 error=error,
             )
+        if self._unstored:  # the end got in, its last lines not yet
+            threading.Thread(target=self._write_end_later, daemon=True).start()
+        return run
