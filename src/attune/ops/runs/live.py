@@ -12,6 +12,8 @@ and takes the ring's frames in the same event-loop step (so no frame falls in be
 them and then live frames, skipping any line whose seq it has already sent and filling any gap
 from the store. Lines are published only
 after they are committed, so the store always holds at least what any client was sent.
+A run live in another process (or, on the team store, another machine) is followed in the
+store, each read woken by the store's :class:`~attune.ops.store.database.LineWatch`.
 """
 
 from __future__ import annotations
@@ -44,7 +46,6 @@ RING_MAX_BYTES = 8 * 1024 * 1024
 SUBSCRIBER_MAX_BYTES = RING_MAX_BYTES
 REPLAY_CHUNKS = 4
 KEEPALIVE = b": keep-alive\n\n"
-STORED_POLL_S = 0.5  # how often a run live in another process is read again
 
 
 def encode_lines(first: int, lines: Sequence[str], t: float | None = None) -> bytes:
@@ -342,24 +343,29 @@ async def _follow_stored(
     store: Store, hub: StreamHub, run_id: int, cursor: _Cursor, keepalive_s: float
 ) -> AsyncIterator[bytes]:
     """Replay from the store until the run is over, then ``done`` — never ``done`` for a run
-    still running elsewhere (``attune runs start``, another dashboard on this home)."""
+    still running elsewhere (``attune runs start``, another dashboard on this home or, on the
+    team store, on another machine: its ``NOTIFY`` wakes this reader within milliseconds)."""
+    loop = asyncio.get_running_loop()
     quiet = 0.0
-    while True:
-        run = await asyncio.to_thread(store.get_run, run_id)
-        async for chunk in _replay(store, hub.replay_cache, run_id, cursor):
-            quiet = 0.0
-            yield chunk
-        async for chunk in _replay_recs(store, run_id, cursor):
-            yield chunk
-        if run is None or run.finished:
-            if run is not None:
-                yield encode_done(run)
-            return
-        await asyncio.sleep(STORED_POLL_S)
-        quiet += STORED_POLL_S
-        if quiet >= keepalive_s:
-            quiet = 0.0
-            yield KEEPALIVE
+    with store.watch_lines(run_id) as watch:
+        while True:
+            watch.arm()  # before reading: a commit from now on ends the wait below
+            run = await asyncio.to_thread(store.get_run, run_id)
+            async for chunk in _replay(store, hub.replay_cache, run_id, cursor):
+                quiet = 0.0
+                yield chunk
+            async for chunk in _replay_recs(store, run_id, cursor):
+                yield chunk
+            if run is None or run.finished:
+                if run is not None:
+                    yield encode_done(run)
+                return
+            began = loop.time()
+            await watch.wait(keepalive_s - quiet)
+            quiet += loop.time() - began
+            if quiet >= keepalive_s:
+                quiet = 0.0
+                yield KEEPALIVE
 
 
 async def _deliver(

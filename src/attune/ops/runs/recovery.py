@@ -4,6 +4,18 @@ left of their processes is ended — but only what provably belongs to them.
 A process group is ended only when one of its processes carries the run's
 ``ATTUNE_RUN_ID`` in its environment (read from ``/proc``). Where that cannot be checked (no
 ``/proc``, as on macOS), the group is left alone: its id may have been reused by a stranger.
+
+On a team store (PostgreSQL, shared by several machines) a dashboard judges only the runs of
+its own host (``run.host`` is :func:`this_origin`'s host; a run recorded before hosts were
+kept counts as this home's): a server pid means nothing on another machine, so another
+machine's run is never marked ``interrupted`` here because that pid is absent. A dashboard
+killed mid-run (``kill -9``, a power cut) therefore leaves its run ``running`` until a
+dashboard or ``attune runs`` on *that* host starts again and marks it ``interrupted``; every
+other dashboard then sees it end (its live stream gets ``done``). There is no lease that
+expires on its own: it would need a heartbeat write every few seconds from each running run,
+and clocks of teammates' machines to agree, to tell a slow machine from a dead one — and a
+wrong guess would end the history of a run that is still writing. A machine that never
+comes back leaves its run ``running`` in the history; it has no process here to cancel.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ from pathlib import Path
 from attune.ops.runs.output import kill_group
 from attune.ops.runs.process import INTERRUPTED_NOTE
 from attune.ops.store.database import Store
+from attune.ops.store.run_origin import this_origin
 from attune.ops.store.runs import Run
 
 __all__ = ["recover_runs"]
@@ -42,7 +55,10 @@ def recover_runs(store: Store, proc: Path = PROC) -> list[Run]:
 
 
 def _server_gone(run: Run) -> bool:
-    """True unless the server that started ``run`` is another live process."""
+    """True unless the server that started ``run`` is another live process, or ``run`` is
+    another machine's (never judged here: its server pid means nothing on this one)."""
+    if run.host and run.host != this_origin().host:
+        return False
     pid = run.server_pid
     if not pid or pid == os.getpid():
         return True

@@ -11,6 +11,7 @@ check at open records :attr:`Store.integrity`, and reads that reach a damaged pa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import threading
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Self
 
 from attune.ops.errors import StoreUnavailable
 from attune.ops.store.damage import INTEGRITY_BUDGET_S, INTEGRITY_UNCHECKED, check_integrity
@@ -35,7 +37,7 @@ from attune.ops.store.tests import TESTS_MIGRATION, TestResultsMixin
 from attune.ops.store.upkeep import RunUpkeepMixin
 from attune.ops.store.usage_schema import USAGE_MIGRATION
 
-__all__ = ["APPLICATION_ID", "MIGRATIONS", "Run", "Store", "utc_now"]
+__all__ = ["APPLICATION_ID", "MIGRATIONS", "LineWatch", "Run", "Store", "utc_now"]
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +135,34 @@ MIGRATIONS: tuple[str, ...] = (
     # 8: who started each run and where; whose Claude Code usage each file is (store/run_origin.py).
     ORIGIN_MIGRATION,
 )
+
+
+class LineWatch:
+    """What a reader of a run that another process writes waits on between two reads.
+
+    ``arm()`` before each read, then ``await wait(timeout_s)``: it ends early (``True``) once
+    something is committed after ``arm()``, else after ``timeout_s`` or one short poll
+    (``False``). This one only polls (SQLite cannot notify); the team store's is woken by
+    ``LISTEN`` (store/pg_notify.py).
+    """
+
+    poll_s = 0.5
+
+    def arm(self) -> None:
+        """From now on, a commit to the run ends :meth:`wait` early (when this store can tell)."""
+
+    async def wait(self, timeout_s: float) -> bool:
+        await asyncio.sleep(max(0.0, min(timeout_s, self.poll_s)))
+        return False
+
+    def close(self) -> None:
+        """Stop watching."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 class Store(
@@ -323,6 +353,11 @@ class Store(
     def read(self) -> AbstractContextManager[Connection]:
         """A reader connection inside one read transaction (a stable snapshot)."""
         return self._readers.read()
+
+    def watch_lines(self, run_id: int) -> LineWatch:
+        """A :class:`LineWatch` of ``run_id`` for a reader on the running event loop."""
+        del run_id
+        return LineWatch()
 
     def close(self) -> None:
         """Close every connection; safe to call twice."""

@@ -240,10 +240,10 @@ class PostgresStore(Store):
                 conn.raw.execute("BEGIN")
                 try:
                     yield conn
+                    notify_runs(conn.raw, getattr(self._local, "notify", None) or ())
                 except BaseException:
                     _end(conn, commit=False)
                     raise
-                notify_runs(conn.raw, getattr(self._local, "notify", None) or ())
                 _end(conn, commit=True)
         finally:
             self._write_lock.release()
