@@ -10,12 +10,12 @@ its own host (``run.host`` is :func:`this_origin`'s host; a run recorded before 
 kept counts as this home's): a server pid means nothing on another machine, so another
 machine's run is never marked ``interrupted`` here because that pid is absent. A dashboard
 killed mid-run (``kill -9``, a power cut) therefore leaves its run ``running`` until a
-dashboard or ``attune runs`` on *that* host starts again and marks it ``interrupted``; every
-other dashboard then sees it end (its live stream gets ``done``). There is no lease that
-expires on its own: it would need a heartbeat write every few seconds from each running run,
-and clocks of teammates' machines to agree, to tell a slow machine from a dead one — and a
-wrong guess would end the history of a run that is still writing. A machine that never
-comes back leaves its run ``running`` in the history; it has no process here to cancel.
+dashboard on *that* host (same ``ATTUNE_HOST``, any home) starts again and marks it
+``interrupted``; every other dashboard then sees it end (its live stream gets ``done``).
+There is no lease that expires on its own: every running run would have to write a
+heartbeat every few seconds to the shared database, and a laptop asleep or a network cut
+longer than the lease would end the history of a run that is still going (its later lines
+arriving after ``interrupted``). A machine that never comes back leaves its run ``running``.
 """
 
 from __future__ import annotations
