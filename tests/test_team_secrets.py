@@ -187,7 +187,7 @@ def test_pg_errors_and_urls_are_scrubbed_in_every_spelling() -> None:
 def test_logged_records_and_tracebacks_are_masked(caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
-    from attune.ops.cli import ops
+    from attune.ops.cli import masking, ops
 
     url = f"postgresql://bob:{ENCODED}@127.0.0.1:1/team"
     ops._setup_logging(url)
@@ -201,4 +201,26 @@ def test_logged_records_and_tracebacks_are_masked(caplog: pytest.LogCaptureFixtu
     assert "store failed for postgresql://bob:***@127.0.0.1:1/team" in err
     assert "ValueError: connecting to postgresql://bob:***@" in err
     assert leaks(err) == []
-    ops._MaskedRecords.url = None
+    masking._urls.remove(url)
+
+
+def test_every_command_masks_the_password_in_its_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from attune.ops.cli import masking
+    from attune.ops.cli.main import run_command
+    from attune.ops.errors import StoreUnavailable
+
+    url = f"postgresql://bob:{ENCODED}@127.0.0.1:1/team"
+    monkeypatch.setenv("ATTUNE_DATABASE_URL", url)
+
+    def fails() -> int:
+        raise StoreUnavailable(f"the store {url} said no to {PLANTED}")
+
+    try:
+        assert run_command("runs", fails) == StoreUnavailable.exit_code
+    finally:
+        masking._urls.remove(url)
+    err = capsys.readouterr().err
+    assert err.startswith("attune runs: the store postgresql://bob:***@127.0.0.1:1/team")
+    assert leaks(err) == []

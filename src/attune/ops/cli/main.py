@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from attune.ops.cli.masking import install_masking, masked
 from attune.ops.errors import AttuneError
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_PIPE_CLOSED", "report_error", "run_command"]
@@ -22,13 +23,15 @@ EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE
 
 def report_error(command: str, exc: AttuneError) -> int:
     """Print ``attune <command>: <message>`` on stderr; return the class's exit code."""
-    print(f"attune {command}: {exc.message}", file=sys.stderr)
+    print(f"attune {command}: {masked(exc.message)}", file=sys.stderr)
     return exc.exit_code
 
 
 def run_command(command: str, body: Callable[[], int]) -> int:
     """Run ``body`` and map what it raises: an ``AttuneError`` to one line and its exit code,
-    Ctrl-C to 130, a closed stdout pipe to 141 without a traceback."""
+    Ctrl-C to 130, a closed stdout pipe to 141 without a traceback. A team database's
+    password is masked in everything it logs or prints (cli/masking.py)."""
+    install_masking(os.environ.get("ATTUNE_DATABASE_URL"))
     try:
         code = body()
         sys.stdout.flush()

@@ -14,17 +14,16 @@ import os
 import signal
 import sys
 import threading
-import traceback
 import webbrowser
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from attune.ops.cli.args import build_ops_parser
 from attune.ops.cli.main import run_command
+from attune.ops.cli.masking import install_masking
 from attune.ops.config import Config, build_config, is_loopback_host
 from attune.ops.errors import AttuneError, ConfigError
 from attune.ops.listen import bind_error_reason, bind_socket, url_for
-from attune.ops.store.pg_url import scrub
 
 __all__ = ["build_ops_parser", "cmd_ops", "config_from_args"]
 
@@ -83,34 +82,7 @@ def _setup_logging(database_url: str | None = None) -> None:
     if not root.handlers:
         logging.basicConfig(level=logging.WARNING, format="attune: %(levelname)s %(message)s")
     logging.getLogger("uvicorn.error").addFilter(_quiet_deliberate_cuts)
-    _MaskedRecords.install(database_url)
-
-
-class _MaskedRecords:
-    """Every log record, whoever logs it (uvicorn, psycopg's pool, a traceback) and whichever
-    handler prints it, with the team database's password cut out as it is made."""
-
-    url: str | None = None
-    _installed = False
-
-    @classmethod
-    def install(cls, url: str | None) -> None:
-        cls.url = url
-        if cls._installed:
-            return
-        cls._installed = True
-        make = logging.getLogRecordFactory()
-
-        def masked(*args: Any, **kwargs: Any) -> logging.LogRecord:
-            record = make(*args, **kwargs)
-            with contextlib.suppress(Exception):  # a bad format is the handler's to report
-                record.msg, record.args = scrub(record.getMessage(), cls.url), None
-            if record.exc_info and record.exc_info[0] is not None:
-                shown = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
-                record.exc_text = scrub(shown, cls.url)
-            return record
-
-        logging.setLogRecordFactory(masked)
+    install_masking(database_url)
 
 
 def _quiet_deliberate_cuts(record: logging.LogRecord) -> bool:
