@@ -354,3 +354,16 @@ def any_store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
         store = PostgresStore(request.getfixturevalue("postgres_url"))
     yield store
     store.close()
+
+
+@pytest.fixture
+def backend_config(
+    backend: str, make_config: Callable[..., Config], request: pytest.FixtureRequest
+) -> Config:
+    """This test's config on ``backend`` (a fresh PostgreSQL database for "postgresql").
+
+    A module whose tests should run on both store backends overrides ``config`` with it:
+    ``def config(backend_config): return backend_config``."""
+    if backend == "sqlite":
+        return make_config()
+    return make_config(database_url=request.getfixturevalue("postgres_url"))

@@ -81,6 +81,12 @@ def seed_run(
 
 
 @pytest.fixture
+def config(backend_config: Config) -> Config:
+    """Every test here runs on both store backends (SQLite, then PostgreSQL)."""
+    return backend_config
+
+
+@pytest.fixture
 def store(app: Any) -> Store:
     result: Store = app.state.services.store
     return result

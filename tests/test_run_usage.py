@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from attune.ops.config import Config
 from attune.ops.runs.usage import MAX_USAGE_LINES, Rejected, parse_usage
 from attune.ops.web.run_costs import format_cost
 from tests.helpers import astart_run, await_finished, python_workflow, write_workflows
@@ -53,6 +54,12 @@ MANY = (
     '    print("ATTUNE_USAGE " + json.dumps({"model": "m", "input_tokens": 1, '
     '"output_tokens": 1, "cost_usd": "0.001"}))\n'
 )
+
+
+@pytest.fixture
+def config(backend_config: Config) -> Config:
+    """Every test here runs on both store backends (SQLite, then PostgreSQL)."""
+    return backend_config
 
 
 @pytest.fixture
@@ -147,10 +154,12 @@ async def test_history_has_a_cost_column_and_a_total_for_the_filtered_runs(
 
 
 async def test_attune_runs_show_carries_the_cost(
-    client: httpx.AsyncClient, spending: Path, attune_home: Path
+    client: httpx.AsyncClient, spending: Path, attune_home: Path, config: Config
 ) -> None:
     run = await await_finished(client, (await astart_run(client, "spend"))["id"])
     env = {**os.environ, "ATTUNE_HOME": str(attune_home), "NO_COLOR": "1"}
+    if config.database_url:  # the command reads the same team database
+        env["ATTUNE_DATABASE_URL"] = config.database_url
     show = [sys.executable, "-m", "attune", "runs", "show", str(run["id"])]
     text = subprocess.run(show, capture_output=True, text=True, env=env, check=True).stdout
     assert "      cost  $0.5030 estimated (1 of 3 calls unpriced; claude-haiku-4-5" in text

@@ -13,9 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from attune.ops.config import Config
 from tests.helpers import PY, astart_run, await_finished, workflow_toml, write_workflows
 from tests.pytest_project import V2, git, write_project
+
+
+@pytest.fixture
+def config(backend_config: Config) -> Config:
+    """Every test here runs on both store backends (SQLite, then PostgreSQL)."""
+    return backend_config
 
 
 def names(items: list[dict[str, Any]]) -> list[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,17 +30,25 @@ def root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "ops.db")
-    yield s
-    s.close()
+def store(any_store: Store) -> Store:
+    """Every test that takes it runs on both store backends (SQLite, then PostgreSQL)."""
+    return any_store
+
+
+def shared_store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Store:
+    """Another store on the same SQLite file or PostgreSQL database (a second dashboard)."""
+    if backend == "sqlite":
+        return Store(tmp_path / "shared.db")
+    from attune.ops.store.postgres import PostgresStore
+
+    return PostgresStore(request.getfixturevalue("postgres_url"))
 
 
 def ingester(store: Store, root: Path, project: Path) -> Ingester:
     return Ingester(UsageStore(store), PriceBook(), project, roots=lambda: [root])
 
 
-def totals(store: Store, where: str = "1") -> dict[str, int]:
+def totals(store: Store, where: str = "1 = 1") -> dict[str, int]:
     with store.read() as conn:
         row = conn.execute(
             "SELECT count(*), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), "
@@ -267,6 +274,16 @@ def test_no_word_of_a_transcript_is_stored(
     )
     ingester(store, root, project).run_once()
     assert _keys(store) == ["msg_1"]
+    if store.backend != "sqlite":  # the database's files are the server's: read every row
+        with store.read() as conn:
+            tables = conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            ).fetchall()
+            for (table,) in tables:
+                rows = conn.execute(f"SELECT CAST(t AS TEXT) FROM {table} t").fetchall()
+                data = " ".join(r[0] for r in rows)
+                assert SECRET not in data and "Found" not in data and "my key" not in data
+        return
     files = list(tmp_path.glob("ops.db*"))  # the database and its write-ahead log
     assert files
     for file in files:
@@ -275,7 +292,7 @@ def test_no_word_of_a_transcript_is_stored(
 
 
 def test_two_readers_at_once_count_every_line_once(
-    tmp_path: Path, root: Path, project: Path
+    tmp_path: Path, root: Path, project: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
     cwd = str(project)
     for s in range(6):
@@ -284,7 +301,7 @@ def test_two_readers_at_once_count_every_line_once(
             for i in range(300)
         ]
         write(transcript(root, cwd, f"s{s}"), [*lines, '{broken json with "usage"'])
-    stores = [Store(tmp_path / "shared.db") for _ in range(2)]
+    stores = [shared_store(backend, tmp_path, request) for _ in range(2)]
     try:
         passes = [ingester(s, root, project) for s in stores]
         threads = [threading.Thread(target=p.run_once) for p in passes]

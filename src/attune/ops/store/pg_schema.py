@@ -2,8 +2,10 @@
 
 Tables are written once, in ``store/database.py``'s migrations, and translated here by a few
 fixed rules (SQLite's 64-bit ``INTEGER`` is ``BIGINT``, ``REAL`` is ``DOUBLE PRECISION``, an
-``id INTEGER PRIMARY KEY`` is an identity column, ``WITHOUT ROWID`` has no meaning). What has no
-translation is replaced, version by version:
+``id INTEGER PRIMARY KEY`` is an identity column, ``WITHOUT ROWID`` has no meaning, and ``TEXT``
+compares byte by byte as SQLite's does — ``COLLATE "C"``, whatever locale the team's database
+was made with — so names sort, cursors page and ``ILIKE`` folds case (ASCII only) the same).
+What has no translation is replaced, version by version:
 
 - 2 and 4: SQLite's FTS5 word and trigram indexes become one ``pg_trgm`` GIN index on the
   chunks' text (PostgreSQL keeps it up to date on every insert; store/pg_search.py queries it);
@@ -71,6 +73,7 @@ def to_postgres(version: int, script: str) -> list[str]:
         )
         sql = re.sub(r"\bINTEGER\b", "BIGINT", sql)
         sql = re.sub(r"\bREAL\b", "DOUBLE PRECISION", sql)
+        sql = re.sub(r"\bTEXT\b", 'TEXT COLLATE "C"', sql)
         sql = re.sub(r"\)\s*WITHOUT ROWID", ")", sql)
         out.append(sql)
     return [*out, *_EXTRA.get(version, ())]

@@ -6,7 +6,8 @@ result cached — a short, closed list, each rule tested on both backends:
 
 - ``?`` placeholders become ``%s`` and a literal ``%`` becomes ``%%`` (psycopg's syntax), never
   inside a quoted string or name;
-- ``+column`` (a hint that keeps SQLite's planner off an index) loses its ``+``;
+- SQLite's planner hints go: ``+column`` (keeps the planner off an index) loses its ``+``,
+  ``INDEXED BY name`` is dropped and ``CROSS JOIN t ON`` (a fixed join order) is a ``JOIN``;
 - the two-argument scalar ``min(a, b)`` / ``max(a, b)`` become ``least`` / ``greatest``;
 - ``x IS ?`` (SQLite's null-safe equality) becomes ``x IS NOT DISTINCT FROM %s``;
 - ``json_each(?)`` over a JSON list of ids becomes ``jsonb_array_elements_text``;
@@ -30,6 +31,8 @@ ID_TABLES = frozenset({"runs", "run_chunks", "usage_files", "usage_cwds", "tests
 
 _INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 _HINT = re.compile(r"(?<=[\s(])\+(?=[a-z_])")
+_INDEXED_BY = re.compile(r"\s+INDEXED\s+BY\s+\w+", re.IGNORECASE)
+_CROSS_JOIN_ON = re.compile(r"\bCROSS\s+JOIN\s+(\w+(?:\s+(?!ON\b)\w+)?)\s+ON\b", re.IGNORECASE)
 _IS_PARAM = re.compile(r"\bIS\s+\?", re.IGNORECASE)
 _JSON_EACH = re.compile(r"SELECT\s+value\s+FROM\s+json_each\(\?\)", re.IGNORECASE)
 _CASTS = (
@@ -56,6 +59,8 @@ def translate(sql: str) -> Translated:
     )
     out = _IS_PARAM.sub("IS NOT DISTINCT FROM ?", out)
     out = _HINT.sub("", out)
+    out = _INDEXED_BY.sub("", out)
+    out = _CROSS_JOIN_ON.sub(r"JOIN \1 ON", out)
     for pattern, replacement in _CASTS:
         out = pattern.sub(replacement, out)
     out = _scalar_min_max(out)

@@ -43,31 +43,35 @@ class Rollup:
 
     def apply(self, conn: Connection) -> None:
         conn.executemany(
-            "INSERT INTO usage_daily (day, cwd_id, model, messages, input_tokens, "
+            "INSERT INTO usage_daily AS d (day, cwd_id, model, messages, input_tokens, "
             "output_tokens, cache_creation_tokens, cache_read_tokens, cost_pusd, unpriced, fast,"
-            " saved_pusd) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
-            "messages = messages + excluded.messages, "
-            "input_tokens = input_tokens + excluded.input_tokens, "
-            "output_tokens = output_tokens + excluded.output_tokens, "
-            "cache_creation_tokens = cache_creation_tokens + excluded.cache_creation_tokens, "
-            "cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens, "
-            "cost_pusd = cost_pusd + excluded.cost_pusd, unpriced = unpriced + excluded.unpriced,"
-            " fast = fast + excluded.fast, saved_pusd = saved_pusd + excluded.saved_pusd",
+            " saved_pusd) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (day, cwd_id, model) DO UPDATE SET "
+            "messages = d.messages + excluded.messages, "
+            "input_tokens = d.input_tokens + excluded.input_tokens, "
+            "output_tokens = d.output_tokens + excluded.output_tokens, "
+            "cache_creation_tokens = d.cache_creation_tokens + excluded.cache_creation_tokens, "
+            "cache_read_tokens = d.cache_read_tokens + excluded.cache_read_tokens, "
+            "cost_pusd = d.cost_pusd + excluded.cost_pusd, "
+            "unpriced = d.unpriced + excluded.unpriced, fast = d.fast + excluded.fast, "
+            "saved_pusd = d.saved_pusd + excluded.saved_pusd",
             [(*key, *values) for key, values in self.daily.items()],
         )
         conn.execute("DELETE FROM usage_daily WHERE messages <= 0")
         conn.executemany(
-            "INSERT INTO usage_sessions (session_id, cwd_id, first_ts, last_ts, active_ms, "
+            "INSERT INTO usage_sessions AS s (session_id, cwd_id, first_ts, last_ts, active_ms, "
             "messages, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, "
-            "cost_pusd, unpriced) VALUES (?,?,?,?,-1,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
-            "first_ts = min(first_ts, excluded.first_ts), "
-            "last_ts = max(last_ts, excluded.last_ts), active_ms = -1, "
-            "messages = messages + excluded.messages, "
-            "input_tokens = input_tokens + excluded.input_tokens, "
-            "output_tokens = output_tokens + excluded.output_tokens, "
-            "cache_creation_tokens = cache_creation_tokens + excluded.cache_creation_tokens, "
-            "cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens, "
-            "cost_pusd = cost_pusd + excluded.cost_pusd, unpriced = unpriced + excluded.unpriced",
+            "cost_pusd, unpriced) VALUES (?,?,?,?,-1,?,?,?,?,?,?,?) "
+            "ON CONFLICT (session_id, cwd_id) DO UPDATE SET "
+            "first_ts = min(s.first_ts, excluded.first_ts), "
+            "last_ts = max(s.last_ts, excluded.last_ts), active_ms = -1, "
+            "messages = s.messages + excluded.messages, "
+            "input_tokens = s.input_tokens + excluded.input_tokens, "
+            "output_tokens = s.output_tokens + excluded.output_tokens, "
+            "cache_creation_tokens = s.cache_creation_tokens + excluded.cache_creation_tokens, "
+            "cache_read_tokens = s.cache_read_tokens + excluded.cache_read_tokens, "
+            "cost_pusd = s.cost_pusd + excluded.cost_pusd, "
+            "unpriced = s.unpriced + excluded.unpriced",
             [(*key, *values) for key, values in self.sessions.items()],
         )
 
@@ -86,7 +90,7 @@ def settle_session(conn: Connection, session_id: str, cwd_id: int) -> None:
     active = conn.execute(
         "SELECT coalesce(sum(CASE WHEN gap <= ? THEN gap ELSE 0 END), 0) FROM ("
         "SELECT ts - lag(ts) OVER (ORDER BY ts) AS gap FROM usage_messages "
-        "WHERE session_id = ? AND cwd_id = ?)",
+        "WHERE session_id = ? AND cwd_id = ?) AS gaps",
         (ACTIVE_GAP_MS, session_id, cwd_id),
     ).fetchone()[0]
     latest = conn.execute(

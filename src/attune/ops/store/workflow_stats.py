@@ -25,7 +25,7 @@ SELECT workflow, id, status, started_at, duration_s FROM (
     SELECT workflow, id, status, started_at, duration_s,
            ROW_NUMBER() OVER (PARTITION BY workflow ORDER BY id DESC) AS newest
     FROM runs
-) WHERE newest <= ? ORDER BY workflow, id DESC
+) AS recent WHERE newest <= ? ORDER BY workflow, id DESC
 """
 
 
