@@ -7,8 +7,8 @@ fixture); the ones about SQLite's own file and FTS5 indexes take ``sqlite_store`
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
