@@ -6,7 +6,8 @@
    cached under ``.bench/usage-corpus/``) and installs ``ccusage@20.0.24`` with npm into
    ``.bench/ccusage`` (once; never a dependency of this project);
 2. times ccusage's ``claude session --json --offline`` and our cold ``attune usage --all --json``
-   (a fresh store: the whole ingest), wall time and peak RSS, ``--rounds`` each;
+   (a fresh store: the whole ingest), wall time, CPU time and peak RSS, ``--rounds`` each,
+   alternating (medians and ranges: the machine is shared);
 3. starts ``attune ops`` on an empty config folder, points it at the corpus and times its
    background ingest, with the server's memory growth (peak RSS less the RSS before);
 4. warm ``GET /api/usage`` (p50, p95) and warm ``attune usage --json``;
@@ -91,14 +92,26 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def ccusage_runs(claude: Path, rounds: int) -> tuple[list[Any], dict[str, Any]]:
-    cmd = [str(CCUSAGE), "claude", "session", "--json", "--offline"]
+CC_CMD = [str(CCUSAGE), "claude", "session", "--json", "--offline"]
+
+
+def ccusage_body(claude: Path) -> dict[str, Any]:
     env = env_for(Path(tempfile.mkdtemp()), claude)
-    runs = [run_measured(cmd, env, timeout=600) for _ in range(rounds)]
-    body = json.loads(
-        subprocess.run(cmd, env=env, capture_output=True, check=True, timeout=600).stdout
-    )
-    return runs, body
+    out = subprocess.run(CC_CMD, env=env, capture_output=True, check=True, timeout=600).stdout
+    body: dict[str, Any] = json.loads(out)
+    return body
+
+
+def cold_rounds(claude: Path, work: Path, rounds: int) -> tuple[list[Any], list[Any]]:
+    """ccusage and our cold ingest, alternating (this machine is shared: a burst of other work
+    then lands on both sides, not on one)."""
+    theirs, ours = [], []
+    cc_env = env_for(Path(tempfile.mkdtemp()), claude)
+    for n in range(rounds):
+        theirs.append(run_measured(CC_CMD, cc_env, timeout=600))
+        env = env_for(work / f"cold-{n}", claude)
+        ours.append(run_measured(attune_cmd("usage", "--all", "--json"), env, timeout=900))
+    return theirs, ours
 
 
 def attune_cmd(*args: str) -> list[str]:
@@ -319,6 +332,10 @@ def _ms(srv: dict[str, Any], name: str) -> str:
     return f"{srv[f'api_{name}_p50_ms']:.1f} / {srv[f'api_{name}_p95_ms']:.1f} ms"
 
 
+def _spread(values: list[float]) -> str:
+    return f"{median(values):.2f} s ({min(values):.2f}–{max(values):.2f})"
+
+
 def _four(values: list[int] | None) -> str:
     return " / ".join(f"{v:,}" for v in (values or [0, 0, 0, 0]))
 
@@ -335,9 +352,11 @@ def render(r: dict[str, Any]) -> str:
         "",
         "| measure | attune ops | ccusage 20.0.24 |",
         "|---|--:|--:|",
-        f"| cold, the whole corpus (median of {r['rounds']}) | "
-        f"{median(cold['wall_s']):.2f} s (`attune usage --all --json`, empty store) | "
-        f"{cc_s:.2f} s (`claude session --json --offline`) |",
+        f"| cold, the whole corpus (median of {r['rounds']}, range) | "
+        f"{_spread(cold['wall_s'])} (`attune usage --all --json`, empty store) | "
+        f"{_spread(cc['wall_s'])} (`claude session --json --offline`) |",
+        f"| CPU time of that command (median) | {median(cold['cpu_s']):.2f} s | "
+        f"{median(cc['cpu_s']):.2f} s |",
         f"| peak RSS of that command | {median(cold['rss_mib']):.0f} MiB | "
         f"{median(cc['rss_mib']):.0f} MiB |",
         f"| cold ingest in the running server | {srv['cold_ingest_s']:.2f} s | — |",
@@ -391,26 +410,16 @@ def main() -> int:
     }
     work = Path(tempfile.mkdtemp(prefix="attune-bench-usage-"))
     try:
-        log("ccusage, cold")
-        cc_runs, cc_body = ccusage_runs(claude, args.rounds)
-        results["ccusage"] = {
-            "wall_s": [m.wall_s for m in cc_runs],
-            "rss_mib": [m.max_rss_kib / 1024 for m in cc_runs],
-        }
-        log("attune usage, cold")
-        runs = []
-        home = work
-        for n in range(args.rounds):
-            home = work / f"cold-{n}"
-            runs.append(
-                run_measured(
-                    attune_cmd("usage", "--all", "--json"), {**env_for(home, claude)}, timeout=900
-                )
-            )
-        results["ours_cold"] = {
-            "wall_s": [m.wall_s for m in runs],
-            "rss_mib": [m.max_rss_kib / 1024 for m in runs],
-        }
+        log(f"cold: ccusage and attune usage, {args.rounds} rounds each, alternating")
+        cc_runs, runs = cold_rounds(claude, work, args.rounds)
+        cc_body = ccusage_body(claude)
+        for name, measured in (("ccusage", cc_runs), ("ours_cold", runs)):
+            results[name] = {
+                "wall_s": [m.wall_s for m in measured],
+                "rss_mib": [m.max_rss_kib / 1024 for m in measured],
+                "cpu_s": [m.cpu_s for m in measured],
+            }
+        home = work / f"cold-{args.rounds - 1}"
         db = home / "ops" / "ops.db"
         expected = (
             sqlite3.connect(f"file:{db}?mode=ro", uri=True)

@@ -256,7 +256,7 @@ def test_a_transcript_gone_before_it_is_opened_is_passed_over(
 
     missing = Transcript(root / "projects" / "x" / "gone.jsonl", root, "x")
     result = IngestResult()
-    ingester(store, root, project)._ingest(missing, None, result)
+    assert ingester(store, root, project)._plan(missing, None, result) is None
     assert result.unreadable == {} and result.files_read == 0
 
 
@@ -365,3 +365,20 @@ def test_a_quick_pass_sees_recent_and_new_transcripts_only(
     assert _keys(store) == ["m_agent", "m_live", "m_live2", "m_new", "m_old"]
     ingest.run_once()  # the full pass catches the old file's late line
     assert "m_old2" in _keys(store)
+
+
+def test_a_quick_pass_sees_the_subagents_of_a_session_it_finds_new(
+    store: Store, root: Path, project: Path
+) -> None:
+    cwd = str(project)
+    ingest = ingester(store, root, project)
+    ingest.run_once()  # nothing yet
+    fresh = transcript(root, cwd, "new")
+    write(fresh, [assistant("m_new", ts=at(1), cwd=cwd, session="new")])
+    long_ago = 1_700_000_000
+    os.utime(fresh, (long_ago, long_ago))  # copied in with an old time: not "written lately"
+    sub = fresh.parent / "new" / "subagents" / "agent-1.jsonl"
+    write(sub, [assistant("m_agent", ts=at(2), cwd=cwd, session="new", request_id="ra")])
+    quick = ingest.run_hot()
+    assert quick.files_read == 2  # not left to the next full pass, up to 20 s later
+    assert _keys(store) == ["m_agent", "m_new"]

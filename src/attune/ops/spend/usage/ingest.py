@@ -20,12 +20,26 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from pathlib import Path
 
+from attune.ops.spend.usage.pool import (
+    FILE_MAX,
+    POOL_MIN_BYTES,
+    ReadTask,
+    read_in_order,
+    worker_count,
+)
 from attune.ops.spend.usage.pricing import PriceBook
-from attune.ops.spend.usage.reader import Unreadable, ends_a_line, open_transcript, read_chunks
+from attune.ops.spend.usage.reader import (
+    Chunk,
+    Unreadable,
+    ends_a_line,
+    open_transcript,
+    read_chunks,
+)
 from attune.ops.spend.usage.sources import Transcript, config_roots, list_transcripts
 from attune.ops.store.usage import ChunkWrite, FileState, UsageStore
 
@@ -49,6 +63,7 @@ class IngestResult:
     roots: list[str] = field(default_factory=list)
     transcripts: int = 0
     files_read: int = 0
+    files_read_by_workers: int = 0  # of them, read in worker processes (``pool.py``)
     bytes_read: int = 0
     rows: int = 0
     skipped: int = 0
@@ -57,8 +72,35 @@ class IngestResult:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class _Job:
+    """A transcript to read: its state in the store (just started, or read up to an offset)
+    and the device, inode and size it had when planned."""
+
+    transcript: Transcript
+    state: FileState
+    dev: int
+    inode: int
+    size: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.size - self.state.read_offset)
+
+    def task(self) -> ReadTask:
+        return ReadTask(
+            str(self.transcript.path),
+            self.dev,
+            self.inode,
+            self.state.read_offset,
+            self.transcript.session_hint,
+            self.remaining,
+        )
+
+
 class Ingester:
-    """Ingest passes for one store; ``roots`` overrides the config roots (tests, benchmarks)."""
+    """Ingest passes for one store; ``roots`` overrides the config roots (tests, benchmarks);
+    ``workers`` and ``pool_min_bytes`` when a pass reads in worker processes (``pool.py``)."""
 
     def __init__(
         self,
@@ -66,13 +108,18 @@ class Ingester:
         prices: PriceBook,
         project_root: Path,
         roots: Callable[[], list[Path]] = config_roots,
+        *,
+        workers: int | None = None,
+        pool_min_bytes: int = POOL_MIN_BYTES,
     ) -> None:
         self.usage = usage
         self.prices = prices
         self.project_root = project_root
         self.roots = roots
+        self.workers = worker_count() if workers is None else workers
+        self.pool_min_bytes = pool_min_bytes
         self._repriced = False
-        self._pending: list[ChunkWrite] = []
+        self._pending: list[tuple[ChunkWrite, int]] = []  # with its usage lines
         self._pending_rows = 0
 
     def run_once(self) -> IngestResult:
@@ -86,11 +133,8 @@ class Ingester:
         found = list_transcripts(roots, first=self.project_root)
         result.transcripts = len(found)
         known = self.usage.files()
-        listed = set()
-        for transcript in found:
-            path = str(transcript.path)
-            listed.add(path)
-            self._ingest(transcript, known.get(path), result)
+        listed = {str(t.path) for t in found}
+        self._read_all(((t, known.get(str(t.path))) for t in found), result)
         self._flush(result)
         self._forget_vanished(known, listed, result)
         if result.rows:
@@ -110,8 +154,8 @@ class Ingester:
         roots = self.roots()
         result.roots = [str(r) for r in roots]
         known = self.usage.files()
-        for transcript in _hot(roots, known, time.time_ns() - HOT_WINDOW_NS):
-            self._ingest(transcript, known.get(str(transcript.path)), result)
+        hot = _hot(roots, known, time.time_ns() - HOT_WINDOW_NS)
+        self._read_all(((t, known.get(str(t.path))) for t in hot), result)
         self._flush(result)
         if result.rows:
             self.usage.settle_sessions()
@@ -126,21 +170,47 @@ class Ingester:
             logger.info("usage: priced %d rows again with %s", count, self.prices.source)
         self._repriced = True
 
-    def _ingest(
-        self, transcript: Transcript, state: FileState | None, result: IngestResult
+    def _read_all(
+        self, found: Iterable[tuple[Transcript, FileState | None]], result: IngestResult
     ) -> None:
+        """Plan each transcript and read those that need it: here, or — once the files to
+        read add up to ``pool_min_bytes`` — in worker processes, committed in the same order."""
+        jobs = (job for t, state in found if (job := self._plan(t, state, result)) is not None)
+        head: list[_Job] = []
+        pooled = 0
+        for job in jobs:
+            head.append(job)
+            pooled += job.remaining if job.remaining <= FILE_MAX else 0
+            if self.workers > 1 and pooled >= self.pool_min_bytes:
+                break
+        else:
+            for job in head:
+                self._read_here(job, result)
+            return
+
+        for job, read in read_in_order(chain(head, jobs), _Job.task, self.workers):
+            if read is None:
+                self._read_here(job, result)
+                continue
+            result.files_read += 1
+            result.files_read_by_workers += 1
+            state = job.state
+            for chunk in read.chunks:
+                self._add(state, chunk, read.size, read.mtime_ns, result)
+                state = _moved(state, chunk.offset, read.size, read.mtime_ns)
+
+    def _plan(
+        self, transcript: Transcript, state: FileState | None, result: IngestResult
+    ) -> _Job | None:
+        """What reading ``transcript`` takes (``None``: nothing new, or unreadable now)."""
         path = str(transcript.path)
         if state is not None and not state.gone and _same(state, path):
-            return  # not opened: a pass over unchanged transcripts is a stat each
+            return None  # not opened: a pass over unchanged transcripts is a stat each
         try:
             fd, info = open_transcript(path)
         except Unreadable as exc:
-            if not exc.gone:
-                result.unreadable[path] = exc.reason
-            elif state is not None and not state.gone:  # deleted: its rows stay
-                self.usage.mark_gone([state.id])
-                result.gone += 1
-            return
+            self._unreadable(path, state, exc, result)
+            return None
         try:
             unchanged = (
                 state is not None
@@ -149,7 +219,7 @@ class Ingester:
                 and (state.size, state.mtime_ns) == (info.st_size, info.st_mtime_ns)
             )
             if unchanged:
-                return
+                return None
             if state is None or not _continues(state, fd, info):
                 state = self.usage.start_file(
                     path,
@@ -159,35 +229,54 @@ class Ingester:
                     info.st_ino,
                     info.st_mtime_ns,
                 )
-            self._read(transcript, state, fd, info, result)
+            return _Job(transcript, state, info.st_dev, info.st_ino, info.st_size)
         finally:
             os.close(fd)
 
-    def _read(
-        self,
-        transcript: Transcript,
-        state: FileState,
-        fd: int,
-        info: os.stat_result,
-        result: IngestResult,
+    def _unreadable(
+        self, path: str, state: FileState | None, exc: Unreadable, result: IngestResult
     ) -> None:
-        result.files_read += 1
-        for chunk in read_chunks(fd, state.read_offset, transcript.session_hint):
-            self._pending.append(
-                ChunkWrite(
-                    state,
-                    chunk.offset,
-                    info.st_size,
-                    info.st_mtime_ns,
-                    chunk.rows,
-                    chunk.skipped,
-                    chunk.last_skip,
-                )
-            )
-            self._pending_rows += len(chunk.rows)
-            state = _moved(state, chunk.offset, info)
-            if self._pending_rows >= BATCH_ROWS or len(self._pending) >= BATCH_CHUNKS:
-                self._flush(result)
+        if not exc.gone:
+            result.unreadable[path] = exc.reason
+        elif state is not None and not state.gone:  # deleted: its rows stay
+            self.usage.mark_gone([state.id])
+            result.gone += 1
+
+    def _read_here(self, job: _Job, result: IngestResult, *, again: bool = True) -> None:
+        """Read ``job``'s file in this process, a chunk at a time; planned again first when
+        it changed since (replaced, truncated or rewritten)."""
+        path = str(job.transcript.path)
+        try:
+            fd, info = open_transcript(path)
+        except Unreadable as exc:
+            self._unreadable(path, job.state, exc, result)
+            return
+        try:
+            if not (_same_file(job, info) and _continues(job.state, fd, info)):
+                os.close(fd)
+                fd = -1
+                if again and (planned := self._plan(job.transcript, job.state, result)):
+                    self._read_here(planned, result, again=False)
+                return
+            result.files_read += 1
+            state = job.state
+            for chunk in read_chunks(fd, state.read_offset, job.transcript.session_hint):
+                self._add(state, chunk, info.st_size, info.st_mtime_ns, result)
+                state = _moved(state, chunk.offset, info.st_size, info.st_mtime_ns)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def _add(
+        self, state: FileState, chunk: Chunk, size: int, mtime_ns: int, result: IngestResult
+    ) -> None:
+        write = ChunkWrite(
+            state, chunk.offset, size, mtime_ns, chunk.rows, chunk.skipped, chunk.last_skip
+        )
+        self._pending.append((write, chunk.lines))
+        self._pending_rows += len(chunk.rows)
+        if self._pending_rows >= BATCH_ROWS or len(self._pending) >= BATCH_CHUNKS:
+            self._flush(result)
 
     def _flush(self, result: IngestResult) -> None:
         """Commit the chunks read so far: one transaction, or one each when another reader
@@ -196,14 +285,14 @@ class Ingester:
         if not pending:
             return
         source = self.prices.source
-        if self.usage.commit_chunks(pending, self.prices, source):
+        if self.usage.commit_chunks([w for w, _ in pending], self.prices, source):
             done = pending
         else:
-            done = [c for c in pending if self.usage.commit_chunk(c, self.prices, source)]
-        for chunk in done:
-            result.bytes_read += chunk.offset - chunk.file.read_offset
-            result.rows += len(chunk.rows)
-            result.skipped += chunk.skipped
+            done = [(w, n) for w, n in pending if self.usage.commit_chunk(w, self.prices, source)]
+        for write, lines in done:
+            result.bytes_read += write.offset - write.file.read_offset
+            result.rows += lines
+            result.skipped += write.skipped
 
     def _forget_vanished(
         self, known: dict[str, FileState], listed: set[str], result: IngestResult
@@ -220,7 +309,7 @@ class Ingester:
 
 def _hot(roots: list[Path], known: dict[str, FileState], cutoff_ns: int) -> list[Transcript]:
     """Known transcripts written since ``cutoff_ns``, and files no pass has seen yet in the
-    project folders or in the subagent folders of those sessions."""
+    project folders or in the subagent folders of those sessions and of the new ones."""
     found: dict[str, Transcript] = {}
     for path, state in known.items():
         if not state.gone and state.mtime_ns >= cutoff_ns:
@@ -232,13 +321,13 @@ def _hot(roots: list[Path], known: dict[str, FileState], cutoff_ns: int) -> list
         except OSError:
             continue
         for folder in folders:
-            places = [Path(folder.path)] + [
-                Path(folder.path) / s / "subagents"
-                for r, d, s in sessions
-                if r == root and d == folder.name
-            ]
-            for place in places:
-                for new in _new_files(place, known):
+            new_here = _new_files(Path(folder.path), known)
+            hints = {s for r, d, s in sessions if r == root and d == folder.name}
+            hints.update(p.stem for p in new_here)  # a new session's subagents are new too
+            for new in new_here:
+                found[str(new)] = Transcript(new, root, folder.name)
+            for hint in sorted(hints):
+                for new in _new_files(Path(folder.path) / hint / "subagents", known):
                     found[str(new)] = Transcript(new, root, folder.name)
     return list(found.values())
 
@@ -268,6 +357,10 @@ def _same(state: FileState, path: str) -> bool:
     )
 
 
+def _same_file(job: _Job, info: os.stat_result) -> bool:
+    return (job.dev, job.inode) == (info.st_dev, info.st_ino)
+
+
 def _continues(state: FileState, fd: int, info: os.stat_result) -> bool:
     """Whether the file on disk is the one remembered, grown (not truncated or replaced)."""
     if state.gone or (state.dev, state.inode) != (info.st_dev, info.st_ino):
@@ -277,5 +370,5 @@ def _continues(state: FileState, fd: int, info: os.stat_result) -> bool:
     return ends_a_line(fd, state.read_offset)
 
 
-def _moved(state: FileState, offset: int, info: os.stat_result) -> FileState:
-    return replace(state, read_offset=offset, size=info.st_size, mtime_ns=info.st_mtime_ns)
+def _moved(state: FileState, offset: int, size: int, mtime_ns: int) -> FileState:
+    return replace(state, read_offset=offset, size=size, mtime_ns=mtime_ns)

@@ -18,7 +18,7 @@ from typing import Any
 
 from attune.ops.store.usage_rows import MessageRow
 
-__all__ = ["MAX_TOKENS", "NEEDLE", "Skip", "parse_line"]
+__all__ = ["MAX_TOKENS", "NEEDLE", "Skip", "parse_line", "parse_usage_line"]
 
 NEEDLE = b'"usage"'
 MAX_TOKENS = 10**9
@@ -53,6 +53,11 @@ def parse_line(raw: bytes, session_hint: str, last_cwd: str) -> MessageRow | Ski
     """
     if NEEDLE not in raw:
         return None
+    return parse_usage_line(raw, session_hint, last_cwd)
+
+
+def parse_usage_line(raw: bytes, session_hint: str, last_cwd: str) -> MessageRow | Skip | None:
+    """:func:`parse_line` of a line already known to hold :data:`NEEDLE` (the reader's)."""
     try:
         obj = _loads(raw)
     except ValueError:  # not JSON, or JSON with bytes that are not UTF-8 (in its content)
@@ -83,7 +88,7 @@ def _row(
     model = message.get("model")
     if model == SYNTHETIC:
         return None
-    if type(model) is not str or not model.strip():
+    if type(model) is not str or not (model := model.strip()):
         return Skip("no model")
     request_id = obj.get("requestId")
     key = _key(message.get("id"), request_id, obj.get("uuid"))
@@ -93,51 +98,49 @@ def _row(
     if ts is None:
         return Skip("bad timestamp")
     get = usage.get
-    counts = [
-        get("input_tokens") or 0,
-        get("output_tokens") or 0,
-        get("cache_creation_input_tokens") or 0,
-        get("cache_read_input_tokens") or 0,
-    ]
+    uncached = get("input_tokens") or 0
+    output = get("output_tokens") or 0
+    writes = get("cache_creation_input_tokens") or 0
+    reads = get("cache_read_input_tokens") or 0
     split = get("cache_creation")
+    five: int | None = None
+    one: int | None = None
     if type(split) is dict:
-        five, one = (
-            split.get("ephemeral_5m_input_tokens") or 0,
-            split.get("ephemeral_1h_input_tokens") or 0,
-        )
-        counts += (five, one)
+        five = split.get("ephemeral_5m_input_tokens") or 0
+        one = split.get("ephemeral_1h_input_tokens") or 0
     tools = get("server_tool_use")
     searches = (tools.get("web_search_requests") or 0) if type(tools) is dict else 0
-    counts.append(searches)
-    for count in counts:
+    for count in (uncached, output, writes, reads, searches, five or 0, one or 0):
         if type(count) is not int or not 0 <= count <= MAX_TOKENS:
             return Skip("token count not a whole number in 0..10^9")
     cwd = obj.get("cwd")
+    session = obj.get("sessionId")
+    speed = get("speed") or obj.get("speed")
     return MessageRow(
         key,
         _text(request_id),
         ts,
-        _text(obj.get("sessionId")) or session_hint,
+        session[:_SHORT] if type(session) is str and session else session_hint,
         cwd[:4096] if type(cwd) is str and cwd.startswith("/") else last_cwd,
-        model.strip()[:_SHORT],
+        model[:_SHORT],
         _text(obj.get("gitBranch")),
         _text(obj.get("version")),
         obj.get("isSidechain") is True,
-        _text(get("speed") or obj.get("speed")),
-        counts[0],
-        counts[1],
-        counts[2],
-        counts[4] if type(split) is dict else None,
-        counts[5] if type(split) is dict else None,
-        counts[3],
+        speed[:_SHORT] if type(speed) is str and speed else None,
+        uncached,
+        output,
+        writes,
+        five,
+        one,
+        reads,
         searches,
     )
 
 
 def _key(message_id: object, request_id: object, uuid: object) -> str | None:
     for prefix, value in (("", message_id), ("req:", request_id), ("uuid:", uuid)):
-        if isinstance(value, str) and value.strip():
-            return prefix + value.strip()[:_SHORT]
+        if isinstance(value, str) and (found := value.strip()):
+            return prefix + found[:_SHORT]
     return None
 
 

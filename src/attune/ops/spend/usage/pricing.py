@@ -8,22 +8,26 @@ writes + cache reads). A model the library does not know is *unpriced* (``None``
 One library call costs ~90 µs, too slow for a million responses. Within one price (a model's
 price for a period) and one tier, the library's price is linear in each token count, so the
 per-token rates are measured once from the library itself (a handful of probe calls), checked
-against one more call, and applied with ``Decimal`` arithmetic; a price that does not check
-out is asked of the library for every row. ``tests/test_usage_pricing.py`` compares both on
-generated usage.
+against one more call, and applied — in whole pico-dollars when every rate is a whole number
+of them (every published price), else with ``Decimal`` arithmetic; a price that does not
+check out is asked of the library for every row. The price in force is looked up once per
+model and UTC day (the library switches prices on a request's date), per hour for a model
+with other constraints, per row for one priced by the time of day.
+``tests/test_usage_pricing.py`` compares all of it with the library on generated usage.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from attune.ops.store.money import to_pico, to_usd
-from attune.ops.store.usage_rows import MessageRow
+from attune.ops.store.money import PICO, to_pico, to_usd
+from attune.ops.store.usage_rows import DAY_MS, MessageRow
 
 __all__ = ["PriceBook", "price_source", "usd_text"]
 
@@ -62,6 +66,20 @@ class _Rates:
     search: Decimal
 
 
+class _Pico(NamedTuple):
+    """:class:`_Rates` in whole pico-dollars per token (per search)."""
+
+    uncached: int
+    write_5m: int
+    write_1h: int
+    read: int
+    output: int
+    search: int
+
+
+_UNSEEN: Any = object()
+
+
 class PriceBook:
     """Prices :class:`MessageRow` values; thread-safe; the library is imported on first use."""
 
@@ -69,34 +87,44 @@ class PriceBook:
         self.source = price_source()
         self._lock = threading.Lock()
         self._models: dict[str, Any] = {}  # model ref -> (provider, model info) or None
-        self._rates: dict[tuple[int, int], tuple[Any, _Rates | None]] = {}
-        # (model, hour) -> (provider, model info, its price then, the price's tier starts)
+        # (id of a price, tier band) -> (the price, its rates, the rates in whole pico-dollars)
+        self._rates: dict[tuple[int, int], tuple[Any, _Rates | None, _Pico | None]] = {}
+        # (model, day or hour) -> (provider, model info, its price then, its tier starts)
         self._hours: dict[tuple[str, int], tuple[Any, Any, Any, list[int]] | None] = {}
+        # model -> how long its price surely holds: a UTC day when its prices change only at
+        # a start date (genai-prices compares the request's date), else an hour
+        self._grains: dict[str, int] = {}
         self._lib: Any = None
 
     def __call__(self, row: MessageRow) -> tuple[int | None, int]:
         """``(cost, cache savings)`` in pico-dollars; cost ``None`` when the model is unknown."""
         with self._lock:
-            hour = (row.model, row.ts // HOUR_MS)
-            if hour not in self._hours:
-                self._hours[hour] = self._price_at(row)
-            found = self._hours[hour]
+            grain = self._grains.get(row.model)
+            if grain is None:
+                grain = self._grains[row.model] = self._grain(row.model)
+            period = (row.model, row.ts // grain)
+            found = self._hours.get(period, _UNSEEN)
+            if found is _UNSEEN:
+                found = self._hours[period] = self._price_at(row)
             if found is None:
                 return None, 0
             provider, info, price, starts = found
-            when = _when(row)
             if price is None:  # prices that change within an hour: asked for the row's time
-                price = info.get_prices(when)
+                price = info.get_prices(_when(row))
                 starts = _starts(price)
             total_input = row.input_tokens + row.cache_creation_tokens + row.cache_read_tokens
-            band, probe_input = _band(starts, total_input)
+            band = bisect_left(starts, total_input)  # how many tiers start below it
             cached = self._rates.get((id(price), band))
             if cached is None:
-                cached = (price, self._measure(provider, info, when, probe_input))
-                self._rates[(id(price), band)] = cached  # holding ``price`` keeps its id
-            rates = cached[1]
+                probe_input = _probe(starts, band)
+                rates = self._measure(provider, info, _when(row), probe_input)
+                cached = (price, rates, _in_pico(rates))  # holding ``price`` keeps its id
+                self._rates[(id(price), band)] = cached
+            _, rates, pico = cached
+            if pico is not None:
+                return _apply_pico(pico, row)
             if rates is None:
-                return self._direct(provider, info, when, row)
+                return self._direct(provider, info, _when(row), row)
             return _apply(rates, row)
 
     def _price_at(self, row: MessageRow) -> tuple[Any, Any, Any, list[int]] | None:
@@ -110,6 +138,10 @@ class PriceBook:
             return provider, info, None, []
         price = info.get_prices(_when(row))
         return provider, info, price, _starts(price)
+
+    def _grain(self, model: str) -> int:
+        found = self._model(model)
+        return DAY_MS if found is not None and _changes_by_date_only(found[1]) else HOUR_MS
 
     def _library(self) -> Any:
         if self._lib is None:
@@ -236,17 +268,61 @@ def _starts(price: Any) -> list[int]:
     return sorted({tier.start for group in tiers for tier in group})
 
 
-def _changes_within_hours(info: Any) -> bool:
-    """Whether a model's prices depend on the time of day (then no hour is cached)."""
+def _constraints(info: Any) -> list[Any]:
     prices = info.prices if isinstance(info.prices, list) else []
     variants = getattr(info, "price_variants", None) or []
-    constraints = [p.constraint for p in prices] + [v.constraint for v in variants]
-    return any(c is not None and hasattr(c, "start_time") for c in constraints)
+    return [p.constraint for p in prices] + [v.constraint for v in variants]
 
 
-def _band(starts: list[int], total_input: int) -> tuple[int, int]:
-    """Which tier band ``total_input`` falls in, and an input count inside that band."""
-    band = sum(1 for start in starts if total_input > start)
+def _changes_by_date_only(info: Any) -> bool:
+    """Whether every price of a model is either unconditional or starts on a date."""
+    return all(
+        c is None or (type(c).__name__ == "StartDateConstraint" and hasattr(c, "start_date"))
+        for c in _constraints(info)
+    )
+
+
+def _changes_within_hours(info: Any) -> bool:
+    """Whether a model's prices depend on the time of day (then no hour is cached)."""
+    return any(c is not None and hasattr(c, "start_time") for c in _constraints(info))
+
+
+def _probe(starts: list[int], band: int) -> int:
+    """An input count inside tier band ``band`` of a price whose tiers start at ``starts``."""
     if band == 0:
-        return 0, max(1, min(starts[0], _PROBE_OUT)) if starts else _PROBE_OUT
-    return band, starts[band - 1] + 1
+        return max(1, min(starts[0], _PROBE_OUT)) if starts else _PROBE_OUT
+    return starts[band - 1] + 1
+
+
+def _in_pico(rates: _Rates | None) -> _Pico | None:
+    """The rates as whole pico-dollars per token, when every one is (every published Anthropic
+    price is): integer arithmetic then gives exactly what :func:`_apply` gives, faster."""
+    if rates is None:
+        return None
+    values = [
+        rates.uncached * PICO,
+        rates.write_5m * PICO,
+        rates.write_1h * PICO,
+        rates.read * PICO,
+        rates.output * PICO,
+        rates.search * PICO,
+    ]
+    if any(v != v.to_integral_value() for v in values):
+        return None
+    u, w5, w1, r, o, web = (int(v) for v in values)
+    return _Pico(u, w5, w1, r, o, web)
+
+
+def _apply_pico(rates: _Pico, row: MessageRow) -> tuple[int, int]:
+    writes = row.cache_creation_tokens
+    one_hour = min(row.cache_1h_tokens or 0, writes)
+    reads = row.cache_read_tokens
+    cost = (
+        rates.uncached * row.input_tokens
+        + rates.write_5m * (writes - one_hour)
+        + rates.write_1h * one_hour
+        + rates.read * reads
+        + rates.output * row.output_tokens
+        + rates.search * row.web_searches
+    )
+    return cost, (rates.uncached - rates.read) * reads

@@ -17,8 +17,8 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from attune.ops.spend.usage.lines import NEEDLE, Skip, parse_line
-from attune.ops.store.usage_rows import MessageRow
+from attune.ops.spend.usage.lines import NEEDLE, Skip, parse_line, parse_usage_line
+from attune.ops.store.usage_rows import MessageRow, merge
 
 __all__ = [
     "BLOCK",
@@ -49,7 +49,8 @@ class Chunk:
     """Rows of the complete lines up to ``offset`` (plus an unterminated tail's, if any)."""
 
     offset: int
-    rows: list[MessageRow] = field(default_factory=list)
+    rows: list[MessageRow] = field(default_factory=list)  # one per dedup key, merged
+    lines: int = 0  # the usage lines they came from
     skipped: int = 0
     last_skip: str | None = None
 
@@ -88,9 +89,10 @@ def read_chunks(
 ) -> Iterator[Chunk]:
     """Parse the lines of ``fd`` from ``start`` on, a chunk at a time (see the module doc)."""
     position = start  # the next byte to read
-    buf = bytearray()  # bytes after the last newline seen
+    parts: list[bytes] = []  # the bytes after the last newline seen
+    held = 0  # their length
     dropping = False  # inside a line over MAX_LINE: its bytes are passed over
-    chunk = Chunk(start)
+    chunk, found = Chunk(start), _Found(session_hint, last_cwd)
     while True:
         try:
             block = os.pread(fd, BLOCK, position)
@@ -106,35 +108,63 @@ def read_chunks(
             chunk.skipped += 1
             chunk.last_skip = f"a line over {MAX_LINE >> 20} MiB"
             block, dropping = block[end + 1 :], False
-        buf += block
-        cut = buf.rfind(b"\n")
-        if cut >= 0:
-            complete = bytes(buf[:cut])
-            del buf[: cut + 1]
-            for line in complete.split(b"\n"):
-                if NEEDLE in line:  # the others carry no usage: not even parsed
-                    last_cwd = _take(chunk, line, session_hint, last_cwd)
-        chunk.offset = position - len(buf)  # just past the last newline
-        if len(buf) > MAX_LINE:
-            buf.clear()
-            dropping = True
+        cut = block.rfind(b"\n")
+        if cut < 0:  # a line still going on: joined once its newline comes (no quadratic copy)
+            parts.append(block)
+            held += len(block)
+        else:
+            data = b"".join((*parts, block)) if parts else block
+            cut += held
+            found.scan(chunk, data, cut)
+            rest = data[cut + 1 :]
+            parts, held = [rest] if rest else [], len(rest)
+        chunk.offset = position - held  # just past the last newline
+        if held > MAX_LINE:
+            parts, held, dropping = [], 0, True
         if chunk.offset - start >= chunk_bytes:
-            yield chunk
+            yield found.done(chunk)
             start, chunk = chunk.offset, Chunk(chunk.offset)
-    if buf and not dropping:
-        found = parse_line(bytes(buf), session_hint, last_cwd)
-        if isinstance(found, MessageRow):
-            chunk.rows.append(found)
-    yield chunk
+    if parts and not dropping:
+        row = parse_line(b"".join(parts), session_hint, found.last_cwd)
+        if isinstance(row, MessageRow):
+            found.add(row)
+    yield found.done(chunk)
 
 
-def _take(chunk: Chunk, line: bytes, session_hint: str, last_cwd: str) -> str:
-    found = parse_line(line, session_hint, last_cwd)
-    if found is None:
-        return last_cwd
-    if isinstance(found, Skip):
-        chunk.skipped += 1
-        chunk.last_skip = str(found)
-        return last_cwd
-    chunk.rows.append(found)
-    return found.cwd
+class _Found:
+    """The rows of one chunk, merged by dedup key as they are found (the store would merge
+    them in the same order: fewer rows to hand over, the same rows stored)."""
+
+    def __init__(self, session_hint: str, last_cwd: str) -> None:
+        self.session_hint = session_hint
+        self.last_cwd = last_cwd
+        self.rows: dict[str, MessageRow] = {}
+        self.lines = 0
+
+    def scan(self, chunk: Chunk, data: bytes, cut: int) -> None:
+        """Every line of ``data[: cut + 1]`` that holds :data:`NEEDLE`, without splitting
+        the others off: one substring search over the bytes, the line found around each hit."""
+        find, rfind = data.find, data.rfind
+        hit = find(NEEDLE, 0, cut)
+        while hit >= 0:
+            end = find(b"\n", hit, cut + 1)
+            row = parse_usage_line(
+                data[rfind(b"\n", 0, hit) + 1 : end], self.session_hint, self.last_cwd
+            )
+            if isinstance(row, Skip):
+                chunk.skipped += 1
+                chunk.last_skip = str(row)
+            elif row is not None:
+                self.add(row)
+            hit = find(NEEDLE, end + 1, cut)
+
+    def add(self, row: MessageRow) -> None:
+        self.last_cwd = row.cwd
+        self.lines += 1
+        seen = self.rows.get(row.key)
+        self.rows[row.key] = row if seen is None else merge(seen, row)
+
+    def done(self, chunk: Chunk) -> Chunk:
+        chunk.rows, chunk.lines = list(self.rows.values()), self.lines
+        self.rows, self.lines = {}, 0
+        return chunk
