@@ -188,7 +188,8 @@ class Ingester:
                 self._read_here(job, result)
             return
 
-        for job, read in read_in_order(chain(head, jobs), _Job.task, self.workers):
+        reads = read_in_order(chain(head, jobs), _Job.task, self.workers, self.prices.warm)
+        for job, read in reads:
             if read is None:
                 self._read_here(job, result)
                 continue

@@ -116,15 +116,17 @@ def _row(
     cwd = obj.get("cwd")
     session = obj.get("sessionId")
     speed = get("speed") or obj.get("speed")
+    branch = obj.get("gitBranch")
+    version = obj.get("version")
     return MessageRow(
         key,
-        _text(request_id),
+        request_id[:_SHORT] if type(request_id) is str and request_id else None,
         ts,
         session[:_SHORT] if type(session) is str and session else session_hint,
         cwd[:4096] if type(cwd) is str and cwd.startswith("/") else last_cwd,
         model[:_SHORT],
-        _text(obj.get("gitBranch")),
-        _text(obj.get("version")),
+        branch[:_SHORT] if type(branch) is str and branch else None,
+        version[:_SHORT] if type(version) is str and version else None,
         obj.get("isSidechain") is True,
         speed[:_SHORT] if type(speed) is str and speed else None,
         uncached,
@@ -138,14 +140,12 @@ def _row(
 
 
 def _key(message_id: object, request_id: object, uuid: object) -> str | None:
-    for prefix, value in (("", message_id), ("req:", request_id), ("uuid:", uuid)):
+    if type(message_id) is str and (found := message_id.strip()):
+        return found[:_SHORT]  # the usual case, first
+    for prefix, value in (("req:", request_id), ("uuid:", uuid)):
         if isinstance(value, str) and (found := value.strip()):
             return prefix + found[:_SHORT]
     return None
-
-
-def _text(value: object) -> str | None:
-    return value[:_SHORT] if isinstance(value, str) and value else None
 
 
 def _millis(value: object) -> int | None:

@@ -120,14 +120,17 @@ def read_in_order(
     jobs: Iterable[J],
     task_of: Callable[[J], ReadTask | None],
     workers: int,
+    meanwhile: Callable[[], object] = lambda: None,
 ) -> Iterator[tuple[J, FileRead | None]]:
     """``(job, what a worker read)`` for each job, in order; ``None`` for a job the caller
     reads itself (``task_of`` gave no task, the file was too big, or the worker gave up).
 
-    Jobs are drawn lazily, so planning the next files overlaps the workers' reading."""
+    Jobs are drawn lazily, so planning the next files overlaps the workers' reading;
+    ``meanwhile`` runs once, before the first wait for a worker (while they start and read)."""
     pool = _Workers(workers)
     window: deque[tuple[J, _Worker | None, int]] = deque()
     in_flight = 0
+    waited = False
     try:
         for job in jobs:
             task = task_of(job)
@@ -135,10 +138,16 @@ def read_in_order(
             size = task.size if worker is not None and task is not None else 0
             window.append((job, worker, size))
             in_flight += size
+            full = in_flight > IN_FLIGHT_BYTES or len(window) > IN_FLIGHT_FILES
+            if full and not waited:
+                waited = True
+                meanwhile()
             while window and (in_flight > IN_FLIGHT_BYTES or len(window) > IN_FLIGHT_FILES):
                 job_done, read, size = _take(window)
                 in_flight -= size
                 yield job_done, read
+        if not waited:
+            meanwhile()
         while window:
             job_done, read, _ = _take(window)
             yield job_done, read
