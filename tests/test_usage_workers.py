@@ -1,12 +1,15 @@
 """A big ingest pass reads transcripts in worker processes while this process writes: the
 store ends up exactly as after a pass that reads every file itself (rows, roll-ups, offsets,
 skipped lines), a file that changed after it was planned is read by the writer, and no worker
-outlives the pass. Real files on tmp_path, real SQLite stores, real child processes."""
+outlives the pass or sees a key of the caller's environment. Real files on tmp_path, real SQLite
+stores, real child processes."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+import pytest
 
 from attune.ops.spend.usage.ingest import Ingester, IngestResult
 from attune.ops.spend.usage.pool import ReadTask, read_file
@@ -117,3 +120,15 @@ def test_a_file_rewritten_after_it_was_planned_is_left_to_the_writer(tmp_path: P
     assert read_file(moved) is None  # the byte before the offset is no longer a newline
     path.unlink()
     assert read_file(task) is None
+
+
+def test_a_reader_process_gets_no_key_of_the_callers_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from attune.ops.spend.usage.pool import _child_env
+
+    monkeypatch.setenv("ANTHROPIC_ADMIN_API_KEY", "sk-ant-admin01-planted")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_planted")
+    env = _child_env("/opt/attune/src")
+    assert env["PYTHONPATH"] == "/opt/attune/src" and env.get("PATH") == os.environ["PATH"]
+    assert "planted" not in repr(env)

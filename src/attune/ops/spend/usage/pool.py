@@ -180,7 +180,7 @@ class _Worker:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 bufsize=0,  # unbuffered: ``select`` tells whether an answer is there
-                env={**os.environ, "PYTHONPATH": path.rstrip(os.pathsep)},
+                env=_child_env(path.rstrip(os.pathsep)),
                 pass_fds=(fd,),
             )
         except BaseException:
@@ -230,6 +230,16 @@ class _Worker:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self.results.close()
+
+
+def _child_env(python_path: str) -> dict[str, str]:
+    """A reader's environment: where Python finds attune and the locale, nothing else (no
+    key or token of the caller's environment reaches a child that only reads files)."""
+    kept = {k: v for k, v in os.environ.items() if k in _KEPT_ENV or k.startswith("LC_")}
+    return {**kept, "PYTHONPATH": python_path}
+
+
+_KEPT_ENV = frozenset({"PATH", "LANG", "TMPDIR", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE"})
 
 
 class _Workers:
