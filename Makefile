@@ -8,8 +8,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 USAGE_ARGS ?=
+TEAM_ARGS ?=
 
-.PHONY: run test lint typecheck pytest bench bench-usage chromium npm postgresql clean
+.PHONY: run test lint typecheck pytest bench bench-usage bench-team chromium npm postgresql clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +80,10 @@ bench-usage: $(VENV)/.installed-dev ## Claude Code usage beside ccusage (USAGE_A
 	$(call apt_install_if_missing,/usr/bin/time,time,for the benchmark's peak RSS figures)
 	$(call apt_install_if_missing,npm,npm,for ccusage in the usage benchmark)
 	$(BIN)/python bench/usage.py $(USAGE_ARGS)
+
+# SQLite beside PostgreSQL (a throwaway cluster, as in the tests): history, search, live stream.
+bench-team: $(VENV)/.installed-dev postgresql ## Team mode, SQLite beside PostgreSQL (TEAM_ARGS="--small 10000")
+	$(BIN)/python bench/team.py $(TEAM_ARGS)
 
 clean: ## Remove the virtualenv and the caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

@@ -8,7 +8,8 @@ folder belongs to Debian's ``postgres`` system user and every server program run
 
 The cluster listens on a free loopback port only, with its unix socket inside the folder, a
 superuser ``attune`` whose random password is needed on every TCP connection (scram-sha-256),
-and durability switched off for speed (fsync, synchronous_commit, full_page_writes). Data lives
+and durability switched off for speed (fsync, synchronous_commit, full_page_writes; ``durable=True``
+keeps PostgreSQL's defaults, for a benchmark of what a real server does). Data lives
 until :meth:`PostgresCluster.destroy`, so a test may :meth:`~PostgresCluster.stop` the server to
 play a database that went away and :meth:`~PostgresCluster.start` it again on the same port.
 
@@ -52,6 +53,8 @@ SETTINGS = {
     "full_page_writes": "off",
     "max_connections": "100",
 }
+# What ``durable=True`` leaves at PostgreSQL's defaults (on).
+DURABILITY = ("fsync", "synchronous_commit", "full_page_writes")
 START_TIMEOUT_S = 60
 
 
@@ -112,21 +115,22 @@ class PostgresCluster:
     # -- lifecycle -------------------------------------------------------------------------------
 
     @classmethod
-    def init(cls, bin_dir: Path | None = None) -> PostgresCluster:
-        """A new cluster in a fresh temporary folder (initialised, not started)."""
+    def init(cls, bin_dir: Path | None = None, *, durable: bool = False) -> PostgresCluster:
+        """A new cluster in a fresh temporary folder (initialised, not started); ``durable``
+        keeps the crash-safety settings at their defaults instead of switching them off."""
         bin_dir = bin_dir or find_bin_dir()
         # Directly under the temp dir (not pytest's root-only tmp tree): the postgres user must
         # reach it, and the socket path must stay short (a unix socket path is ~107 bytes).
         root = Path(tempfile.mkdtemp(prefix="attune-pg-"))
         cluster = cls(root, bin_dir, free_port(), secrets.token_urlsafe(24))
         try:
-            cluster._initdb()
+            cluster._initdb(durable)
         except BaseException:
             cluster.destroy()
             raise
         return cluster
 
-    def _initdb(self) -> None:
+    def _initdb(self, durable: bool = False) -> None:
         self.socket_dir.mkdir()
         pwfile = self.root / "pwfile"
         pwfile.write_text(self.password + "\n")
@@ -159,7 +163,7 @@ class PostgresCluster:
         finally:
             pwfile.unlink(missing_ok=True)
         settings = {
-            **SETTINGS,
+            **{k: v for k, v in SETTINGS.items() if not (durable and k in DURABILITY)},
             "port": str(self.port),
             "unix_socket_directories": f"'{self.socket_dir}'",
         }
@@ -267,9 +271,11 @@ class PostgresCluster:
 
 
 @contextlib.contextmanager
-def running_cluster(bin_dir: Path | None = None) -> Iterator[PostgresCluster]:
+def running_cluster(
+    bin_dir: Path | None = None, *, durable: bool = False
+) -> Iterator[PostgresCluster]:
     """A started cluster, stopped and removed when the block ends (even on an error)."""
-    cluster = PostgresCluster.init(bin_dir)
+    cluster = PostgresCluster.init(bin_dir, durable=durable)
     try:
         cluster.start()
         yield cluster

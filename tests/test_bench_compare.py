@@ -164,3 +164,40 @@ def test_report_shows_missing_lines_and_judges_the_goals() -> None:
     assert "- CLI start ≤ 0.15 s: 200.0 ms — MISSED" in text
     assert "N=1,000: 20 % — MISSED" in text
     assert "every line and `done` delivered at every N and K: met" in text
+
+
+def _team_frame(first: int, seqs: list[int], texts: list[str] | None = None) -> bytes:
+    from _team_stream import expected_line
+
+    lines = texts if texts is not None else [expected_line(s) for s in seqs]
+    data = json.dumps({"first": first, "lines": lines})
+    return f"event: lines\nid: {first + len(lines) - 1}\ndata: {data}".encode()
+
+
+def test_team_stream_check_counts_each_line_once_and_names_the_first_wrong_one() -> None:
+    from _team_stream import Check
+
+    good = Check()
+    for frame in (_team_frame(1, [1, 2, 3]), b": keep-alive", _team_frame(4, [4, 5])):
+        good.frame(frame)
+    good.frame(b"event: done\ndata: {}")
+    assert (good.lines, good.error, good.done) == (5, None, True)
+
+    repeated = Check()
+    repeated.frame(_team_frame(1, [1, 2]))
+    repeated.frame(_team_frame(2, [2, 3]))
+    assert repeated.error == "seq 2 arrived when 3 was next"
+
+    wrong = Check()
+    wrong.frame(_team_frame(1, [1, 2], ["line 0000000001 x", "line 0000000002 x"]))
+    assert wrong.error is not None and wrong.error.startswith("line 1 is")
+
+
+def test_team_stream_undoes_the_chunked_encoding_across_reads() -> None:
+    from _team_stream import _dechunk
+
+    buf = bytearray(b"5\r\nhello\r\n3\r")
+    assert _dechunk(buf) == b"hello"
+    assert _dechunk(buf) is None  # the next chunk has not fully arrived
+    buf += b"\nabc\r\n0\r\n\r\n"
+    assert (_dechunk(buf), _dechunk(buf)) == (b"abc", b"")
