@@ -72,6 +72,22 @@ def test_an_existing_store_is_tightened_at_open(tmp_path: Path) -> None:
         store.close()
 
 
+def test_a_store_in_a_shared_folder_never_closes_the_folder(tmp_path: Path) -> None:
+    # A database put straight into a folder like /tmp (sticky, writable by all) keeps its own
+    # file owner-only but must never make the folder 0700: that would lock everyone else out.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    Store(shared / "mine.db").close()
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert _mode(shared / "mine.db") == 0o600
+    open_to_all = tmp_path / "open"
+    open_to_all.mkdir()
+    open_to_all.chmod(0o777)
+    Store(open_to_all / "mine.db").close()
+    assert stat.S_IMODE(open_to_all.stat().st_mode) == 0o777
+
+
 def test_the_cost_cache_and_server_file_are_owner_only(
     make_config: Callable[..., Config], tmp_path: Path
 ) -> None:

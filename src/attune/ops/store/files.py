@@ -38,7 +38,8 @@ def prepare_files(path: Path) -> None:
             f"the folder of the run store {folder} cannot be created ({_reason(exc)}): "
             "make it a writable directory, or point ATTUNE_HOME elsewhere"
         ) from exc
-    _tighten(folder, FOLDER_MODE)
+    if _own_private_folder(folder):
+        _tighten(folder, FOLDER_MODE)
     _require_file_or_nothing(path)
     create_database_file(path)
     for side in (path, *(path.with_name(path.name + s) for s in SIDE_SUFFIXES)):
@@ -73,6 +74,18 @@ def _require_file_or_nothing(path: Path) -> None:
         f"the run store {path} is {kind}, not a database file: move it aside "
         f"(mv {path} {path}.old) and start again; a new, empty store will be created"
     )
+
+
+def _own_private_folder(folder: Path) -> bool:
+    """Whether ``folder`` may be made owner-only: ours, and not a shared folder such as
+    ``/tmp`` (sticky or writable by others), which a database put there must never close."""
+    try:
+        st = folder.stat()
+    except OSError:
+        return False
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        return False
+    return not st.st_mode & (stat.S_ISVTX | stat.S_IWOTH)
 
 
 def _tighten(path: Path, mode: int) -> None:
