@@ -7,6 +7,7 @@ test cluster), so a difference shows as two answers to one question.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,9 @@ QUERIES = [
 ]
 
 
+ACCENT_FOLDED = ('"naive"', '"cafe"', '"uber"')
+
+
 def seed_corpus(store: Store) -> list[int]:
     ids = []
     for lines in CORPUS:
@@ -170,7 +174,10 @@ def test_every_search_finds_the_same_runs_on_both_backends(both: tuple[Store, St
     assert seed_corpus(lite) == seed_corpus(pg)
     answers = {q: (found(lite, q), found(pg, q)) for q in QUERIES}
     differ = {q: a for q, a in answers.items() if a[0] != a[1]}
-    assert differ == {}
+    # The one documented difference (store/pg_search.py): SQLite's word index folds accents,
+    # PostgreSQL's quoted search does not (it would cost the index), so an unaccented word
+    # finds the accented one on SQLite only.
+    assert differ == {q: ([7], []) for q in ACCENT_FOLDED}
     # and they are the right runs (ids are 1-based in CORPUS order; 11 is the live run)
     expected: dict[str, list[int]] = {
         "KEYERROR": [11, 1],
@@ -180,7 +187,8 @@ def test_every_search_finds_the_same_runs_on_both_backends(both: tuple[Store, St
         '"connection reset"': [3, 2],
         '"CONNECTION, reset"': [3, 2],
         '"reset"': [3, 2],
-        '"naive"': [7],
+        '"naïve"': [7],
+        '"NAÏVE"': [7],
         '"caf"': [],
         '"conn"': [],
         '"KeyError frobnicate"': [1],
@@ -281,3 +289,38 @@ def test_results_read_like_sqlites(any_store: Store) -> None:
         ).fetchone()
     assert (row[0], row["mean"], row["n"], row["big"]) == (7, 7 / 3, 3, 2)
     assert type(row["total"]) is int and type(row["mean"]) is float
+
+
+def test_every_search_kind_is_answered_from_the_trigram_index(postgres_url: str) -> None:
+    """A search the index cannot narrow reads every log: at a million lines, a second."""
+    import psycopg
+
+    from attune.ops.store.pg_search import plan_pg_search
+    from attune.ops.store.pg_sql import translate
+    from attune.ops.store.postgres import PostgresStore
+
+    store = PostgresStore(postgres_url)
+    try:
+        run = store.create_run("w", None, ["w"])
+        noise = [f"[{i:05d}] compiled module_{i % 300} ok in {i % 97} ms" for i in range(3000)]
+        for first in range(0, len(noise), 10):
+            store.append_lines(run.id, first + 1, noise[first : first + 10])
+        store.append_lines(run.id, 3001, ["ERROR: connection reset by peer (shard 7)"])
+    finally:
+        store.close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("ANALYZE run_chunks")
+        # Only a bitmap scan of an index may answer: the trigram index, if it can narrow.
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET enable_indexscan = off")
+        for q in ('"connection reset"', '"Connection, RESET by"', "connection reset", "shard 7"):
+            plan = plan_pg_search(q)
+            condition = plan.sql.split("WHERE ", 1)[1].rstrip(")")  # the test on run_chunks
+            sql = translate(f"SELECT id FROM run_chunks WHERE {condition}").sql
+            text = "\n".join(
+                r[0] for r in conn.execute(f"EXPLAIN ANALYZE {sql}", plan.args).fetchall()
+            )
+            assert "Bitmap Index Scan on run_chunks_trgm" in text, (q, text)
+            removed = [int(n) for n in re.findall(r"Rows Removed by Index Recheck: (\d+)", text)]
+            assert all(n < 50 for n in removed), (q, text)  # the index narrowed it down
+            assert conn.execute(sql, plan.args).fetchall(), q  # and found the line
