@@ -166,13 +166,15 @@ def test_a_workflow_never_inherits_the_team_database_url(
 ) -> None:
     project = tmp_path / "project"
     project.mkdir()
-    code = "import os; print('url:', os.environ.get('ATTUNE_DATABASE_URL'))"
+    names = ("ATTUNE_DATABASE_URL", "PGPASSWORD", "PGPASSFILE", "PGSERVICEFILE")
+    code = f"import os; print([os.environ.get(n) for n in {names!r}])"
     write_workflows(project, python_workflow("env", code))
-    srv = server_factory(project, env={"ATTUNE_DATABASE_URL": postgres_url})
+    secrets = {"PGPASSWORD": "pg-pass-5150", "PGPASSFILE": "/x/pgpass", "PGSERVICEFILE": "/x/svc"}
+    srv = server_factory(project, env={"ATTUNE_DATABASE_URL": postgres_url, **secrets})
     run = wait_finished(srv, start_run(srv, "env")["id"])
     assert run["status"] == "succeeded"
     log = httpx.get(f"{srv.url}/api/runs/{run['id']}/log", timeout=10).text
-    assert "url: None" in log
+    assert "[None, None, None, None]" in log
 
 
 def test_a_database_migrated_by_a_newer_attune_is_refused(postgres_url: str) -> None:

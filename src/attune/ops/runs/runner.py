@@ -51,9 +51,12 @@ logger = logging.getLogger(__name__)
 
 # The admin key reads the whole organisation's billing: it stays in this process, never in a
 # workflow's environment (a workflow is any command a project declares).
-# Secrets of the dashboard a workflow never inherits: the admin key, and a team database's URL
-# (it holds the password; a workflow that printed its environment would put it in the log).
-WITHHELD_ENV = frozenset({"ANTHROPIC_ADMIN_API_KEY", "ATTUNE_DATABASE_URL"})
+# Secrets of the dashboard a workflow never inherits: the admin key, and how it reaches a team
+# database — the URL and libpq's password variables (a workflow that printed its environment
+# would put the team's password in a log every teammate reads).
+WITHHELD_ENV = frozenset(
+    {"ANTHROPIC_ADMIN_API_KEY", "ATTUNE_DATABASE_URL", "PGPASSWORD", "PGPASSFILE", "PGSERVICEFILE"}
+)
 # A run's output is a pipe, so tools would print no colour; these ask them to, as in a terminal.
 COLOUR_ENV = ("FORCE_COLOR", "PY_COLORS", "CLICOLOR_FORCE")
 
