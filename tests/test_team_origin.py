@@ -188,3 +188,30 @@ def test_a_database_migrated_by_a_newer_attune_is_refused(postgres_url: str) -> 
         conn.execute("INSERT INTO schema_migrations VALUES (999, 'later')")
     with pytest.raises(StoreUnavailable, match="newer attune ops"):
         PostgresStore(postgres_url)
+
+
+def test_a_host_name_alone_never_makes_another_machines_run_ours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from attune.ops.runs.recovery import recover_runs
+    from attune.ops.store.run_origin import runs_here, this_machine
+
+    monkeypatch.setenv("ATTUNE_HOST", "MacBook-Pro.local")  # two laptops, one name
+    store = Store(tmp_path / "ops.db")
+    try:
+        theirs = store.create_run("tests", None, ["pytest"])
+        mine = store.create_run("tests", None, ["pytest"])
+        with store.write() as conn:  # written by the other laptop: its id, a pid unknown here
+            conn.execute(
+                "UPDATE runs SET machine = 'another-laptop', server_pid = 999999 WHERE id = ?",
+                (theirs.id,),
+            )
+            conn.execute("UPDATE runs SET server_pid = 999999 WHERE id = ?", (mine.id,))
+        assert store.require_run(mine.id).machine == this_machine()
+        assert not runs_here(store.require_run(theirs.id)) and runs_here(store.require_run(mine.id))
+        recover_runs(store)
+        assert store.require_run(theirs.id).status == "running"  # never judged here
+        assert store.require_run(mine.id).status == "interrupted"  # its server is gone
+        assert "machine" not in store.require_run(theirs.id).to_json()
+    finally:
+        store.close()

@@ -31,7 +31,7 @@ from attune.ops.config import Config, build_config
 from attune.ops.errors import AttuneError, RunElsewhere
 from attune.ops.store.database import Store
 from attune.ops.store.open import open_store
-from attune.ops.store.run_origin import this_origin
+from attune.ops.store.run_origin import runs_here, this_origin
 from attune.ops.store.runs import RunStatus
 from attune.ops.web.run_costs import usage_texts
 
@@ -221,7 +221,7 @@ def _owner(config: Config, run_id: int) -> int | None:
     finally:
         store.close()
     here = this_origin().host
-    if run is not None and not run.finished and run.host not in (None, here):
+    if run is not None and not run.finished and not runs_here(run):
         raise RunElsewhere(
             f"run {run_id} runs on host {run.host} (started by {run.user or 'someone'}), not on "
             f"this one ({here}): cancel it from that machine",

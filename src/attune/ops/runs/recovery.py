@@ -6,16 +6,17 @@ A process group is ended only when one of its processes carries the run's
 ``/proc``, as on macOS), the group is left alone: its id may have been reused by a stranger.
 
 On a team store (PostgreSQL, shared by several machines) a dashboard judges only the runs of
-its own host (``run.host`` is :func:`this_origin`'s host; a run recorded before hosts were
-kept counts as this home's): a server pid means nothing on another machine, so another
-machine's run is never marked ``interrupted`` here because that pid is absent. A dashboard
-killed mid-run (``kill -9``, a power cut) therefore leaves its run ``running`` until a
-dashboard on *that* host (same ``ATTUNE_HOST``, any home) starts again and marks it
-``interrupted``; every other dashboard then sees it end (its live stream gets ``done``).
-There is no lease that expires on its own: every running run would have to write a
-heartbeat every few seconds to the shared database, and a laptop asleep or a network cut
-longer than the lease would end the history of a run that is still going (its later lines
-arriving after ``interrupted``). A machine that never comes back leaves its run ``running``.
+its own machine (:func:`runs_here`: the run's machine id, store/run_origin.py — a host name
+alone is no identity; a run recorded before ids were kept is judged by its host name): a
+server pid means nothing on another machine, so another machine's run is never marked
+``interrupted`` here because that pid is absent. A dashboard killed mid-run (``kill -9``, a
+power cut) therefore leaves its run ``running`` until a dashboard of *that* machine (any home)
+starts again and marks it ``interrupted``; every other dashboard then sees it end (its live
+stream gets ``done``). There is no lease that expires on its own: every running run would have
+to write a heartbeat every few seconds to the shared database, and a laptop asleep or a
+network cut longer than the lease would end the history of a run that is still going (its
+later lines arriving after ``interrupted``). A machine that never comes back leaves its run
+``running``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from attune.ops.runs.output import kill_group
 from attune.ops.runs.process import INTERRUPTED_NOTE
 from attune.ops.store.database import Store
-from attune.ops.store.run_origin import this_origin
+from attune.ops.store.run_origin import runs_here
 from attune.ops.store.runs import Run
 
 __all__ = ["recover_runs"]
@@ -57,7 +58,7 @@ def recover_runs(store: Store, proc: Path = PROC) -> list[Run]:
 def _server_gone(run: Run) -> bool:
     """True unless the server that started ``run`` is another live process, or ``run`` is
     another machine's (never judged here: its server pid means nothing on this one)."""
-    if run.host and run.host != this_origin().host:
+    if not runs_here(run):
         return False
     pid = run.server_pid
     if not pid or pid == os.getpid():

@@ -42,7 +42,7 @@ from attune.ops.runs.scope import normalize_rel, resolve_scope
 from attune.ops.runs.usage import PriceUsage, UsageMeter
 from attune.ops.runs.workflows import Workflow, WorkflowRegistry
 from attune.ops.store.database import Store
-from attune.ops.store.run_origin import this_origin
+from attune.ops.store.run_origin import runs_here, this_origin
 from attune.ops.store.runs import Run, RunStatus
 
 __all__ = ["Runner", "colour_environment", "workflow_environment"]
@@ -265,7 +265,7 @@ class Runner:
         if current is None or current.run.id != run_id:
             run = self.store.require_run(run_id)
             here = this_origin().host
-            if run.status == RunStatus.RUNNING and run.host not in (None, here):
+            if run.status == RunStatus.RUNNING and not runs_here(run):
                 raise RunElsewhere(
                     f"run {run_id} runs on host {run.host} (started by {run.user or 'someone'}), "
                     f"not on this one ({here}): only the machine that runs its process can "

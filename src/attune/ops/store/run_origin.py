@@ -6,21 +6,31 @@ for the user. The same migration gives Claude Code's usage rows their member (``
 and ``usage_members`` each member's project root, so a team store can tell whose usage is whose.
 A folder (``usage_cwds``) is one member's too: the same path on two machines is two folders, so
 the roll-ups by folder are per member as well.
+
+A host name is a label, not an identity: two laptops are both ``MacBook-Pro.local``, several
+containers share one ``ATTUNE_HOST``. So each run also records ``machine``, an opaque id of the
+process space that can signal its processes (``/etc/machine-id``, the pid namespace, and
+``ATTUNE_HOST`` when set), and only a dashboard with the same id judges or cancels it
+(:func:`runs_here`). It is not part of the run object.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
 import socket
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
+from typing import Protocol
 
-__all__ = ["ORIGIN_MIGRATION", "Origin", "this_origin"]
+__all__ = ["ORIGIN_MIGRATION", "Origin", "runs_here", "this_machine", "this_origin"]
 
 ORIGIN_MIGRATION = """
 ALTER TABLE runs ADD COLUMN host TEXT;
 ALTER TABLE runs ADD COLUMN username TEXT;
+ALTER TABLE runs ADD COLUMN machine TEXT;
 CREATE INDEX runs_by_host ON runs (host, id);
 CREATE INDEX runs_by_user ON runs (username, id);
 ALTER TABLE usage_files ADD COLUMN member TEXT NOT NULL DEFAULT '';
@@ -63,3 +73,46 @@ def this_origin() -> Origin:
     host = os.environ.get("ATTUNE_HOST", "").strip() or found.host
     user = os.environ.get("ATTUNE_USER", "").strip() or found.user
     return Origin(host[:200], user[:200])
+
+
+@cache
+def _machine_parts() -> tuple[str, str]:
+    """``/etc/machine-id`` (else the host name) and the pid namespace (``""`` without /proc)."""
+    machine = ""
+    for path in (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id")):
+        try:
+            machine = path.read_text(encoding="ascii", errors="replace").strip()
+        except OSError:
+            continue
+        if machine:
+            break
+    try:
+        namespace = str(Path("/proc/self/ns/pid").stat().st_ino)
+    except OSError:
+        namespace = ""
+    return machine or socket.gethostname(), namespace
+
+
+def this_machine() -> str:
+    """An opaque id of the processes this one can signal: the same for every dashboard and
+    command of this machine (and container), different elsewhere; ``ATTUNE_HOST`` is part of it."""
+    machine, namespace = _machine_parts()
+    label = os.environ.get("ATTUNE_HOST", "").strip()
+    digest = hashlib.sha256(f"{machine}\0{namespace}\0{label}".encode()).hexdigest()
+    return digest[:16]
+
+
+class _Placed(Protocol):
+    @property
+    def host(self) -> str | None: ...
+
+    @property
+    def machine(self) -> str | None: ...
+
+
+def runs_here(run: _Placed) -> bool:
+    """Whether ``run``'s processes live where this process does (so it may judge or cancel it):
+    the same machine id; a run recorded before ids were kept, by its host name."""
+    if run.machine:
+        return run.machine == this_machine()
+    return run.host in (None, this_origin().host)

@@ -37,7 +37,8 @@ FINISHED = frozenset(s for s in RunStatus if s is not RunStatus.RUNNING)
 
 RUN_COLUMNS = (
     "id, workflow, path, status, exit_code, command, started_at, finished_at, duration_s, "
-    "line_count, trigger, pid, error, server_pid, git_commit, git_dirty, git_diff, host, username"
+    "line_count, trigger, pid, error, server_pid, git_commit, git_dirty, git_diff, host, username, "
+    "machine"
 )
 
 
@@ -67,6 +68,7 @@ class Run:
     git: GitState | None = None  # the project's commit when it started (store/run_git.py)
     host: str | None = None  # the machine that runs it (store/run_origin.py)
     user: str | None = None  # who started it there
+    machine: str | None = None  # where its processes live (store/run_origin.py; not in JSON)
 
     @property
     def finished(self) -> bool:
@@ -128,4 +130,5 @@ class Run:
             git=GitState.of(row[14], row[15], row[16]),
             host=row[17],
             user=row[18],
+            machine=row[19],
         )

@@ -21,7 +21,7 @@ from typing import Any
 
 from attune.ops.errors import RunNotFound, StoreUnavailable
 from attune.ops.store.damage import reading
-from attune.ops.store.run_origin import this_origin
+from attune.ops.store.run_origin import this_machine, this_origin
 from attune.ops.store.run_record import (
     FINISHED,
     MAX_LIMIT,
@@ -78,7 +78,8 @@ class RunLogMixin:
         with self.write() as conn:
             cur = conn.execute(
                 "INSERT INTO runs (workflow, path, status, command, started_at, trigger, "
-                "server_pid, host, username) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                "server_pid, host, username, machine) "
+                "VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
                 (
                     workflow,
                     path,
@@ -88,6 +89,7 @@ class RunLogMixin:
                     os.getpid(),
                     origin.host,
                     origin.user,
+                    this_machine(),
                 ),
             )
             run_id = int(cur.lastrowid or 0)
