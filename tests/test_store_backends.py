@@ -246,6 +246,11 @@ def test_every_search_finds_the_same_runs_on_both_backends(both: tuple[Store, St
             "SELECT CAST(v AS INTEGER), CAST(w AS REAL)",
             "SELECT CAST(v AS BIGINT), CAST(w AS DOUBLE PRECISION)",
         ),
+        # text inside quotes is never rewritten
+        (
+            "SELECT 'max(a, b) IS ? +x CAST(y AS INTEGER)', max(a, b) WHERE s = ' +status'",
+            "SELECT 'max(a, b) IS ? +x CAST(y AS INTEGER)', greatest(a, b) WHERE s = ' +status'",
+        ),
         # a JSON list of ids
         (
             "SELECT 1 WHERE id IN (SELECT value FROM json_each(?))",

@@ -2,23 +2,27 @@
 
 The store writes portable SQL where there is a portable form (``ON CONFLICT`` upserts,
 ``CASE WHEN`` counts). What stays SQLite's is translated here, statement by statement, and the
-result cached — a short, closed list, each rule tested on both backends:
+result cached — a short, closed list, each rule tested on both backends, and none of them
+touching text inside quotes:
 
 - ``?`` placeholders become ``%s`` and a literal ``%`` becomes ``%%`` (psycopg's syntax), never
   inside a quoted string or name;
 - SQLite's planner hints go: ``+column`` (keeps the planner off an index) loses its ``+``,
   ``INDEXED BY name`` is dropped and ``CROSS JOIN t ON`` (a fixed join order) is a ``JOIN``;
-- the two-argument scalar ``min(a, b)`` / ``max(a, b)`` become ``least`` / ``greatest``;
+- the two-argument scalar ``min(a, b)`` / ``max(a, b)`` become ``least`` / ``greatest``
+  (which skip a NULL where SQLite's return NULL: the store only compares NOT NULL columns);
 - ``x IS ?`` (SQLite's null-safe equality) becomes ``x IS NOT DISTINCT FROM %s``;
 - ``json_each(?)`` over a JSON list of ids becomes ``jsonb_array_elements_text``;
 - ``CAST(… AS INTEGER)`` / ``AS REAL`` become ``BIGINT`` / ``DOUBLE PRECISION`` (SQLite's
-  integers are 64-bit, its reals doubles);
+  integers are 64-bit, its reals doubles; PostgreSQL rounds a fraction where SQLite truncates:
+  the store casts only integer text);
 - an ``INSERT`` into a table with an ``id`` gets ``RETURNING id``, for ``cursor.lastrowid``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -57,12 +61,7 @@ def translate(sql: str) -> Translated:
         "SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text(CAST(? AS jsonb)) AS j(value)",
         sql,
     )
-    out = _IS_PARAM.sub("IS NOT DISTINCT FROM ?", out)
-    out = _HINT.sub("", out)
-    out = _INDEXED_BY.sub("", out)
-    out = _CROSS_JOIN_ON.sub(r"JOIN \1 ON", out)
-    for pattern, replacement in _CASTS:
-        out = pattern.sub(replacement, out)
+    out = _outside_quotes(out, _rewrite)
     out = _scalar_min_max(out)
     insert = _INSERT.match(out)
     returns_id = bool(
@@ -73,6 +72,42 @@ def translate(sql: str) -> Translated:
     if returns_id:
         out = out.rstrip().rstrip(";") + " RETURNING id"
     return Translated(_placeholders(out), returns_id)
+
+
+def _rewrite(part: str) -> str:
+    """The token rules, on a piece of SQL that holds no quoted text."""
+    part = _IS_PARAM.sub("IS NOT DISTINCT FROM ?", part)
+    part = _HINT.sub("", part)
+    part = _INDEXED_BY.sub("", part)
+    part = _CROSS_JOIN_ON.sub(r"JOIN \1 ON", part)
+    for pattern, replacement in _CASTS:
+        part = pattern.sub(replacement, part)
+    return part
+
+
+def _quoted_spans(sql: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every quoted string or name in ``sql`` (quotes included)."""
+    spans, quote, start = [], "", 0
+    for i, ch in enumerate(sql):
+        if quote:
+            if ch == quote:
+                spans.append((start, i + 1))
+                quote = ""
+        elif ch in "'\"":
+            quote, start = ch, i
+    if quote:
+        spans.append((start, len(sql)))
+    return spans
+
+
+def _outside_quotes(sql: str, rule: Callable[[str], str]) -> str:
+    """``rule`` applied to the text between quoted strings and names, which stay as they are."""
+    out, pos = [], 0
+    for start, end in _quoted_spans(sql):
+        out += [rule(sql[pos:start]), sql[start:end]]
+        pos = end
+    out.append(rule(sql[pos:]))
+    return "".join(out)
 
 
 def _placeholders(sql: str) -> str:
@@ -96,8 +131,9 @@ def _scalar_min_max(sql: str) -> str:
     """``min(a, b)`` → ``least(a, b)``, ``max`` → ``greatest``; one-argument aggregates stay."""
     pos = 0
     out: list[str] = []
+    quoted = _quoted_spans(sql)
     for match in _SCALAR.finditer(sql):
-        if match.start() < pos:
+        if match.start() < pos or any(a <= match.start() < b for a, b in quoted):
             continue
         close, has_comma = _closing(sql, match.end())
         if not has_comma:
