@@ -58,9 +58,10 @@ typecheck: $(VENV)/.installed-dev ## mypy --strict over src/
 	$(BIN)/mypy
 
 # The PostgreSQL store's tests start a throwaway cluster (tests/postgres_cluster.py) with
-# Debian's initdb and pg_ctl, which live under /usr/lib/postgresql/<version>/bin, not on PATH.
+# initdb and pg_ctl for the tests' throwaway cluster: Debian puts them under
+# /usr/lib/postgresql/<version>/bin, not on PATH; another install may have them on PATH.
 postgresql: ## Install Debian's postgresql when it is missing
-	$(call apt_install_unless,ls /usr/lib/postgresql/*/bin/initdb,postgresql,for the PostgreSQL store's tests)
+	$(call apt_install_unless,{ ls /usr/lib/postgresql/*/bin/initdb || command -v initdb; },postgresql,for the PostgreSQL store's tests)
 
 pytest: $(VENV)/.installed-dev chromium npm postgresql ## The whole pytest suite (ARGS="-k name")
 	$(BIN)/python -m pytest $(ARGS)
