@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
 
+from attune.ops.store.run_record import now_iso
 from attune.ops.store.sql import Connection
 
 __all__ = ["SettingsMixin", "utc_now"]
 
 
-def utc_now() -> str:
-    """The current time as ISO 8601 UTC with milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+# The store's one clock: ISO 8601 UTC with milliseconds (store/run_record.py).
+utc_now = now_iso
 
 
 class SettingsMixin:
