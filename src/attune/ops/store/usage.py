@@ -9,26 +9,33 @@ same lines again — a replaced file, a subagent copy, a crash between two commi
 nothing. The roll-ups (per day × folder × model, per session × folder) move by the difference
 each write makes; what a difference cannot express (a session's active time, its latest
 branch) is settled per touched session at the end of a pass (``store/usage_rollups.py``).
-Reads are in ``store/usage_queries.py``.
+Rows are merged and written by ``store/usage_writer.py``, read by ``store/usage_queries.py``.
 On a team store (PostgreSQL) files and folders are their member's (``user@host``) and only
 this project's rows are written (never a member's other projects); SQLite keeps every project.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import NamedTuple
 
 from attune.ops.store.database import Store
 from attune.ops.store.run_origin import this_origin
 from attune.ops.store.sql import Connection, Row
-from attune.ops.store.usage_rollups import Rollup, rebuild_rollups, settle_session
-from attune.ops.store.usage_rows import MessageRow, Pricer, merge
+from attune.ops.store.usage_rollups import rebuild_rollups, settle_session
+from attune.ops.store.usage_rows import MessageRow, Pricer
+from attune.ops.store.usage_writer import MESSAGE_COLUMNS, message_from, write_rows
 
-__all__ = ["GENERATION_KEY", "ChunkWrite", "FileState", "UsageStore"]
+__all__ = ["GENERATION_KEY", "ChunkWrite", "FileState", "NewFile", "UsageStore"]
 
 GENERATION_KEY = "usage.generation"
+# The writer's page cache while a big pass writes (KiB; SQLite's default is 2,000): a cold
+# ingest's inserts by random message id then stop evicting the pages they come back to.
+BULK_CACHE_KIB = 16384
 
 
 @dataclass(frozen=True)
@@ -48,18 +55,18 @@ class FileState:
     gone: bool
 
 
-FILE_COLUMNS = "id, path, root, project_dir, dev, inode, size, read_offset, mtime_ns, skipped, gone"
-MESSAGE_COLUMNS = (
-    "key, request_id, ts, session_id, cwd_id, model, git_branch, version, sidechain, speed, "
-    "input_tokens, output_tokens, cache_creation_tokens, cache_5m_tokens, cache_1h_tokens, "
-    "cache_read_tokens, web_searches"
-)
+class NewFile(NamedTuple):
+    """A transcript to read from its first byte, as found on disk."""
 
-# An upsert that replaces every column but the key (SQLite and PostgreSQL alike).
-_REPLACE_MESSAGE = "ON CONFLICT (key) DO UPDATE SET " + ", ".join(
-    f"{c} = excluded.{c}"
-    for c in [*MESSAGE_COLUMNS.split(", ")[1:], "file_id", "cost_pusd", "saved_pusd", "priced_with"]
-)
+    path: str
+    root: str
+    project_dir: str
+    dev: int
+    inode: int
+    mtime_ns: int
+
+
+FILE_COLUMNS = "id, path, root, project_dir, dev, inode, size, read_offset, mtime_ns, skipped, gone"
 
 
 def _file(r: Row) -> FileState:
@@ -75,29 +82,6 @@ def _file(r: Row) -> FileState:
         mtime_ns=int(r[8]),
         skipped=int(r[9]),
         gone=bool(r[10]),
-    )
-
-
-def _message(r: Row) -> MessageRow:
-    """A row of ``MESSAGE_COLUMNS`` followed by the folder's path."""
-    return MessageRow(
-        key=r[0],
-        request_id=r[1],
-        ts=r[2],
-        session_id=r[3],
-        cwd=r[17],
-        model=r[5],
-        git_branch=r[6],
-        version=r[7],
-        sidechain=bool(r[8]),
-        speed=r[9],
-        input_tokens=r[10],
-        output_tokens=r[11],
-        cache_creation_tokens=r[12],
-        cache_5m_tokens=r[13],
-        cache_1h_tokens=r[14],
-        cache_read_tokens=r[15],
-        web_searches=r[16],
     )
 
 
@@ -126,14 +110,6 @@ class ChunkWrite:
 
 class _OffsetMoved(Exception):
     """Another reader committed this chunk first: roll back and read on from its offset."""
-
-
-@dataclass(frozen=True)
-class _Stored:
-    row: MessageRow
-    cwd_id: int
-    cost: int | None
-    saved: int
 
 
 class UsageStore:
@@ -178,8 +154,17 @@ class UsageStore:
     ) -> FileState:
         """Remember ``path`` as a new file read from its first byte (a replaced or truncated
         file starts again: its rows stay, and reading them again changes nothing)."""
+        return self.start_files([NewFile(path, root, project_dir, dev, inode, mtime_ns)])[path]
+
+    def start_files(self, files: Sequence[NewFile]) -> dict[str, FileState]:
+        """:meth:`start_file` for many files in one transaction, by path (a cold ingest
+        starts hundreds)."""
+        if not files:
+            return {}
+        now = _now()
+        found: dict[str, FileState] = {}
         with self.store.write() as conn:
-            conn.execute(
+            conn.executemany(
                 "INSERT INTO usage_files (member, path, root, project_dir, dev, inode, size, "
                 "read_offset, mtime_ns, skipped, gone, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?, 0, 0, ?) "
@@ -187,13 +172,35 @@ class UsageStore:
                 "project_dir = excluded.project_dir, dev = excluded.dev, inode = excluded.inode, "
                 "size = 0, read_offset = 0, mtime_ns = excluded.mtime_ns, skipped = 0, "
                 "last_skip = NULL, gone = 0, updated_at = excluded.updated_at",
-                (self.member, path, root, project_dir, dev, inode, mtime_ns, _now()),
+                [(self.member, *f, now) for f in files],
             )
-            row = conn.execute(
-                f"SELECT {FILE_COLUMNS} FROM usage_files WHERE member = ? AND path = ?",  # noqa: S608
-                (self.member, path),
-            ).fetchone()
-        return _file(row)
+            paths = [f.path for f in files]
+            for start in range(0, len(paths), 500):
+                part = paths[start : start + 500]
+                marks = ",".join("?" * len(part))
+                for r in conn.execute(
+                    f"SELECT {FILE_COLUMNS} FROM usage_files "  # noqa: S608
+                    f"WHERE member = ? AND path IN ({marks})",
+                    (self.member, *part),
+                ):
+                    found[str(r[1])] = _file(r)
+        return found
+
+    @contextmanager
+    def bulk_writes(self) -> Iterator[None]:
+        """Writes of a big pass, with a bigger page cache on SQLite's writer connection (only
+        memory: durability stays the store's); the cache shrinks back afterwards."""
+        if self.team:
+            yield
+            return
+        with self.store.write() as conn:
+            before = int(conn.execute("PRAGMA cache_size").fetchone()[0])
+            conn.execute(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            with self.store.write() as conn:
+                conn.execute(f"PRAGMA cache_size = {before}")
 
     def mark_gone(self, ids: Iterable[int]) -> None:
         """Files that vanished (Claude Code's clean-up): their rows stay, their offsets go."""
@@ -216,9 +223,10 @@ class UsageStore:
             with self.store.write() as conn:
                 for chunk in chunks:
                     _move_offset(conn, chunk)
-                rows = [(c.file.id, row) for c in chunks for row in c.rows if self._keeps(row)]
-                if rows:
-                    self._write_rows(conn, rows, pricer, price_source, new_cwds)
+                rows = self._kept(chunks)
+                cwd_id = partial(self._cwd_id, new_cwds=new_cwds)
+                if rows and write_rows(conn, rows, pricer, price_source, cwd_id):
+                    _bump_generation(conn)
         except _OffsetMoved:
             return False
         self._cwd_ids.update(new_cwds)
@@ -230,10 +238,13 @@ class UsageStore:
 
     # -- rows ----------------------------------------------------------------------------------
 
-    def _keeps(self, row: MessageRow) -> bool:
-        return self._only_under is None or _is_inside(row.cwd, self._only_under)
+    def _kept(self, chunks: Sequence[ChunkWrite]) -> list[tuple[int, MessageRow]]:
+        """The chunks' rows with their file's id; on a team store only this project's."""
+        rows = [(c.file.id, row) for c in chunks for row in c.rows]
+        root = self._only_under
+        return rows if root is None else [r for r in rows if _is_inside(r[1].cwd, root)]
 
-    def _cwd_id(self, conn: Connection, cwd: str, new_cwds: dict[str, int]) -> int:
+    def _cwd_id(self, conn: Connection, cwd: str, *, new_cwds: dict[str, int]) -> int:
         found = self._cwd_ids.get(cwd, new_cwds.get(cwd))
         if found is not None:
             return found
@@ -248,60 +259,6 @@ class UsageStore:
         )
         new_cwds[cwd] = value  # remembered once the transaction commits
         return value
-
-    def _existing(self, conn: Connection, keys: list[str]) -> dict[str, _Stored]:
-        found: dict[str, _Stored] = {}
-        for start in range(0, len(keys), 500):
-            part = keys[start : start + 500]
-            marks = ",".join("?" * len(part))
-            for r in conn.execute(
-                f"SELECT {MESSAGE_COLUMNS}, c.cwd, cost_pusd, saved_pusd FROM usage_messages "  # noqa: S608
-                f"JOIN usage_cwds c ON c.id = cwd_id WHERE key IN ({marks})",
-                part,
-            ):
-                row = _message(r)
-                found[row.key] = _Stored(row, int(r[4]), r[18], int(r[19]))
-        return found
-
-    def _write_rows(
-        self,
-        conn: Connection,
-        rows: Sequence[tuple[int, MessageRow]],
-        pricer: Pricer,
-        price_source: str,
-        new_cwds: dict[str, int],
-    ) -> None:
-        batch: dict[str, MessageRow] = {}
-        files: dict[str, int] = {}
-        for file_id, row in rows:
-            seen = batch.get(row.key)
-            if seen is None:
-                batch[row.key] = row
-                files[row.key] = file_id
-            else:
-                batch[row.key] = merge(seen, row)
-        existing = self._existing(conn, list(batch))
-        writes, rollup = [], Rollup()
-        for key, row in batch.items():
-            old = existing.get(key)
-            merged = row if old is None else merge(old.row, row)
-            if old is not None and merged == old.row:
-                continue
-            cost, saved = pricer(merged)
-            cwd_id = self._cwd_id(conn, merged.cwd, new_cwds)
-            if old is not None:
-                rollup.add(old.row, old.cwd_id, old.cost, old.saved, -1)
-            rollup.add(merged, cwd_id, cost, saved, +1)
-            writes.append(_params(merged, cwd_id, files[key], cost, saved, price_source))
-        if not writes:
-            return
-        conn.executemany(
-            f"INSERT INTO usage_messages ({MESSAGE_COLUMNS}, file_id, cost_pusd, "  # noqa: S608
-            "saved_pusd, priced_with) VALUES (" + ",".join("?" * 21) + ") " + _REPLACE_MESSAGE,
-            writes,
-        )
-        rollup.apply(conn)
-        _bump_generation(conn)
 
     # -- pricing again -------------------------------------------------------------------------
 
@@ -325,7 +282,7 @@ class UsageStore:
                 ).fetchall()
                 updates = []
                 for r in found:
-                    row = _message(r)
+                    row = message_from(r)
                     cost, saved = pricer(row)
                     updates.append((cost, saved, price_source, row.key))
                 conn.executemany(
@@ -372,34 +329,6 @@ def _move_offset(conn: Connection, chunk: ChunkWrite) -> None:
     ).rowcount
     if not moved:
         raise _OffsetMoved
-
-
-def _params(
-    row: MessageRow, cwd_id: int, file_id: int, cost: int | None, saved: int, source: str
-) -> tuple[object, ...]:
-    return (
-        row.key,
-        row.request_id,
-        row.ts,
-        row.session_id,
-        cwd_id,
-        row.model,
-        row.git_branch,
-        row.version,
-        int(row.sidechain),
-        row.speed,
-        row.input_tokens,
-        row.output_tokens,
-        row.cache_creation_tokens,
-        row.cache_5m_tokens,
-        row.cache_1h_tokens,
-        row.cache_read_tokens,
-        row.web_searches,
-        file_id,
-        cost,
-        saved,
-        source,
-    )
 
 
 def _bump_generation(conn: Connection) -> None:

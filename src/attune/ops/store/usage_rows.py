@@ -60,17 +60,23 @@ def merge(old: MessageRow, new: MessageRow) -> MessageRow:
     """Two lines of one response: the largest value of each usage field, the earliest line's
     time, session, folder and versions; a sidechain only if every line was one."""
     first, other = (old, new) if old.ts <= new.ts else (new, old)
-    return first._replace(
-        request_id=first.request_id or other.request_id,
-        git_branch=first.git_branch or other.git_branch,
-        version=first.version or other.version,
-        speed=first.speed or other.speed,
-        sidechain=old.sidechain and new.sidechain,
-        input_tokens=max(old.input_tokens, new.input_tokens),
-        output_tokens=max(old.output_tokens, new.output_tokens),
-        cache_creation_tokens=max(old.cache_creation_tokens, new.cache_creation_tokens),
-        cache_5m_tokens=_max_opt(old.cache_5m_tokens, new.cache_5m_tokens),
-        cache_1h_tokens=_max_opt(old.cache_1h_tokens, new.cache_1h_tokens),
-        cache_read_tokens=max(old.cache_read_tokens, new.cache_read_tokens),
-        web_searches=max(old.web_searches, new.web_searches),
+    # positional: ``_replace`` costs several times more, and workers merge every line
+    return MessageRow(
+        first.key,
+        first.request_id or other.request_id,
+        first.ts,
+        first.session_id,
+        first.cwd,
+        first.model,
+        first.git_branch or other.git_branch,
+        first.version or other.version,
+        old.sidechain and new.sidechain,
+        first.speed or other.speed,
+        max(old.input_tokens, new.input_tokens),
+        max(old.output_tokens, new.output_tokens),
+        max(old.cache_creation_tokens, new.cache_creation_tokens),
+        _max_opt(old.cache_5m_tokens, new.cache_5m_tokens),
+        _max_opt(old.cache_1h_tokens, new.cache_1h_tokens),
+        max(old.cache_read_tokens, new.cache_read_tokens),
+        max(old.web_searches, new.web_searches),
     )

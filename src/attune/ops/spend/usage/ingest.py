@@ -41,7 +41,7 @@ from attune.ops.spend.usage.reader import (
     read_chunks,
 )
 from attune.ops.spend.usage.sources import Transcript, config_roots, list_transcripts
-from attune.ops.store.usage import ChunkWrite, FileState, UsageStore
+from attune.ops.store.usage import ChunkWrite, FileState, NewFile, UsageStore
 
 __all__ = ["IngestResult", "Ingester"]
 
@@ -96,6 +96,23 @@ class _Job:
             self.transcript.session_hint,
             self.remaining,
         )
+
+
+@dataclass(frozen=True)
+class _Start:
+    """A transcript to read from its first byte, once the store has started it."""
+
+    transcript: Transcript
+    start: NewFile
+    size: int
+
+    @property
+    def dev(self) -> int:
+        return self.start.dev
+
+    @property
+    def inode(self) -> int:
+        return self.start.inode
 
 
 class Ingester:
@@ -175,7 +192,7 @@ class Ingester:
     ) -> None:
         """Plan each transcript and read those that need it: here, or — once the files to
         read add up to ``pool_min_bytes`` — in worker processes, committed in the same order."""
-        jobs = (job for t, state in found if (job := self._plan(t, state, result)) is not None)
+        jobs = iter(self._plan_all(found, result))
         head: list[_Job] = []
         pooled = 0
         for job in jobs:
@@ -189,21 +206,38 @@ class Ingester:
             return
 
         reads = read_in_order(chain(head, jobs), _Job.task, self.workers, self.prices.warm)
-        for job, read in reads:
-            if read is None:
-                self._read_here(job, result)
-                continue
-            result.files_read += 1
-            result.files_read_by_workers += 1
-            state = job.state
-            for chunk in read.chunks:
-                self._add(state, chunk, read.size, read.mtime_ns, result)
-                state = _moved(state, chunk.offset, read.size, read.mtime_ns)
+        with self.usage.bulk_writes():
+            for job, read in reads:
+                if read is None:
+                    self._read_here(job, result)
+                    continue
+                result.files_read += 1
+                result.files_read_by_workers += 1
+                state = job.state
+                for chunk in read.chunks:
+                    self._add(state, chunk, read.size, read.mtime_ns, result)
+                    state = _moved(state, chunk.offset, read.size, read.mtime_ns)
+            self._flush(result)
+
+    def _plan_all(
+        self, found: Iterable[tuple[Transcript, FileState | None]], result: IngestResult
+    ) -> list[_Job]:
+        """The jobs of a pass, in order; the files read from their first byte are started
+        in one transaction (a cold ingest starts hundreds)."""
+        planned = [p for t, state in found if (p := self._plan(t, state, result)) is not None]
+        started = self.usage.start_files([p.start for p in planned if isinstance(p, _Start)])
+        return [
+            _Job(p.transcript, started[p.start.path], p.dev, p.inode, p.size)
+            if isinstance(p, _Start)
+            else p
+            for p in planned
+        ]
 
     def _plan(
         self, transcript: Transcript, state: FileState | None, result: IngestResult
-    ) -> _Job | None:
-        """What reading ``transcript`` takes (``None``: nothing new, or unreadable now)."""
+    ) -> _Job | _Start | None:
+        """What reading ``transcript`` takes (``None``: nothing new, or unreadable now;
+        :class:`_Start`: read from its first byte once started in the store)."""
         path = str(transcript.path)
         if state is not None and not state.gone and _same(state, path):
             return None  # not opened: a pass over unchanged transcripts is a stat each
@@ -222,7 +256,7 @@ class Ingester:
             if unchanged:
                 return None
             if state is None or not _continues(state, fd, info):
-                state = self.usage.start_file(
+                start = NewFile(
                     path,
                     str(transcript.root),
                     transcript.project_dir,
@@ -230,6 +264,7 @@ class Ingester:
                     info.st_ino,
                     info.st_mtime_ns,
                 )
+                return _Start(transcript, start, info.st_size)
             return _Job(transcript, state, info.st_dev, info.st_ino, info.st_size)
         finally:
             os.close(fd)
@@ -256,8 +291,9 @@ class Ingester:
             if not (_same_file(job, info) and _continues(job.state, fd, info)):
                 os.close(fd)
                 fd = -1
-                if again and (planned := self._plan(job.transcript, job.state, result)):
-                    self._read_here(planned, result, again=False)
+                if again:
+                    for planned in self._plan_all([(job.transcript, job.state)], result):
+                        self._read_here(planned, result, again=False)
                 return
             result.files_read += 1
             state = job.state

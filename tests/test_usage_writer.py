@@ -1,0 +1,125 @@
+"""The usage writer's fast paths give what the general ones gave: files started in one batch
+as one by one, new rows rolled up as the general difference does, lines merged as before, and
+a big pass's page cache given back. Both store backends; real genai-prices data."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from attune.ops.spend.usage.pricing import PriceBook
+from attune.ops.store.database import Store
+from attune.ops.store.usage import ChunkWrite, NewFile, UsageStore
+from attune.ops.store.usage_rollups import Rollup
+from attune.ops.store.usage_rows import DAY_MS, MessageRow, merge
+
+T0 = 1_767_225_600_000  # 2026-01-01, UTC
+
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every test that takes it runs on both store backends (SQLite, then PostgreSQL)."""
+    return any_store
+
+
+def row(n: int, **fields: object) -> MessageRow:
+    base = MessageRow(
+        key=f"msg_{n:04d}",
+        request_id=f"req_{n}",
+        ts=T0 + n * 61_000,
+        session_id=f"s{n % 3}",
+        cwd=f"/code/p{n % 2}",
+        model="claude-sonnet-4-5",
+        git_branch="main",
+        version="2.0.1",
+        sidechain=False,
+        speed="fast" if n % 4 == 0 else None,
+        input_tokens=n,
+        output_tokens=2 * n,
+        cache_creation_tokens=3 * n,
+        cache_5m_tokens=None,
+        cache_1h_tokens=None,
+        cache_read_tokens=4 * n,
+        web_searches=0,
+    )
+    return base._replace(**fields)  # type: ignore[arg-type]
+
+
+def test_files_started_together_are_what_one_by_one_made(store: Store) -> None:
+    usage = UsageStore(store)
+    alone = usage.start_file("/c/a.jsonl", "/c", "-code-a", 1, 10, 5)
+    together = usage.start_files(
+        [NewFile(f"/c/{n}.jsonl", "/c", "-code", 1, 20 + n, 7) for n in range(600)]
+    )
+    assert len(together) == 600  # more than one IN list's worth
+    assert together["/c/599.jsonl"].inode == 619
+    assert together["/c/0.jsonl"].id > alone.id
+    assert usage.files()["/c/7.jsonl"] == together["/c/7.jsonl"]
+    assert usage.start_files([]) == {}
+
+
+def test_a_file_started_again_reads_from_its_first_byte(store: Store) -> None:
+    usage = UsageStore(store)
+    prices = PriceBook()
+    state = usage.start_file("/c/a.jsonl", "/c", "-code-a", 1, 10, 5)
+    assert usage.commit_chunk(ChunkWrite(state, 500, 500, 6, [row(1)]), prices, prices.source)
+    assert usage.files()["/c/a.jsonl"].read_offset == 500
+    again = usage.start_files([NewFile("/c/a.jsonl", "/c", "-code-a", 1, 11, 9)])["/c/a.jsonl"]
+    assert (again.id, again.read_offset, again.size, again.inode) == (state.id, 0, 0, 11)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=400), min_size=1, max_size=60, unique=True))
+def test_new_rows_roll_up_as_the_general_difference_does(numbers: list[int]) -> None:
+    general, fast = Rollup(), Rollup()
+    for n in numbers:
+        r = row(n, ts=(n - 200) * 7_200_000)  # days on both sides of 1970-01-01
+        cost = None if n % 5 == 0 else n * 1000
+        general.add(r, n % 2, cost, n, +1)
+        fast.add_new(r, n % 2, cost, n)
+    assert fast.daily == general.daily
+    assert fast.sessions == general.sessions
+    assert all(type(v) is int for vs in fast.daily.values() for v in vs)
+
+
+def test_a_row_before_1970_falls_on_its_floor_day() -> None:
+    fast = Rollup()
+    fast.add_new(row(1, ts=-1), 0, 1, 0)
+    assert list(fast.daily) == [(-1, 0, "claude-sonnet-4-5")]
+    assert -1 // DAY_MS == -1
+
+
+def test_lines_merge_field_by_field() -> None:
+    early = row(1, ts=T0, input_tokens=5, output_tokens=1, request_id=None, sidechain=True)
+    late = row(1, ts=T0 + 10, input_tokens=3, output_tokens=9, cache_5m_tokens=4, git_branch="x")
+    merged = merge(late, early)
+    assert merged == early._replace(
+        request_id=late.request_id,
+        output_tokens=9,
+        cache_5m_tokens=4,
+        sidechain=False,
+    )
+    assert merge(early, late) == merged
+
+
+def test_a_big_pass_gives_its_page_cache_back(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    try:
+        usage = UsageStore(store)
+        with store.write() as conn:
+            before = conn.execute("PRAGMA cache_size").fetchone()[0]
+        with usage.bulk_writes():
+            prices = PriceBook()
+            state = usage.start_file("/c/a.jsonl", "/c", "-code-a", 1, 10, 5)
+            rows = [row(n) for n in range(200)]
+            random.Random(3).shuffle(rows)
+            assert usage.commit_chunk(ChunkWrite(state, 9, 9, 6, rows), prices, prices.source)
+            with store.write() as conn:
+                assert conn.execute("PRAGMA cache_size").fetchone()[0] < before
+        with store.write() as conn:
+            assert conn.execute("PRAGMA cache_size").fetchone()[0] == before
+    finally:
+        store.close()
