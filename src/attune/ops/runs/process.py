@@ -300,8 +300,8 @@ class RunProcess:
                 self.store.append_lines(self.run.id, first, lines)
                 return
             except StoreUnavailable as exc:
-                if not exc.extra.get("locked"):
-                    raise
+                if not exc.extra.get("locked") or exc.extra.get("unreachable"):
+                    raise  # only a lock is waited out here; a store away keeps lines in memory
                 self._enforce_timeout(time.monotonic())  # the pump waits here, not in _watch
                 if self._outcome.status is not None:
                     tries_left -= 1

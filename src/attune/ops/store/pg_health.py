@@ -51,6 +51,7 @@ class ServerHealth:
         self._away_since: float | None = None
         self._next_probe = 0.0
         self._last: BaseException | None = None
+        self._confirmed_at = float("-inf")
 
     @property
     def away_since(self) -> float | None:
@@ -63,6 +64,24 @@ class ServerHealth:
             self._away_since = time.monotonic()
             self._next_probe = 0.0
         self._last = exc
+
+    def confirm(self, exc: BaseException) -> bool:
+        """A pooled connection was found dead: is the server up? A fresh connection says (one
+        every :data:`PROBE_EVERY_S` at most); when it fails the store is away (``lost``)."""
+        if self._away_since is not None:
+            return False
+        if not self._probing.acquire(timeout=PROBE_CONNECT_TIMEOUT_S + 1):
+            return False
+        try:
+            if time.monotonic() - self._confirmed_at < PROBE_EVERY_S:
+                return True
+            if self._probe():
+                return True
+            self.lost(self._last or exc)
+            self._next_probe = time.monotonic() + PROBE_EVERY_S  # it just failed
+            return False
+        finally:
+            self._probing.release()
 
     def gate(self, doing: str) -> None:
         """Return while the store answers; raise ``StoreUnavailable`` at once while it is away."""
@@ -95,4 +114,5 @@ class ServerHealth:
         conn.close()
         self._away_since = None
         self._last = None
+        self._confirmed_at = time.monotonic()
         return True

@@ -22,21 +22,27 @@ from typing import Any
 
 import psycopg
 import psycopg_pool
-from psycopg.types.numeric import NumericLoader
 
 from attune.ops.errors import StoreUnavailable
 from attune.ops.store.database import LineWatch, Store
 from attune.ops.store.locks import BUSY_TIMEOUT_S
 from attune.ops.store.pg_health import ServerHealth, connection_lost
 from attune.ops.store.pg_notify import RunListener, notify_runs
+from attune.ops.store.pg_pool import (
+    LONG_STATEMENT_TIMEOUT_S,
+    PgConnection,
+    Watchdog,
+    configure,
+    connection_kwargs,
+    refusal_for,
+)
 from attune.ops.store.pg_schema import PG_MIGRATIONS
 from attune.ops.store.pg_search import plan_pg_search
-from attune.ops.store.pg_sql import row_class, to_number, translate
 from attune.ops.store.pg_url import describe_pg_error, masked_url
 from attune.ops.store.run_record import Run
 from attune.ops.store.settings import utc_now
 
-__all__ = ["MIN_SERVER_VERSION", "PostgresStore"]
+__all__ = ["MIN_SERVER_VERSION", "PgConnection", "PostgresStore"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,63 +52,7 @@ MAX_CONNECTIONS = 8
 # ServerHealth says when the server is back, and the pool then connects on demand.
 RECONNECT_TIMEOUT_S = 2.0
 _MIGRATION_LOCK = 0x41545455  # 'ATTU', as SQLite's application_id
-
-
-class _Numeric(NumericLoader):
-    """``numeric`` results (``sum`` of integers, ``avg``) as int or float, like SQLite's."""
-
-    def load(self, data: Any) -> Any:
-        return to_number(super().load(data))
-
-
-def _row_factory(cursor: Any) -> Callable[[Any], Any]:
-    names = tuple(d.name for d in cursor.description or ())
-    return row_class(names)
-
-
-class _Cursor:
-    """A psycopg cursor seen through the store's :class:`attune.ops.store.sql.Cursor`."""
-
-    def __init__(self, cur: psycopg.Cursor[Any], lastrowid: int | None = None) -> None:
-        self._cur = cur
-        self.lastrowid = lastrowid
-
-    @property
-    def rowcount(self) -> int:
-        return self._cur.rowcount
-
-    def fetchone(self) -> Any:
-        return self._cur.fetchone()
-
-    def fetchall(self) -> list[Any]:
-        return self._cur.fetchall()
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._cur)
-
-
-class PgConnection:
-    """One pooled connection speaking the store's SQL (translated once per statement)."""
-
-    def __init__(self, raw: psycopg.Connection[Any]) -> None:
-        self.raw = raw
-
-    @property
-    def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
-
-    def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
-        done = translate(sql)
-        cur = self.raw.execute(done.sql, tuple(parameters))
-        if done.returns_id:
-            row = cur.fetchone()
-            return _Cursor(cur, int(row[0]) if row else None)
-        return _Cursor(cur)
-
-    def executemany(self, sql: str, seq_of_parameters: Any, /) -> _Cursor:
-        cur = self.raw.cursor()
-        cur.executemany(translate(sql).sql, [tuple(p) for p in seq_of_parameters])
-        return _Cursor(cur)
+_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
 class PostgresStore(Store):
@@ -130,6 +80,7 @@ class PostgresStore(Store):
         self._unwritten_ends: dict[int, dict[str, Any]] = {}
         self._closed = False
         self._health = ServerHealth(url, self._unavailable)
+        self._watchdog = Watchdog()
         first = self._connect_once()  # the real reason (refused, auth, missing) when it fails
         try:
             self.server_version = first.info.server_version
@@ -143,8 +94,8 @@ class PostgresStore(Store):
             url,
             min_size=1,
             max_size=MAX_CONNECTIONS,
-            kwargs={"autocommit": True, "connect_timeout": 5},
-            configure=_configure,
+            kwargs=connection_kwargs(),
+            configure=configure,
             timeout=BUSY_TIMEOUT_S,
             reconnect_timeout=RECONNECT_TIMEOUT_S,
             open=False,
@@ -157,10 +108,10 @@ class PostgresStore(Store):
 
     def _connect_once(self) -> psycopg.Connection[Any]:
         try:
-            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+            conn = psycopg.connect(self.url, **connection_kwargs())
         except psycopg.Error as exc:
             raise self._unavailable(exc, "connecting") from exc
-        _configure(conn)
+        configure(conn)
         return conn
 
     def _unavailable(self, exc: BaseException, doing: str) -> StoreUnavailable:
@@ -179,40 +130,53 @@ class PostgresStore(Store):
             )
 
     @contextmanager
-    def _pooled(self, doing: str) -> Iterator[PgConnection]:
-        """A checked connection; ``StoreUnavailable`` (``unreachable``) at once while away."""
+    def _pooled(self, doing: str, begin: str) -> Iterator[PgConnection]:
+        """A connection whose first statement opens the transaction with ``begin``; every
+        database error leaves as ``StoreUnavailable`` (``unreachable`` while away: at once)."""
         if self._closed:
             raise StoreUnavailable(f"the team store {self.where} is closed")
         self._health.gate(doing)
-        raw = self._checked_out(doing)
+        conn = PgConnection(
+            self._get(doing), self._watchdog, begin, lambda dead, exc: self._fresh(dead, exc, doing)
+        )
         try:
-            yield PgConnection(raw)
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            if not connection_lost(exc, raw):
-                raise self._unavailable(exc, doing) from exc
+            yield conn
+        except psycopg.Error as exc:
+            raise self._refusal(exc, conn.raw, doing) from exc
+        finally:
+            self._watchdog.forget(conn.raw)
+            self._pool.putconn(conn.raw)  # a broken one is replaced by the pool
+
+    def _get(self, doing: str) -> psycopg.Connection[Any]:
+        try:
+            raw: psycopg.Connection[Any] = self._pool.getconn()
+        except psycopg_pool.PoolTimeout as exc:  # every connection busy or none to be had
             self._health.lost(exc)
             raise self._health.refusal(doing) from exc
-        finally:
-            self._pool.putconn(raw)  # a broken one is replaced by the pool
+        return raw
 
-    def _checked_out(self, doing: str) -> psycopg.Connection[Any]:
-        """A pooled connection that answers; a dead one makes the health probe at once, so a
-        stopped server is a refusal in milliseconds, a restarted one just the next connection."""
-        for _ in range(MAX_CONNECTIONS + 1):
-            try:
-                raw: psycopg.Connection[Any] = self._pool.getconn()
-            except psycopg_pool.PoolTimeout as exc:
-                self._health.lost(exc)
-                raise self._health.refusal(doing) from exc
-            try:
-                psycopg_pool.ConnectionPool.check_connection(raw)
-            except psycopg.Error as exc:
-                self._pool.putconn(raw)
-                self._health.lost(exc)
-                self._health.gate(doing)
-                continue
-            return raw
-        raise self._health.refusal(doing)
+    def _fresh(
+        self, dead: psycopg.Connection[Any], exc: BaseException, doing: str
+    ) -> psycopg.Connection[Any]:
+        """Another connection for one found dead; a refusal when a new one cannot be had."""
+        if not self._health.confirm(exc):
+            raise self._health.refusal(doing) from exc
+        fresh = self._get(doing)  # before the dead one goes: the caller returns whichever it holds
+        self._watchdog.forget(dead)
+        self._pool.putconn(dead)
+        return fresh
+
+    def _refusal(self, exc: psycopg.Error, raw: psycopg.Connection[Any], doing: str) -> Exception:
+        if self._watchdog.was_cut(raw):  # the server stayed silent past the bound: away
+            self._health.lost(exc)
+            return self._health.refusal(doing)
+        if connection_lost(exc, raw):
+            if not self._health.confirm(exc):  # a new connection failed too: away
+                return self._health.refusal(doing)
+            cut = self._unavailable(exc, doing)  # this call only: the next one gets through
+            cut.extra["unreachable"] = True
+            return cut
+        return refusal_for(exc, self.where, self.url, doing)
 
     @contextmanager
     def read(self) -> Iterator[PgConnection]:
@@ -221,30 +185,37 @@ class PostgresStore(Store):
         if held is not None:
             yield held
             return
-        with self._pooled("a read") as conn:
-            conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        with self._pooled("a read", _READ) as conn:
             self._local.conn = conn
             try:
                 yield conn
             finally:
                 self._local.conn = None
-                _end(conn, commit=False)
+                conn.end(commit=False)
 
     @contextmanager
     def write(self) -> Iterator[PgConnection]:
         """One write transaction (``BEGIN`` … ``COMMIT``) under this process's writer lock."""
         if not self._write_lock.acquire(timeout=BUSY_TIMEOUT_S):
-            raise StoreUnavailable(f"the team store {self.where} is busy (a write)", locked=True)
+            # Another write of this process has waited on the server that long: as away (the
+            # run keeps its lines in memory), never "locked" (which a run waits out for ever).
+            raise StoreUnavailable(
+                f"the team store {self.where} is busy: a write has not ended in "
+                f"{BUSY_TIMEOUT_S:g} s",
+                unreachable=True,
+            )
         try:
-            with self._pooled("a write") as conn:
-                conn.raw.execute("BEGIN")
+            with self._pooled("a write", "BEGIN") as conn:
                 try:
                     yield conn
-                    notify_runs(conn.raw, getattr(self._local, "notify", None) or ())
+                    notifying = getattr(self._local, "notify", None) or ()
+                    if notifying:
+                        with conn.watched() as raw:
+                            notify_runs(raw, notifying)
                 except BaseException:
-                    _end(conn, commit=False)
+                    conn.end(commit=False)
                     raise
-                _end(conn, commit=True)
+                conn.end(commit=True)
         finally:
             self._write_lock.release()
 
@@ -255,6 +226,7 @@ class PostgresStore(Store):
         self._closed = True
         self._listener.close()
         self._pool.close(timeout=2)
+        self._watchdog.close()
 
     # -- live across machines (store/pg_notify.py) ---------------------------------------------
 
@@ -304,6 +276,8 @@ class PostgresStore(Store):
 
     @staticmethod
     def _migrate_pg(conn: psycopg.Connection[Any]) -> None:
+        # A migration (or waiting for another dashboard's) may take long.
+        conn.execute(f"SET statement_timeout = {int(LONG_STATEMENT_TIMEOUT_S * 1000)}")
         conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
         try:
             exists = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
@@ -314,10 +288,10 @@ class PostgresStore(Store):
                         "the database already has a table `runs` that is not attune's: "
                         "give attune ops a database of its own"
                     )
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)"
-            )
+                conn.execute(  # only then: a teammate's role may not create tables
+                    "CREATE TABLE schema_migrations "
+                    "(version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)"
+                )
             done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
             if done and max(done) > len(PG_MIGRATIONS):
                 raise StoreUnavailable(
@@ -377,28 +351,12 @@ class PostgresStore(Store):
         """Delete finished runs started before ``cutoff`` (their rows go with them)."""
         stamp = cutoff.astimezone(UTC).isoformat(timespec="milliseconds")
         with self.write() as conn:
+            conn.allow_long()  # a year of runs may go at once
             rows = conn.execute(
                 "DELETE FROM runs WHERE started_at < ? AND status != 'running' RETURNING id",
                 (stamp,),
             ).fetchall()
         return len(rows)
-
-
-def _configure(conn: psycopg.Connection[Any]) -> None:
-    conn.row_factory = _row_factory
-    conn.adapters.register_loader("numeric", _Numeric)
-
-
-def _end(conn: PgConnection, *, commit: bool) -> None:
-    """End the transaction (a failed COMMIT must not leave it open on a pooled connection)."""
-    if not conn.in_transaction:
-        return
-    try:
-        conn.raw.execute("COMMIT" if commit else "ROLLBACK")
-    except psycopg.Error:
-        with contextlib.suppress(psycopg.Error):
-            conn.raw.execute("ROLLBACK")
-        raise
 
 
 def open_postgres(url: str) -> AbstractContextManager[PostgresStore]:  # pragma: no cover
