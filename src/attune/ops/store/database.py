@@ -16,7 +16,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -143,17 +143,32 @@ class LineWatch:
     ``arm()`` before each read, then ``await wait(timeout_s)``: it ends early (``True``) once
     something is committed after ``arm()``, else after ``timeout_s`` or one short poll
     (``False``). This one only polls (SQLite cannot notify); the team store's is woken by
-    ``LISTEN`` (store/pg_notify.py).
+    ``LISTEN`` (store/pg_notify.py). :meth:`interrupt`: the server stops, no more waiting.
     """
 
     poll_s = 0.5
 
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self.interrupted = False
+
     def arm(self) -> None:
         """From now on, a commit to the run ends :meth:`wait` early (when this store can tell)."""
+        if not self.interrupted:
+            self._event.clear()
 
     async def wait(self, timeout_s: float) -> bool:
-        await asyncio.sleep(max(0.0, min(timeout_s, self.poll_s)))
-        return False
+        return await self._wait_at_most(min(timeout_s, self.poll_s))
+
+    def interrupt(self) -> None:
+        """End the current wait and every later one now (on the reader's event loop)."""
+        self.interrupted = True
+        self._event.set()
+
+    async def _wait_at_most(self, bound_s: float) -> bool:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), max(0.0, bound_s))
+        return self._event.is_set()
 
     def close(self) -> None:
         """Stop watching."""

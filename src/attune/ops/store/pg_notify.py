@@ -11,7 +11,11 @@ it would hang), on a daemon thread, and wakes the watches of the run a notificat
 connection going away (the database restarting, a network cut) is no loss: while it is down
 every watch falls back to a short poll, and when it is back every watch is woken to read once
 more, so what was committed meanwhile is fetched; even connected, a watch reads again at least
-every :data:`SAFETY_POLL_S` seconds.
+every :data:`SAFETY_POLL_S` seconds. Any other failure of the thread (a bug) is logged once and
+treated the same way: it reconnects with a backoff, it never stops listening for good.
+``close()`` stops the thread within about :data:`WAIT_SLICE_S` (a connect in progress may take
+up to its timeout, on a daemon thread that never keeps the process alive) and its connection
+is closed on the way out.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -35,6 +40,7 @@ CHANNEL = "attune_run_lines"
 LISTENER_NAME = "attune-ops listener"  # its connection's application_name (pg_stat_activity)
 SAFETY_POLL_S = 5.0  # a watch reads again this often even when nothing was notified
 WAIT_SLICE_S = 0.5  # how often the listener thread looks up from LISTEN (to stop, to check)
+RECONNECT_MIN_S = 0.2
 RECONNECT_MAX_S = 5.0
 _NOTIFY_SQL = (
     "SELECT pg_notify(%s, id::text || ':' || line_count::text) FROM runs WHERE id = ANY(%s)"
@@ -65,24 +71,25 @@ class _PgLineWatch(LineWatch):
         self.run_id = run_id
         self._listener = listener
         self._loop = asyncio.get_running_loop()
-        self._event = asyncio.Event()
-
-    def arm(self) -> None:
-        self._event.clear()
+        #: wakes sent (by the listener thread) and arrived (on the reader's loop): equal once
+        #: none is on its way, which tests wait for instead of sleeping
+        self.wakes_sent = 0
+        self.wakes = 0
 
     def wake(self) -> None:
         """Called from the listener thread."""
+        self.wakes_sent += 1
         with contextlib.suppress(RuntimeError):  # the reader's loop has closed
-            self._loop.call_soon_threadsafe(self._event.set)
+            self._loop.call_soon_threadsafe(self._woken)
+
+    def _woken(self) -> None:
+        self.wakes += 1
+        self._event.set()
 
     async def wait(self, timeout_s: float) -> bool:
         self._listener.start()
         bound = SAFETY_POLL_S if self._listener.listening else self.poll_s
-        try:
-            await asyncio.wait_for(self._event.wait(), max(0.0, min(timeout_s, bound)))
-        except TimeoutError:
-            return False
-        return True
+        return await self._wait_at_most(min(timeout_s, bound))
 
     def close(self) -> None:
         self._listener.forget(self)
@@ -102,6 +109,7 @@ class RunListener:
         #: notifications received, and times the connection was (re)made: for tests and doctor
         self.received = 0
         self.connects = 0
+        self._failed = False  # an unexpected error was logged (with its traceback) once
 
     def watch(self, run_id: int) -> LineWatch:
         """A watch of ``run_id`` for a reader on the running event loop."""
@@ -128,9 +136,11 @@ class RunListener:
                     del self._watches[watch.run_id]
 
     def close(self) -> None:
-        """Stop the listener thread (it looks up every :data:`WAIT_SLICE_S`)."""
-        self._stop.set()
-        thread = self._thread
+        """Stop the listener thread (it looks up every :data:`WAIT_SLICE_S`) and, with it, its
+        connection; a connect in progress may outlast the bounded join (a daemon thread)."""
+        with self._lock:
+            self._stop.set()
+            thread = self._thread
         if thread is not None:
             thread.join(WAIT_SLICE_S * 4)
 
@@ -144,17 +154,23 @@ class RunListener:
             watch.wake()
 
     def _run(self) -> None:
-        delay = 0.2
+        delay = RECONNECT_MIN_S
         while not self._stop.is_set():
+            began = time.monotonic()
             try:
                 self._listen()
-                delay = 0.2
             except psycopg.Error as exc:  # the message may name the server: the type is enough
                 logger.info("team store listener: %s; reconnecting", type(exc).__name__)
+            except Exception:  # a bug must not end live updates for good: say so once, go on
+                if not self._failed:
+                    self._failed = True
+                    logger.exception("team store listener failed; reconnecting")
             finally:
                 if self.listening:
                     self.listening = False
                     self._wake(None)  # readers fall back to polling now
+            if time.monotonic() - began > RECONNECT_MAX_S:  # it had worked for a while
+                delay = RECONNECT_MIN_S
             self._stop.wait(delay)
             delay = min(delay * 2, RECONNECT_MAX_S)
 
@@ -171,8 +187,8 @@ class RunListener:
         ) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
             self.connects += 1
-            self.listening = True
             self._wake(None)  # what was committed while nobody listened is read now
+            self.listening = True  # after the wake: whoever sees it may count that wake sent
             while not self._stop.is_set():
                 for note in conn.notifies(timeout=WAIT_SLICE_S):
                     self.received += 1
