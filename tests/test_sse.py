@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from attune.ops.runs.live import Frame, StreamHub, encode_done, event_stream
+from attune.ops.runs.live import Frame, StreamHub, encode_done
+from attune.ops.runs.stream import event_stream
 from attune.ops.store.database import Store
 from attune.ops.store.runs import Run
 from tests.helpers import python_workflow, start_run, write_workflows

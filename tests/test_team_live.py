@@ -7,7 +7,11 @@ stream then ends with ``done``."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,7 @@ import httpx
 import psycopg
 import pytest
 
+from attune.ops.store.pg_notify import LISTENER_NAME
 from tests.helpers import (
     pid_alive,
     python_workflow,
@@ -119,3 +124,63 @@ def test_a_dashboard_killed_mid_run_marks_it_interrupted_when_it_restarts(
     assert "marked interrupted" in transcript.lines[-1]
     assert _run(b, run["id"])["status"] == _run(a2, run["id"])["status"] == "interrupted"
     wait_until(lambda: not pid_alive(workflow_pid), message="the run's process outlived A")
+
+
+def _backends_of(pid: int, postgres_url: str) -> dict[int, str]:
+    """The server backends (their pid → application_name) of process ``pid``'s connections to
+    the test database, matched by the client port of each of its TCP sockets."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = []
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for row in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                cols = row.split()
+                if cols[9] in inodes:
+                    ports.append(int(cols[1].rsplit(":", 1)[1], 16))
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid, application_name FROM pg_stat_activity "
+            "WHERE datname = current_database() AND client_port = ANY(%s)",
+            (ports,),
+        ).fetchall()
+    return {int(backend): str(name) for backend, name in rows}
+
+
+def _gone(backends: dict[int, str], postgres_url: str) -> bool:
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (list(backends),)
+        ).fetchone()
+    return row is not None and row[0] == 0
+
+
+def test_sigterm_stops_a_team_dashboard_promptly_and_closes_its_connections(
+    team: Callable[[str], Any], postgres_url: str
+) -> None:
+    a, b = team("host-a"), team("host-b")
+    run = start_run(a, "long")
+    got: list[RunTranscript] = []
+    reader = threading.Thread(target=lambda: got.append(follow_run(b.url, run["id"], timeout=60)))
+    reader.start()  # B follows A's run: B's listener is connected, its pool too
+    try:
+        wait_until(
+            lambda: LISTENER_NAME in _backends_of(b.proc.pid, postgres_url).values(),
+            message="B never listened",
+        )
+        backends = _backends_of(b.proc.pid, postgres_url)
+        assert len(backends) >= 2  # the listener and at least one pooled connection
+        began = time.monotonic()
+        b.proc.send_signal(signal.SIGTERM)
+        code = b.proc.wait(timeout=30)
+        took = time.monotonic() - began
+    finally:
+        reader.join(60)
+    assert code == 0 and took < 5, (code, took, b.output())  # no thread kept it alive
+    assert "attune ops: stopped." in b.output() and "Traceback" not in b.output()
+    wait_until(lambda: _gone(backends, postgres_url), message="B's backends outlived it")
+    assert _run(a, run["id"])["status"] == "running"  # A and its run go on

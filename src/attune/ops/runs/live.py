@@ -4,16 +4,8 @@ The runner's pump thread commits a batch of lines to the store, encodes it *once
 ``lines`` frame and hands the same bytes to :meth:`StreamHub.publish` on the event loop, which
 appends it to every subscriber's bounded queue. A subscriber whose queue would exceed its byte
 budget is cut off (its queue is dropped and its stream ends); the browser's ``EventSource``
-reconnects with ``Last-Event-ID`` and :func:`event_stream` replays the rest from the store.
-
-Replay versus live: :func:`event_stream` replays old lines from the store until the run's
-in-memory ring of recent frames covers what comes next (or it has caught up), then subscribes
-and takes the ring's frames in the same event-loop step (so no frame falls in between), sends
-them and then live frames, skipping any line whose seq it has already sent and filling any gap
-from the store. Lines are published only
-after they are committed, so the store always holds at least what any client was sent.
-A run live in another process (or, on the team store, another machine) is followed in the
-store, each read woken by the store's :class:`~attune.ops.store.database.LineWatch`.
+reconnects with ``Last-Event-ID`` and runs/stream.py's ``event_stream`` replays the rest from
+the store, then takes over from the ring of recent frames each live run keeps here.
 """
 
 from __future__ import annotations
@@ -21,31 +13,29 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from attune.ops.runs.replay_cache import ReplayCache
-from attune.ops.store.database import Store
-from attune.ops.store.runs import MAX_SQLITE_INT, Run
+from attune.ops.store.database import LineWatch
+from attune.ops.store.runs import Run
 
 __all__ = [
+    "KEEPALIVE",
     "Frame",
     "StreamHub",
     "Subscriber",
     "encode_done",
     "encode_lines",
     "encode_recommendation",
-    "event_stream",
 ]
 
-KEEPALIVE_S = 15.0
 # A subscriber's queue holds the newest frames, which are also in the ring: as long as its
 # budget is not above the ring's, a backlog costs (almost) no memory of its own.
 RING_MAX_BYTES = 8 * 1024 * 1024
 SUBSCRIBER_MAX_BYTES = RING_MAX_BYTES
-REPLAY_CHUNKS = 4
-KEEPALIVE = b": keep-alive\n\n"
+KEEPALIVE = b": keep-alive\n\n"  # the comment a stream sends while idle
 
 
 def encode_lines(first: int, lines: Sequence[str], t: float | None = None) -> bytes:
@@ -161,6 +151,8 @@ class StreamHub:
         self._channels: dict[int, set[Subscriber]] = {}
         self._rings: dict[int, deque[Frame]] = {}
         self._ring_size: dict[int, int] = {}
+        self._watches: set[LineWatch] = set()  # of readers waiting on the store
+        self.stopping = False
         self.replay_cache = ReplayCache()
 
     def open(self, run_id: int) -> None:
@@ -215,187 +207,23 @@ class StreamHub:
             sub.push_final(frame)
 
     def disconnect_all(self) -> None:
-        """The server is stopping: end every live reader's stream now."""
+        """The server is stopping: end every live reader's stream now, and every wait of a
+        reader on the store (a run followed there, a gap to fill)."""
+        self.stopping = True
         for subscribers in self._channels.values():
             for sub in subscribers:
                 sub.cut()
+        for watch in self._watches:
+            watch.interrupt()
+
+    def watching(self, watch: LineWatch) -> None:
+        """A reader waits on the store through ``watch`` (until :meth:`unwatch`)."""
+        self._watches.add(watch)
+        if self.stopping:
+            watch.interrupt()
+
+    def unwatch(self, watch: LineWatch) -> None:
+        self._watches.discard(watch)
 
     def subscriber_count(self, run_id: int) -> int:
         return len(self._channels.get(run_id, ()))
-
-
-@dataclass
-class _Cursor:
-    last: int
-    recs: set[int] = field(default_factory=set)
-
-
-async def _replay(
-    store: Store, cache: ReplayCache, run_id: int, cursor: _Cursor
-) -> AsyncIterator[bytes]:
-    """Frames of all the stored lines after ``cursor.last``, read off the event loop."""
-    while True:
-        sent = False
-        async for chunk in _replay_batch(store, cache, run_id, cursor):
-            sent = True
-            yield chunk
-        if not sent:
-            return
-
-
-async def _replay_batch(
-    store: Store, cache: ReplayCache, run_id: int, cursor: _Cursor
-) -> AsyncIterator[bytes]:
-    """One bounded batch of stored lines after ``cursor.last`` (nothing when caught up)."""
-    loop = asyncio.get_running_loop()
-    frames = await loop.run_in_executor(
-        cache.executor, _read_frames, store, cache, run_id, cursor.last
-    )
-    for last, data in frames:
-        yield data
-        cursor.last = last
-
-
-def _read_frames(
-    store: Store, cache: ReplayCache, run_id: int, after: int
-) -> list[tuple[int, bytes]]:
-    """Encoded frames of the next few stored chunks; whole chunks come from the shared cache."""
-    out: list[tuple[int, bytes]] = []
-    for chunk_id, first, last, t in store.timed_chunk_refs(run_id, after, REPLAY_CHUNKS):
-        data = cache.get((run_id, chunk_id)) if first > after else None
-        if data is None:
-            text = store.chunk_text(chunk_id)
-            if text is None:  # deleted meanwhile (retention): nothing more to send
-                break
-            lines = text.split("\n")
-            whole = first > after
-            if not whole:
-                lines, first = lines[after - first + 1 :], after + 1
-            data = encode_lines(first, lines, t)
-            if whole:  # the same chunk is likely wanted by the other lagging readers
-                cache.put((run_id, chunk_id), data)
-        out.append((last, data))
-        after = last
-    return out
-
-
-async def _replay_recs(store: Store, run_id: int, cursor: _Cursor) -> AsyncIterator[bytes]:
-    for index, payload in await asyncio.to_thread(store.recommendations, run_id):
-        if index not in cursor.recs:
-            cursor.recs.add(index)
-            yield encode_recommendation(payload)
-
-
-def _live_bytes(frame: Frame, cursor: _Cursor) -> bytes | None:
-    """What to send for a live frame, given what this reader has already been sent."""
-    if frame.kind == "recommendation":
-        if frame.index in cursor.recs:
-            return None
-        cursor.recs.add(frame.index)
-        return frame.data
-    if frame.kind != "lines":
-        return frame.data
-    if frame.last <= cursor.last:
-        return None
-    if frame.first <= cursor.last:
-        skip = cursor.last - frame.first + 1
-        cursor.last = frame.last
-        return encode_lines(frame.first + skip, frame.lines()[skip:], frame.t)
-    cursor.last = frame.last
-    return frame.data
-
-
-async def event_stream(
-    store: Store, hub: StreamHub, run_id: int, after: int, keepalive_s: float = KEEPALIVE_S
-) -> AsyncIterator[bytes]:
-    """The SSE byte stream of one run for one reader, from seq ``after + 1`` to ``done``."""
-    cursor = _Cursor(min(max(0, after), MAX_SQLITE_INT))
-    while True:  # old lines from the store, until the in-memory frames take over
-        held = hub.ring_first(run_id)
-        if held is not None and held <= cursor.last + 1:
-            break
-        sent = False
-        async for chunk in _replay_batch(store, hub.replay_cache, run_id, cursor):
-            sent = True
-            yield chunk
-        if not sent:
-            break
-    sub = hub.subscribe(run_id)
-    backlog = hub.recent(run_id) if sub is not None else []  # same tick: no frame in between
-    try:
-        if sub is None:  # finished, or live in another process: follow what it stores
-            async for chunk in _follow_stored(store, hub, run_id, cursor, keepalive_s):
-                yield chunk
-            return
-        for frame in backlog:
-            async for chunk in _deliver(store, hub, run_id, frame, cursor):
-                yield chunk
-        async for chunk in _replay_recs(store, run_id, cursor):
-            yield chunk
-        async for chunk in _follow(store, hub, run_id, sub, cursor, keepalive_s):
-            yield chunk
-    finally:
-        if sub is not None:
-            hub.unsubscribe(run_id, sub)
-
-
-async def _follow_stored(
-    store: Store, hub: StreamHub, run_id: int, cursor: _Cursor, keepalive_s: float
-) -> AsyncIterator[bytes]:
-    """Replay from the store until the run is over, then ``done`` — never ``done`` for a run
-    still running elsewhere (``attune runs start``, another dashboard on this home or, on the
-    team store, on another machine: its ``NOTIFY`` wakes this reader within milliseconds)."""
-    loop = asyncio.get_running_loop()
-    quiet = 0.0
-    with store.watch_lines(run_id) as watch:
-        while True:
-            watch.arm()  # before reading: a commit from now on ends the wait below
-            run = await asyncio.to_thread(store.get_run, run_id)
-            async for chunk in _replay(store, hub.replay_cache, run_id, cursor):
-                quiet = 0.0
-                yield chunk
-            async for chunk in _replay_recs(store, run_id, cursor):
-                yield chunk
-            if run is None or run.finished:
-                if run is not None:
-                    yield encode_done(run)
-                return
-            began = loop.time()
-            await watch.wait(keepalive_s - quiet)
-            quiet += loop.time() - began
-            if quiet >= keepalive_s:
-                quiet = 0.0
-                yield KEEPALIVE
-
-
-async def _deliver(
-    store: Store, hub: StreamHub, run_id: int, frame: Frame, cursor: _Cursor
-) -> AsyncIterator[bytes]:
-    """One in-memory frame for this reader: fill any gap from the store, skip what it has."""
-    if frame.kind == "lines" and frame.first > cursor.last + 1:
-        async for chunk in _replay(store, hub.replay_cache, run_id, cursor):
-            yield chunk
-    data = _live_bytes(frame, cursor)
-    if data is not None:
-        yield data
-
-
-async def _follow(
-    store: Store,
-    hub: StreamHub,
-    run_id: int,
-    sub: Subscriber,
-    cursor: _Cursor,
-    keepalive_s: float,
-) -> AsyncIterator[bytes]:
-    while True:
-        frame = await sub.next(keepalive_s)
-        if frame is None:
-            if sub.overflowed:
-                return  # cut off; the client reconnects with Last-Event-ID
-            yield KEEPALIVE
-            continue
-        async for chunk in _deliver(store, hub, run_id, frame, cursor):
-            yield chunk
-        if frame.kind == "done":
-            return

@@ -16,7 +16,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from attune.ops.errors import InvalidFilter, InvalidLastEventId, StoreUnavailable
 from attune.ops.runs.ansi import strip_ansi
-from attune.ops.runs.live import event_stream
+from attune.ops.runs.stream import event_stream
 from attune.ops.store.database import Store
 from attune.ops.store.runs import MAX_LIMIT, RunStatus
 from attune.ops.web.connections import abort_connection
