@@ -35,7 +35,7 @@ __all__ = ["GENERATION_KEY", "ChunkWrite", "FileState", "NewFile", "UsageStore"]
 GENERATION_KEY = "usage.generation"
 # The writer's page cache while a big pass writes (KiB; SQLite's default is 2,000): a cold
 # ingest's inserts by random message id then stop evicting the pages they come back to.
-BULK_CACHE_KIB = 16384
+BULK_CACHE_KIB = 8192
 
 
 @dataclass(frozen=True)
