@@ -91,6 +91,12 @@ def test_a_run_outlives_a_database_restart_with_every_line_stored_once(
     postgres_url: str,
     project: Path,
 ) -> None:
+    # The test cluster acknowledges a commit before its WAL is written (synchronous_commit=off,
+    # for speed), so a crash-like `immediate` stop could lose commits a real server keeps:
+    # this database writes them through, as PostgreSQL does by default.
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        name = conn.info.dbname
+        conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = on')
     (project / "attune.toml").write_text(python_workflow("count", NUMBERED, "100", "0.1"))
     srv = server_factory(project, env={"ATTUNE_DATABASE_URL": postgres_url})
     run_id = int(start_run(srv, "count")["id"])
