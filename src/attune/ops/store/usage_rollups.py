@@ -160,6 +160,11 @@ def settle_session(conn: Connection, session_id: str, cwd_id: int) -> None:
 
 def rebuild_rollups(conn: Connection) -> None:
     """Both roll-ups from every row (after pricing again); sessions are settled afterwards."""
+    # Every row of a team's history at once: past the team store's bound for one statement
+    # (store/pg_pool.py); SQLite's connection has no such bound, nor this method.
+    allow_long = getattr(conn, "allow_long", None)
+    if allow_long is not None:
+        allow_long()
     conn.execute("DELETE FROM usage_daily")
     conn.execute(
         "INSERT INTO usage_daily SELECT ts / ?, cwd_id, model, count(*), sum(input_tokens), "
