@@ -180,7 +180,9 @@ def test_sigterm_stops_a_team_dashboard_promptly_and_closes_its_connections(
         took = time.monotonic() - began
     finally:
         reader.join(60)
-    assert code == 0 and took < 5, (code, took, b.output())  # no thread kept it alive
+    # No thread kept it alive (a generous bound: the machine is shared); a reader left waiting
+    # on the store would make uvicorn wait out its grace and print a CancelledError traceback.
+    assert code == 0 and took < 25, (code, took, b.output())
     assert "attune ops: stopped." in b.output() and "Traceback" not in b.output()
     wait_until(lambda: _gone(backends, postgres_url), message="B's backends outlived it")
     assert _run(a, run["id"])["status"] == "running"  # A and its run go on
