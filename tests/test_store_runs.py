@@ -268,3 +268,18 @@ def test_an_ending_that_cannot_be_written_is_shown_and_written_later(sqlite_stor
     with store.read() as conn:
         status = conn.execute("SELECT status FROM runs WHERE id = ?", (run.id,)).fetchone()[0]
     assert status == "failed"  # written to disk by the next write that succeeded
+
+
+def test_a_batch_is_stamped_with_the_writers_clock(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a team store the database server's clock may differ from the machine that runs the
+    # workflow (and stamped its start): lines' times come from the writer, on both backends.
+    import attune.ops.store.runs as runs_module
+
+    run = store.create_run("w", None, ["w"])
+    monkeypatch.setattr(runs_module.time, "time", lambda: 1_000_000_000.25)
+    store.append_lines(run.id, 1, ["a", "b"])
+    store.append_note(run.id, "[attune] a note")
+    times = [ref[3] for ref in store.timed_chunk_refs(run.id, 0, 10)]
+    assert times == [pytest.approx(1_000_000_000.25)] * 2

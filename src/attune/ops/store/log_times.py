@@ -1,8 +1,10 @@
 """When each stored batch of a run's log arrived, for the SSE replay (``t`` of ``lines``).
 
-A trigger of the test-results migration (store/tests.py) stamps every ``run_chunks`` row with
-the time it was written (epoch seconds, millisecond precision): a batch is committed within a
-few milliseconds of being read from the process, so that is the time its lines arrived.
+Every ``run_chunks`` row holds the time it was written (epoch seconds): the writer stamps it
+with its own clock, the clock of the run's ``started_at`` (on a team store the database
+server's may differ), and a trigger (SQLite) or a column default (PostgreSQL) of the
+test-results migration stamps any other insert. A batch is committed within a few
+milliseconds of being read from the process, so that is the time its lines arrived.
 Chunks stored before that migration have no time (``None``).
 """
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
@@ -108,8 +109,11 @@ class RunLogMixin:
         last_seq = first_seq + len(lines) - 1
         with self.write() as conn:
             conn.execute(
-                "INSERT INTO run_chunks (run_id, first_seq, last_seq, text) VALUES (?, ?, ?, ?)",
-                (run_id, first_seq, last_seq, "\n".join(lines)),
+                # Stamped with the writer's clock, like the run's start (on a team store the
+                # database server's clock may differ from it).
+                "INSERT INTO run_chunks (run_id, first_seq, last_seq, text, arrived_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (run_id, first_seq, last_seq, "\n".join(lines), time.time()),
             )
             conn.execute("UPDATE runs SET line_count = ? WHERE id = ?", (last_seq, run_id))
 
@@ -184,8 +188,9 @@ class RunLogMixin:
                 return
             seq = int(row[0]) + 1
             conn.execute(
-                "INSERT INTO run_chunks (run_id, first_seq, last_seq, text) VALUES (?, ?, ?, ?)",
-                (run_id, seq, seq, text),
+                "INSERT INTO run_chunks (run_id, first_seq, last_seq, text, arrived_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (run_id, seq, seq, text, time.time()),
             )
             conn.execute(
                 "UPDATE runs SET line_count = ?, indexed = 0, trigram_indexed = 0 WHERE id = ?",
