@@ -17,6 +17,7 @@ from attune.ops.errors import RunElsewhere
 from attune.ops.runs.runner import Runner
 from attune.ops.store.database import Store
 from attune.ops.store.run_origin import this_origin
+from attune.ops.store.runs import RunFilter
 from tests.conftest import ServerProcess
 from tests.helpers import python_workflow, start_run, wait_finished, write_workflows
 
@@ -52,7 +53,7 @@ def test_runs_record_host_and_user_and_history_filters_by_them(
     assert ids(host="nowhere") == []
     assert any_store.run_origins() == (["ci-box", "laptop-ana"], ["ana", "bob"])
     # What the filtered runs spent is summed over the same filter.
-    assert any_store.usage_total(None, [], None, None, host="laptop-ana").runs == 0
+    assert any_store.usage_total(RunFilter(host="laptop-ana")).runs == 0
 
 
 def test_this_origin_reads_the_overrides(monkeypatch: pytest.MonkeyPatch) -> None:

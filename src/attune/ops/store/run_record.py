@@ -18,7 +18,15 @@ from attune.ops.store.run_git import GitState, git_json
 from attune.ops.store.run_usage import RunUsage
 from attune.ops.store.sql import Row
 
-__all__ = ["FINISHED", "MAX_LIMIT", "MAX_SQLITE_INT", "RUN_COLUMNS", "Run", "RunStatus", "now_iso"]
+__all__ = [
+    "FINISHED",
+    "MAX_LIMIT",
+    "MAX_SQLITE_INT",
+    "RUN_COLUMNS",
+    "Run",
+    "RunStatus",
+    "now_iso",
+]
 
 MAX_LIMIT = 200
 MAX_SQLITE_INT = 2**63 - 1  # ids, seqs and cursors from users are clamped to what SQLite stores

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, Protocol, cast
 
 from attune.ops.store.money import decimal_text, to_pico, to_usd
+from attune.ops.store.run_filter import RunFilter
 from attune.ops.store.sql import Connection, Row
 
 __all__ = [
@@ -145,16 +146,7 @@ class UsageTotal:
 
 
 class _Filtered(Protocol):
-    def run_filter(
-        self,
-        workflow: str | None,
-        statuses: Sequence[str],
-        q: str | None,
-        since: str | None,
-        *,
-        host: str | None = None,
-        user: str | None = None,
-    ) -> tuple[list[str], list[Any]]: ...
+    def run_filter(self, found: RunFilter) -> tuple[list[str], list[Any]]: ...
 
 
 class RunUsageMixin:
@@ -221,20 +213,9 @@ class RunUsageMixin:
         usages = self.run_usages(r.id for r in runs)
         return [replace(r, usage=usages[r.id]) if r.id in usages else r for r in runs]
 
-    def usage_total(
-        self,
-        workflow: str | None,
-        statuses: Sequence[str],
-        q: str | None,
-        since: str | None,
-        *,
-        host: str | None = None,
-        user: str | None = None,
-    ) -> UsageTotal:
+    def usage_total(self, found: RunFilter) -> UsageTotal:
         """What the runs of a history filter (as ``list_runs`` takes it, every page) spent."""
-        where, args = cast(_Filtered, self).run_filter(
-            workflow, statuses, q, since, host=host, user=user
-        )
+        where, args = cast(_Filtered, self).run_filter(found)
         return self.usage_total_where(where, args)
 
     def usage_total_between(self, since: date | None, until: date | None) -> UsageTotal:

@@ -22,6 +22,7 @@ from typing import Any
 
 from attune.ops.errors import RunNotFound, StoreUnavailable
 from attune.ops.store.damage import reading
+from attune.ops.store.run_filter import RunFilter
 from attune.ops.store.run_origin import this_machine, this_origin
 from attune.ops.store.run_record import (
     FINISHED,
@@ -41,6 +42,7 @@ __all__ = [
     "MAX_SQLITE_INT",
     "RUN_COLUMNS",
     "Run",
+    "RunFilter",
     "RunLogMixin",
     "RunStatus",
     "now_iso",
@@ -232,7 +234,7 @@ class RunLogMixin:
         The cursor is a run id: ids only grow, so pages stay stable while new runs arrive.
         """
         limit = max(1, min(int(limit), MAX_LIMIT))
-        where, args = self.run_filter(workflow, statuses, q, since, host=host, user=user)
+        where, args = self.run_filter(RunFilter(workflow, statuses, q, since, host, user))
         if before is not None:
             where.append("id < ?")
             args.append(max(min(before, MAX_SQLITE_INT), 0))
@@ -247,21 +249,12 @@ class RunLogMixin:
         runs = self._with_usage([self._with_pending_end(Run.from_row(r)) for r in rows[:limit]])
         return runs, (runs[-1].id if len(rows) > limit else None)
 
-    def run_filter(
-        self,
-        workflow: str | None,
-        statuses: Sequence[str],
-        q: str | None,
-        since: str | None,
-        *,
-        host: str | None = None,
-        user: str | None = None,
-    ) -> tuple[list[str], list[Any]]:
-        """The conditions on ``runs`` (and their arguments) of a history filter; ``host`` and
-        ``user`` pick the runs of one machine or one teammate (a team store)."""
+    def run_filter(self, found: RunFilter) -> tuple[list[str], list[Any]]:
+        """The conditions on ``runs`` (and their arguments) of a history filter."""
+        workflow, statuses, q, since = found.workflow, found.statuses, found.q, found.since
         where: list[str] = []
         args: list[Any] = []
-        for column, value in (("host", host), ("username", user)):
+        for column, value in (("host", found.host), ("username", found.user)):
             if value:
                 where.append(f"{column} = ?")
                 args.append(value)

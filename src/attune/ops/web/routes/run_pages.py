@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from attune.ops.errors import RunNotFound
 from attune.ops.store.database import Store
-from attune.ops.store.runs import Run, RunStatus
+from attune.ops.store.runs import Run, RunFilter, RunStatus
 from attune.ops.web.pages import render_page
 from attune.ops.web.run_costs import format_cost, total_texts, usage_texts
 from attune.ops.web.services import RegistryDep, ServicesDep, StoreDep
@@ -242,12 +242,14 @@ def _history(store: Store, known: Sequence[str], query: HistoryQuery) -> dict[st
     base = query.url_params()
     since = _since(query.since)
     total = store.usage_total(
-        query.workflow or None,
-        query.statuses,
-        query.q or None,
-        since,
-        host=query.host or None,
-        user=query.user or None,
+        RunFilter(
+            query.workflow or None,
+            query.statuses,
+            query.q or None,
+            since,
+            query.host or None,
+            query.user or None,
+        )
     )
     return {
         "hosts": hosts,

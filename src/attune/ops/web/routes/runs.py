@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -18,7 +17,7 @@ from attune.ops.errors import InvalidFilter, InvalidLastEventId, StoreUnavailabl
 from attune.ops.runs.ansi import strip_ansi
 from attune.ops.runs.stream import event_stream
 from attune.ops.store.database import Store
-from attune.ops.store.runs import MAX_LIMIT, RunStatus
+from attune.ops.store.runs import MAX_LIMIT, RunFilter, RunStatus
 from attune.ops.web.connections import abort_connection
 from attune.ops.web.services import HubDep, RunnerDep, StoreDep
 
@@ -131,15 +130,8 @@ async def list_runs(
     )
     text = (q or "").strip() or None
     total = await asyncio.to_thread(
-        functools.partial(
-            store.usage_total,
-            workflow or None,
-            statuses,
-            text,
-            since or None,
-            host=host or None,
-            user=user or None,
-        )
+        store.usage_total,
+        RunFilter(workflow or None, statuses, text, since or None, host or None, user or None),
     )
     return {"runs": [r.to_json() for r in runs], "next": next_cursor, "total": total.to_json()}
 
