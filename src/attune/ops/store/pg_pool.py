@@ -28,6 +28,7 @@ import psycopg
 from psycopg.types.numeric import NumericLoader
 
 from attune.ops.errors import StoreUnavailable
+from attune.ops.store.pg_health import connection_lost
 from attune.ops.store.pg_sql import row_class, to_number, translate
 from attune.ops.store.pg_url import describe_pg_error
 
@@ -261,10 +262,13 @@ class PgConnection:
                 self._begun = True
                 return cur
             except psycopg.Error as exc:
-                if not self.raw.broken or self._watchdog.was_cut(self.raw):
+                # A statement the server refused is the caller's; a connection found dead
+                # (broken, or a client-side error such as "cannot exit pipeline mode while
+                # busy" when the server hung up mid-pipeline) is replaced: nothing sent landed.
+                if not connection_lost(exc, self.raw) or self._watchdog.was_cut(self.raw):
                     self._begun = True
                     raise
-                self.raw = self._replace(self.raw, exc)  # nothing sent landed: try another
+                self.raw = self._replace(self.raw, exc)
         self._begun = True
         with self.watched() as raw, raw.pipeline():
             raw.execute(self._begin)
