@@ -205,10 +205,12 @@ class AttuneLogView {
     this.onFollowChange(on);
   }
 
-  // Scrolling up pauses follow; coming back to the bottom resumes it.
+  // Scrolling up pauses follow; scrolling back down to the bottom resumes it. Only a move down
+  // resumes it: showing a linked line or a search hit near the end of what is drawn may leave
+  // the box at its bottom, and that scroll of ours must not turn following back on.
   onScroll() {
     const top = this.scroller.scrollTop;
-    if (this.atBottom()) this.setFollow(true);
+    if (top > this.lastTop + 1 && this.atBottom()) this.setFollow(true);
     else if (top < this.lastTop - 2) this.setFollow(false);
     this.lastTop = top;
   }
