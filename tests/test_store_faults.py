@@ -174,23 +174,19 @@ def _build(db: Path) -> tuple[list[int], int]:
     return small, big.id
 
 
-def _overwrite(db: Path, pick: Callable[[list[int]], list[int]]) -> None:
-    """Overwrite the log pages ``pick`` chooses among run_chunks' overflow pages (in order)."""
+def _overwrite(db: Path, markers: list[bytes]) -> None:
+    """Overwrite, for each marker, the first page of the file holding it (a page of that log
+    text: found by content, so the test never depends on how SQLite laid the rows out)."""
     conn = sqlite3.connect(db)
     try:
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        pages = [
-            int(r[0])
-            for r in conn.execute(
-                "SELECT pageno FROM dbstat WHERE name = 'run_chunks' AND pagetype = 'overflow' "
-                "ORDER BY pageno"
-            )
-        ]
     finally:
         conn.close()
+    data = db.read_bytes()
     with db.open("r+b") as fh:
-        for page in pick(pages):
-            fh.seek((page - 1) * page_size)
+        for marker in markers:
+            at = data.index(marker)
+            fh.seek(at // page_size * page_size)
             fh.write(GARBAGE * (page_size // len(GARBAGE)))
 
 
@@ -198,10 +194,11 @@ def _overwrite(db: Path, pick: Callable[[list[int]], list[int]]) -> None:
 def damaged_template(tmp_path_factory: pytest.TempPathFactory) -> Damaged:
     db = tmp_path_factory.mktemp("damaged") / "ops.db"
     small, big = _build(db)
-    small_pages = SMALL_RUNS * CHUNKS  # the small runs were written first: the lower pages
-    # One page in the middle of the small runs' logs, and one near the end of the big log
-    # (its last chunks are the file's last overflow pages).
-    _overwrite(db, lambda pages: [pages[small_pages // 2], pages[-3]])
+    # One page in the middle of the small runs' logs, and one near the end of the big log.
+    middle = small[len(small) // 2]
+    _overwrite(
+        db, [f"run {middle} chunk {CHUNKS // 2} line 50 ".encode(), b"big chunk 38 line 300 "]
+    )
     return Damaged(db, small, big)
 
 
