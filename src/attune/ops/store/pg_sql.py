@@ -112,18 +112,12 @@ def _outside_quotes(sql: str, rule: Callable[[str], str]) -> str:
 
 def _placeholders(sql: str) -> str:
     """``?`` → ``%s`` and ``%`` → ``%%`` outside quoted strings and names (``%`` inside too)."""
-    out: list[str] = []
-    quote = ""
-    for ch in sql:
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "?":
-            out.append("%s")
-            continue
-        out.append("%%" if ch == "%" else ch)
+    out, pos = [], 0
+    for start, end in _quoted_spans(sql):
+        out += [sql[pos:start].replace("%", "%%").replace("?", "%s")]
+        out += [sql[start:end].replace("%", "%%")]
+        pos = end
+    out.append(sql[pos:].replace("%", "%%").replace("?", "%s"))
     return "".join(out)
 
 
