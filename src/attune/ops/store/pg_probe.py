@@ -14,9 +14,11 @@ from typing import Any
 from attune.ops.store.pg_schema import PG_MIGRATIONS
 from attune.ops.store.pg_url import describe_pg_error, masked_url
 
-__all__ = ["PgFinding", "probe_pg", "schema_finding", "version_finding"]
+__all__ = ["MIN_SERVER_VERSION", "PgFinding", "probe_pg", "schema_finding", "version_finding"]
 
-MIN_SERVER_VERSION = 130000  # as store/postgres.py's (that module needs psycopg to import)
+# PostgreSQL 13: pg_trgm is a trusted extension from there on. Kept here, where no psycopg is
+# needed to import it; store/postgres.py checks a server against the same figure.
+MIN_SERVER_VERSION = 130000
 TEAM_EXTRA = "pip install 'attune-ops[team]'"
 CONNECT_TIMEOUT_S = 5
 

@@ -36,6 +36,7 @@ from attune.ops.store.pg_pool import (
     connection_kwargs,
     refusal_for,
 )
+from attune.ops.store.pg_probe import MIN_SERVER_VERSION
 from attune.ops.store.pg_schema import PG_MIGRATIONS
 from attune.ops.store.pg_search import plan_pg_search
 from attune.ops.store.pg_url import describe_pg_error, masked_url
@@ -46,7 +47,6 @@ __all__ = ["MIN_SERVER_VERSION", "PgConnection", "PostgresStore"]
 
 logger = logging.getLogger(__name__)
 
-MIN_SERVER_VERSION = 130000  # PostgreSQL 13: pg_trgm is a trusted extension from there on
 MAX_CONNECTIONS = 8
 # The pool gives up a failed connection attempt quickly (its backoff would wait minutes):
 # ServerHealth says when the server is back, and the pool then connects on demand.

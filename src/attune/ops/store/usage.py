@@ -19,18 +19,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import NamedTuple
 
 from attune.ops.store.database import Store
 from attune.ops.store.run_origin import this_origin
+from attune.ops.store.run_record import now_iso
 from attune.ops.store.sql import Connection, Row
 from attune.ops.store.usage_rollups import rebuild_rollups, settle_session
 from attune.ops.store.usage_rows import MessageRow, Pricer
 from attune.ops.store.usage_writer import MESSAGE_COLUMNS, message_from, write_rows
 
-__all__ = ["GENERATION_KEY", "ChunkWrite", "FileState", "NewFile", "UsageStore"]
+__all__ = ["GENERATION_KEY", "ChunkWrite", "FileState", "NewFile", "UsageStore", "is_inside"]
 
 GENERATION_KEY = "usage.generation"
 # The writer's page cache while a big pass writes (KiB; SQLite's default is 2,000): a cold
@@ -85,14 +85,10 @@ def _file(r: Row) -> FileState:
     )
 
 
-def _is_inside(cwd: str, root: str) -> bool:
+def is_inside(cwd: str, root: str) -> bool:
     """``cwd`` is ``root`` or a folder inside it (plain path comparison; no file access)."""
     root = root.rstrip("/") or "/"
     return cwd == root or cwd.startswith(root if root == "/" else root + "/")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -135,7 +131,7 @@ class UsageStore:
                 "INSERT INTO usage_members (member, root, seen_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (member) DO UPDATE SET root = excluded.root, "
                 "seen_at = excluded.seen_at",
-                (self.member, self.project_root, _now()),
+                (self.member, self.project_root, now_iso()),
             )
 
     # -- files ---------------------------------------------------------------------------------
@@ -161,7 +157,7 @@ class UsageStore:
         starts hundreds)."""
         if not files:
             return {}
-        now = _now()
+        now = now_iso()
         found: dict[str, FileState] = {}
         with self.store.write() as conn:
             conn.executemany(
@@ -207,7 +203,7 @@ class UsageStore:
         with self.store.write() as conn:
             conn.executemany(
                 "UPDATE usage_files SET gone = 1, updated_at = ? WHERE id = ?",
-                [(_now(), i) for i in ids],
+                [(now_iso(), i) for i in ids],
             )
 
     def commit_chunks(
@@ -242,7 +238,7 @@ class UsageStore:
         """The chunks' rows with their file's id; on a team store only this project's."""
         rows = [(c.file.id, row) for c in chunks for row in c.rows]
         root = self._only_under
-        return rows if root is None else [r for r in rows if _is_inside(r[1].cwd, root)]
+        return rows if root is None else [r for r in rows if is_inside(r[1].cwd, root)]
 
     def _cwd_id(self, conn: Connection, cwd: str, *, new_cwds: dict[str, int]) -> int:
         found = self._cwd_ids.get(cwd, new_cwds.get(cwd))
@@ -320,7 +316,7 @@ def _move_offset(conn: Connection, chunk: ChunkWrite) -> None:
             chunk.mtime_ns,
             chunk.skipped,
             chunk.last_skip,
-            _now(),
+            now_iso(),
             file.id,
             file.read_offset,
             file.inode,
@@ -335,5 +331,5 @@ def _bump_generation(conn: Connection) -> None:
     conn.execute(
         "INSERT INTO settings AS s (key, value, updated_at) VALUES (?, '1', ?) ON CONFLICT (key) "
         "DO UPDATE SET value = CAST(s.value AS INTEGER) + 1, updated_at = excluded.updated_at",
-        (GENERATION_KEY, _now()),
+        (GENERATION_KEY, now_iso()),
     )

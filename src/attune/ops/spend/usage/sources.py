@@ -17,6 +17,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from attune.ops.store.usage import is_inside
+
 __all__ = [
     "Transcript",
     "config_roots",
@@ -82,12 +84,6 @@ def may_belong(project_dir: str, project_root: Path) -> bool:
     """Whether transcripts in ``project_dir`` may hold lines sent from inside the project:
     the encoded root is a prefix of the folder's name (a subfolder encodes to a longer name)."""
     return project_dir[:MAX_ENCODED].startswith(encode_project_dir(project_root))
-
-
-def is_inside(cwd: str, root: str) -> bool:
-    """``cwd`` is ``root`` or a folder inside it (plain path comparison; no file access)."""
-    root = root.rstrip("/") or "/"
-    return cwd == root or cwd.startswith(root if root == "/" else root + "/")
 
 
 def list_transcripts(roots: list[Path], first: Path | None = None) -> list[Transcript]:
