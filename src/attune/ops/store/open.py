@@ -14,9 +14,10 @@ from attune.ops.store.damage import INTEGRITY_BUDGET_S
 from attune.ops.store.database import Store
 from attune.ops.store.pg_url import masked_url
 
-__all__ = ["TEAM_EXTRA_HINT", "open_store"]
+__all__ = ["TEAM_EXTRA", "open_store"]
 
-TEAM_EXTRA_HINT = "pip install 'attune-ops[team]' (psycopg and psycopg-pool)"
+# How to install the PostgreSQL driver (said here and by the doctor, store/pg_probe.py).
+TEAM_EXTRA = "pip install 'attune-ops[team]'"
 
 
 def open_store(
@@ -32,6 +33,6 @@ def open_store(
     except ImportError as exc:
         raise StoreUnavailable(
             f"the team database {masked_url(database_url)} needs the PostgreSQL driver, which "
-            f"is not installed ({exc.name}): {TEAM_EXTRA_HINT}"
+            f"is not installed ({exc.name}): {TEAM_EXTRA} (psycopg and psycopg-pool)"
         ) from exc
     return PostgresStore(database_url)

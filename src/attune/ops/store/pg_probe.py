@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from attune.ops.store.open import TEAM_EXTRA
 from attune.ops.store.pg_schema import PG_MIGRATIONS
 from attune.ops.store.pg_url import describe_pg_error, masked_url
 
@@ -19,7 +20,6 @@ __all__ = ["MIN_SERVER_VERSION", "PgFinding", "probe_pg", "schema_finding", "ver
 # PostgreSQL 13: pg_trgm is a trusted extension from there on. Kept here, where no psycopg is
 # needed to import it; store/postgres.py checks a server against the same figure.
 MIN_SERVER_VERSION = 130000
-TEAM_EXTRA = "pip install 'attune-ops[team]'"
 CONNECT_TIMEOUT_S = 5
 
 

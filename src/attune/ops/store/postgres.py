@@ -16,7 +16,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -357,8 +357,3 @@ class PostgresStore(Store):
                 (stamp,),
             ).fetchall()
         return len(rows)
-
-
-def open_postgres(url: str) -> AbstractContextManager[PostgresStore]:  # pragma: no cover
-    """A store for ``with`` (closed at the end)."""
-    return contextlib.closing(PostgresStore(url))
