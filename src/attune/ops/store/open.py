@@ -12,12 +12,9 @@ from pathlib import Path
 from attune.ops.errors import StoreUnavailable
 from attune.ops.store.damage import INTEGRITY_BUDGET_S
 from attune.ops.store.database import Store
-from attune.ops.store.pg_url import masked_url
+from attune.ops.store.pg_url import TEAM_EXTRA, masked_url
 
-__all__ = ["TEAM_EXTRA", "open_store"]
-
-# How to install the PostgreSQL driver (said here and by the doctor, store/pg_probe.py).
-TEAM_EXTRA = "pip install 'attune-ops[team]'"
+__all__ = ["open_store"]
 
 
 def open_store(

@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from attune.ops.store.open import TEAM_EXTRA
 from attune.ops.store.pg_schema import PG_MIGRATIONS
-from attune.ops.store.pg_url import describe_pg_error, masked_url
+from attune.ops.store.pg_url import TEAM_EXTRA, describe_pg_error, masked_url
 
 __all__ = ["MIN_SERVER_VERSION", "PgFinding", "probe_pg", "schema_finding", "version_finding"]
 

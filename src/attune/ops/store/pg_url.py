@@ -14,6 +14,7 @@ from attune.ops.errors import ConfigError
 
 __all__ = [
     "SCHEMES",
+    "TEAM_EXTRA",
     "check_url",
     "describe_pg_error",
     "masked_url",
@@ -25,6 +26,8 @@ __all__ = [
 
 SCHEMES = ("postgresql", "postgres")
 MASK = "***"
+# How to install the PostgreSQL driver (said by open_store and by the doctor's probe).
+TEAM_EXTRA = "pip install 'attune-ops[team]'"
 
 
 def password_of(url: str) -> str | None:
