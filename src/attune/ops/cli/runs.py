@@ -28,10 +28,10 @@ from attune.ops.cli.follow import exit_text as _exit_text
 from attune.ops.cli.main import run_command
 from attune.ops.cli.run_start import cancel_in_terminal, start_workflow
 from attune.ops.config import Config, build_config
-from attune.ops.errors import AttuneError, RunElsewhere
+from attune.ops.errors import AttuneError
 from attune.ops.store.database import Store
 from attune.ops.store.open import open_store
-from attune.ops.store.run_origin import runs_here, this_origin
+from attune.ops.store.run_origin import refuse_if_elsewhere
 from attune.ops.store.runs import RunStatus
 from attune.ops.web.run_costs import usage_texts
 
@@ -220,14 +220,8 @@ def _owner(config: Config, run_id: int) -> int | None:
         run = store.get_run(run_id)
     finally:
         store.close()
-    here = this_origin().host
-    if run is not None and not run.finished and not runs_here(run):
-        raise RunElsewhere(
-            f"run {run_id} runs on host {run.host} (started by {run.user or 'someone'}), not on "
-            f"this one ({here}): cancel it from that machine",
-            run_id=run_id,
-            host=run.host,
-        )
+    if run is not None and not run.finished:
+        refuse_if_elsewhere(run)
     if run is not None and not run.finished and run.server_pid:
         return run.server_pid
     return None

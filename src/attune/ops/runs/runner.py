@@ -42,7 +42,7 @@ from attune.ops.runs.scope import normalize_rel, resolve_scope
 from attune.ops.runs.usage import PriceUsage, UsageMeter
 from attune.ops.runs.workflows import Workflow, WorkflowRegistry
 from attune.ops.store.database import Store
-from attune.ops.store.run_origin import runs_here, this_origin
+from attune.ops.store.run_origin import refuse_if_elsewhere
 from attune.ops.store.runs import Run, RunStatus
 
 __all__ = ["Runner", "colour_environment", "workflow_environment"]
@@ -264,15 +264,8 @@ class Runner:
         current = self._live()
         if current is None or current.run.id != run_id:
             run = self.store.require_run(run_id)
-            here = this_origin().host
-            if run.status == RunStatus.RUNNING and not runs_here(run):
-                raise RunElsewhere(
-                    f"run {run_id} runs on host {run.host} (started by {run.user or 'someone'}), "
-                    f"not on this one ({here}): only the machine that runs its process can "
-                    "cancel it — cancel it from that machine's dashboard or terminal",
-                    run_id=run_id,
-                    host=run.host,
-                )
+            if run.status == RunStatus.RUNNING:
+                refuse_if_elsewhere(run)
             if run.status == RunStatus.RUNNING and run.server_pid not in (None, os.getpid()):
                 raise RunElsewhere(
                     f"run {run_id} belongs to another attune process (pid {run.server_pid}); "

@@ -25,7 +25,16 @@ from functools import cache
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["ORIGIN_MIGRATION", "Origin", "runs_here", "this_machine", "this_origin"]
+from attune.ops.errors import RunElsewhere
+
+__all__ = [
+    "ORIGIN_MIGRATION",
+    "Origin",
+    "refuse_if_elsewhere",
+    "runs_here",
+    "this_machine",
+    "this_origin",
+]
 
 ORIGIN_MIGRATION = """
 ALTER TABLE runs ADD COLUMN host TEXT;
@@ -110,9 +119,32 @@ class _Placed(Protocol):
     def machine(self) -> str | None: ...
 
 
+class _Owned(_Placed, Protocol):
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def user(self) -> str | None: ...
+
+
 def runs_here(run: _Placed) -> bool:
     """Whether ``run``'s processes live where this process does (so it may judge or cancel it):
     the same machine id; a run recorded before ids were kept, by its host name."""
     if run.machine:
         return run.machine == this_machine()
     return run.host in (None, this_origin().host)
+
+
+def refuse_if_elsewhere(run: _Owned) -> None:
+    """Raise ``RunElsewhere`` naming the host when ``run``'s processes live on another machine:
+    only that machine can cancel it (the dashboard's cancel and ``attune runs cancel``)."""
+    if runs_here(run):
+        return
+    here = this_origin().host
+    raise RunElsewhere(
+        f"run {run.id} runs on host {run.host} (started by {run.user or 'someone'}), not on this "
+        f"one ({here}): only the machine that runs its process can cancel it — cancel it from "
+        "that machine's dashboard or terminal",
+        run_id=run.id,
+        host=run.host,
+    )
