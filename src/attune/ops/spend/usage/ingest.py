@@ -29,6 +29,7 @@ from attune.ops.spend.usage.pool import (
     FILE_MAX,
     POOL_MIN_BYTES,
     ReadTask,
+    gc_paused,
     read_in_order,
     worker_count,
 )
@@ -206,7 +207,7 @@ class Ingester:
             return
 
         reads = read_in_order(chain(head, jobs), _Job.task, self.workers, self.prices.warm)
-        with self.usage.bulk_writes():
+        with self.usage.bulk_writes(), gc_paused():
             for job, read in reads:
                 if read is None:
                     self._read_here(job, result)

@@ -101,22 +101,26 @@ def read_chunks(
         if not block:
             break
         position += len(block)
+        first = block.find(b"\n")
+        begin = first + 1  # where this block's own lines start (after one begun before)
         if dropping:
-            end = block.find(b"\n")
-            if end < 0:
+            if first < 0:
                 continue
             chunk.skipped += 1
             chunk.last_skip = f"a line over {MAX_LINE >> 20} MiB"
-            block, dropping = block[end + 1 :], False
-        cut = block.rfind(b"\n")
-        if cut < 0:  # a line still going on: joined once its newline comes (no quadratic copy)
+            dropping = False
+        elif first < 0:  # a line still going on: joined once its newline comes
             parts.append(block)
             held += len(block)
+            begin = -1
+        elif parts:  # the line begun in earlier blocks, joined alone (never the whole block)
+            found.scan_line(chunk, b"".join((*parts, block[:first])))
         else:
-            data = b"".join((*parts, block)) if parts else block
-            cut += held
-            found.scan(chunk, data, cut)
-            rest = data[cut + 1 :]
+            begin = 0
+        if begin >= 0:
+            cut = block.rfind(b"\n")
+            found.scan(chunk, block, begin, cut)
+            rest = block[cut + 1 :]
             parts, held = [rest] if rest else [], len(rest)
         chunk.offset = position - held  # just past the last newline
         if held > MAX_LINE:
@@ -141,22 +145,26 @@ class _Found:
         self.rows: dict[str, MessageRow] = {}
         self.lines = 0
 
-    def scan(self, chunk: Chunk, data: bytes, cut: int) -> None:
-        """Every line of ``data[: cut + 1]`` that holds :data:`NEEDLE`, without splitting
+    def scan(self, chunk: Chunk, data: bytes, begin: int, cut: int) -> None:
+        """Every line of ``data[begin : cut + 1]`` that holds :data:`NEEDLE`, without splitting
         the others off: one substring search over the bytes, the line found around each hit."""
         find, rfind = data.find, data.rfind
-        hit = find(NEEDLE, 0, cut)
+        hit = find(NEEDLE, begin, cut)
         while hit >= 0:
             end = find(b"\n", hit, cut + 1)
-            row = parse_usage_line(
-                data[rfind(b"\n", 0, hit) + 1 : end], self.session_hint, self.last_cwd
-            )
-            if isinstance(row, Skip):
-                chunk.skipped += 1
-                chunk.last_skip = str(row)
-            elif row is not None:
-                self.add(row)
+            self.scan_line(chunk, data[max(begin, rfind(b"\n", begin, hit) + 1) : end])
             hit = find(NEEDLE, end + 1, cut)
+
+    def scan_line(self, chunk: Chunk, line: bytes) -> None:
+        """One complete line (its usage, if it has any)."""
+        if NEEDLE not in line:
+            return
+        row = parse_usage_line(line, self.session_hint, self.last_cwd)
+        if isinstance(row, Skip):
+            chunk.skipped += 1
+            chunk.last_skip = str(row)
+        elif row is not None:
+            self.add(row)
 
     def add(self, row: MessageRow) -> None:
         self.last_cwd = row.cwd
