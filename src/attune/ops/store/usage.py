@@ -36,6 +36,7 @@ GENERATION_KEY = "usage.generation"
 # The writer's page cache while a big pass writes (KiB; SQLite's default is 2,000): a cold
 # ingest's inserts by random message id then stop evicting the pages they come back to.
 BULK_CACHE_KIB = 8192
+MAX_FRESH_KEYS = 2_000_000  # keys held in memory to skip lookups (~150 MB at most)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,11 @@ class UsageStore:
         self.project_root = project_root
         self._only_under = project_root if self.team else None
         self._cwd_ids: dict[str, int] = {}
+        # Every key in usage_messages, known while the usage generation is still the one this
+        # store wrote last (started on an empty table): the writer then looks up only the keys
+        # that may be stored (a cold ingest's 39,000 lookups by key become none).
+        self._fresh: set[str] | None = None
+        self._fresh_generation = -1
 
     def note_member(self) -> None:
         """On a team store, this member's project root and when its dashboard last read."""
@@ -215,18 +221,44 @@ class UsageStore:
         first; the caller then commits them one by one (:meth:`commit_chunk`).
         """
         new_cwds: dict[str, int] = {}
+        fresh: set[str] | None = None
+        written = False
         try:
             with self.store.write() as conn:
                 for chunk in chunks:
                     _move_offset(conn, chunk)
                 rows = self._kept(chunks)
                 cwd_id = partial(self._cwd_id, new_cwds=new_cwds)
-                if rows and write_rows(conn, rows, pricer, price_source, cwd_id):
-                    _bump_generation(conn)
+                if rows:
+                    generation, fresh = self._known_keys(conn)
+                    written = write_rows(conn, rows, pricer, price_source, cwd_id, fresh)
+                    if written:
+                        _bump_generation(conn)
         except _OffsetMoved:
             return False
+        except BaseException:
+            self._fresh = None
+            raise
         self._cwd_ids.update(new_cwds)
+        if fresh is not None:
+            if len(fresh) + len(rows) > MAX_FRESH_KEYS:
+                self._fresh = None
+            else:
+                fresh.update(row.key for _, row in rows)
+                self._fresh = fresh
+                self._fresh_generation = generation + written
         return True
+
+    def _known_keys(self, conn: Connection) -> tuple[int, set[str] | None]:
+        """The usage generation, and every stored key when this store knows them (``None``:
+        someone else wrote since, so every key is looked up)."""
+        found = conn.execute("SELECT value FROM settings WHERE key = ?", (GENERATION_KEY,))
+        row = found.fetchone()
+        generation = int(row[0]) if row else 0
+        if self._fresh is not None and generation == self._fresh_generation:
+            return generation, self._fresh
+        empty = conn.execute("SELECT 1 FROM usage_messages LIMIT 1").fetchone() is None
+        return generation, set() if empty else None
 
     def commit_chunk(self, chunk: ChunkWrite, pricer: Pricer, price_source: str) -> bool:
         """One chunk in its own transaction; ``False`` when another reader took it first."""

@@ -60,23 +60,30 @@ def merge(old: MessageRow, new: MessageRow) -> MessageRow:
     """Two lines of one response: the largest value of each usage field, the earliest line's
     time, session, folder and versions; a sidechain only if every line was one."""
     first, other = (old, new) if old.ts <= new.ts else (new, old)
-    # positional: ``_replace`` costs several times more, and workers merge every line
-    return MessageRow(
-        first.key,
-        first.request_id or other.request_id,
-        first.ts,
-        first.session_id,
-        first.cwd,
-        first.model,
-        first.git_branch or other.git_branch,
-        first.version or other.version,
-        old.sidechain and new.sidechain,
-        first.speed or other.speed,
-        max(old.input_tokens, new.input_tokens),
-        max(old.output_tokens, new.output_tokens),
-        max(old.cache_creation_tokens, new.cache_creation_tokens),
-        _max_opt(old.cache_5m_tokens, new.cache_5m_tokens),
-        _max_opt(old.cache_1h_tokens, new.cache_1h_tokens),
-        max(old.cache_read_tokens, new.cache_read_tokens),
-        max(old.web_searches, new.web_searches),
+    # positional, and made by ``tuple.__new__``: ``_replace`` or the named tuple's own
+    # ``__new__`` cost several times more, and workers merge every repeated line
+    return _new_row(
+        MessageRow,
+        (
+            first.key,
+            first.request_id or other.request_id,
+            first.ts,
+            first.session_id,
+            first.cwd,
+            first.model,
+            first.git_branch or other.git_branch,
+            first.version or other.version,
+            old.sidechain and new.sidechain,
+            first.speed or other.speed,
+            max(old.input_tokens, new.input_tokens),
+            max(old.output_tokens, new.output_tokens),
+            max(old.cache_creation_tokens, new.cache_creation_tokens),
+            _max_opt(old.cache_5m_tokens, new.cache_5m_tokens),
+            _max_opt(old.cache_1h_tokens, new.cache_1h_tokens),
+            max(old.cache_read_tokens, new.cache_read_tokens),
+            max(old.web_searches, new.web_searches),
+        ),
     )
+
+
+_new_row = tuple.__new__

@@ -8,7 +8,7 @@ them by its difference. The same SQL on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from attune.ops.store.sql import Connection, Row
@@ -53,28 +53,41 @@ def write_rows(
     pricer: Pricer,
     price_source: str,
     cwd_id: Callable[[Connection, str], int],
+    maybe_stored: Collection[str] | None = None,
 ) -> bool:
     """Merge ``(file id, row)`` pairs by key with the stored rows and write what changed;
-    ``False`` when nothing did."""
+    ``False`` when nothing did. ``maybe_stored``: the only keys that can be stored already,
+    when the caller knows them (the others are not looked up)."""
     batch: dict[str, MessageRow] = {}
     files: dict[str, int] = {}
     for file_id, row in rows:
-        seen = batch.get(row.key)
+        key = row[0]
+        seen = batch.get(key)
         if seen is None:
-            batch[row.key] = row
-            files[row.key] = file_id
+            batch[key] = row
+            files[key] = file_id
         else:
-            batch[row.key] = merge(seen, row)
-    existing = _stored(conn, list(batch))
+            batch[key] = merge(seen, row)
+    if maybe_stored is None:
+        existing = _stored(conn, list(batch))
+    else:
+        existing = _stored(conn, [k for k in batch if k in maybe_stored])
     writes: list[tuple[object, ...]] = []
     rollup = Rollup()
+    add_new = rollup.add_new
+    cwd_ids: dict[str, int] = {}
     for key, row in batch.items():
         old = existing.get(key)
-        if old is None:
+        if old is None:  # every row of a cold ingest: the lean path
             cost, saved = pricer(row)
-            new_cwd = cwd_id(conn, row.cwd)
-            rollup.add_new(row, new_cwd, cost, saved)
-            writes.append(_params(row, new_cwd, files[key], cost, saved, price_source))
+            new_cwd = cwd_ids.get(row[4])
+            if new_cwd is None:
+                new_cwd = cwd_ids[row[4]] = cwd_id(conn, row[4])
+            add_new(row, new_cwd, cost, saved)
+            writes.append(
+                (*row[:4], new_cwd, *row[5:8], int(row[8]), *row[9:], files[key], cost, saved,
+                 price_source)
+            )  # fmt: skip
             continue
         merged = merge(old.row, row)
         if merged == old.row:

@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 
 # Chunks are committed together, up to this many rows or chunks a transaction: a cold ingest
 # makes a few dozen commits, not one per file, and a transaction stays well under a second.
-BATCH_ROWS = 20_000
+BATCH_ROWS = 5_000
 BATCH_CHUNKS = 400
 # A quick pass looks only at transcripts written in the last 15 minutes and at new files in the
 # project folders (and in the subagent folders of those sessions); a full pass sees the rest.

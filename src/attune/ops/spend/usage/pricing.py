@@ -78,6 +78,7 @@ class _Pico(NamedTuple):
 
 
 _UNSEEN: Any = object()
+_NO_TIER = 1 << 62
 
 
 class PriceBook:
@@ -95,9 +96,15 @@ class PriceBook:
         # a start date (genai-prices compares the request's date), else an hour
         self._grains: dict[str, int] = {}
         self._lib: Any = None
+        # (model, UTC day) -> (whole pico-dollar rates of its first tier, the input count up to
+        # which that tier holds): every row of a day-priced model, without the lock
+        self._days: dict[tuple[str, int], tuple[_Pico, int]] = {}
 
     def __call__(self, row: MessageRow) -> tuple[int | None, int]:
         """``(cost, cache savings)`` in pico-dollars; cost ``None`` when the model is unknown."""
+        day = self._days.get((row[5], row[2] // DAY_MS))
+        if day is not None and row[10] + row[12] + row[15] <= day[1]:
+            return _apply_pico(day[0], row)
         with self._lock:
             grain = self._grains.get(row.model)
             if grain is None:
@@ -122,6 +129,10 @@ class PriceBook:
                 self._rates[(id(price), band)] = cached
             _, rates, pico = cached
             if pico is not None:
+                if band == 0 and grain == DAY_MS:
+                    if len(self._days) > 200_000:
+                        self._days.clear()
+                    self._days[period] = (pico, starts[0] if starts else _NO_TIER)
                 return _apply_pico(pico, row)
             if rates is None:
                 return self._direct(provider, info, _when(row), row)
@@ -319,15 +330,17 @@ def _in_pico(rates: _Rates | None) -> _Pico | None:
 
 
 def _apply_pico(rates: _Pico, row: MessageRow) -> tuple[int, int]:
-    writes = row.cache_creation_tokens
-    one_hour = min(row.cache_1h_tokens or 0, writes)
-    reads = row.cache_read_tokens
+    # positional (a cold ingest prices every row here): MessageRow's fields 10-16 are the
+    # uncached input, output, cache writes, their 5-minute and 1-hour parts, reads, searches
+    _, _, _, _, _, _, _, _, _, _, uncached, output, writes, _, one_hour, reads, searches = row
+    one_hour = min(one_hour or 0, writes)
+    uncached_rate, write_5m, write_1h, read, output_rate, search = rates
     cost = (
-        rates.uncached * row.input_tokens
-        + rates.write_5m * (writes - one_hour)
-        + rates.write_1h * one_hour
-        + rates.read * reads
-        + rates.output * row.output_tokens
-        + rates.search * row.web_searches
+        uncached_rate * uncached
+        + write_5m * (writes - one_hour)
+        + write_1h * one_hour
+        + read * reads
+        + output_rate * output
+        + search * searches
     )
-    return cost, (rates.uncached - rates.read) * reads
+    return cost, (uncached_rate - read) * reads
