@@ -123,3 +123,77 @@ def test_a_big_pass_gives_its_page_cache_back(tmp_path: Path) -> None:
             assert conn.execute("PRAGMA cache_size").fetchone()[0] == before
     finally:
         store.close()
+
+
+def _sums(store: Store) -> tuple[list[int], list[int], list[int]]:
+    """Token sums from the rows, from the daily roll-up and from the session roll-up."""
+    cols = "sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), count(*)"
+    with store.read() as conn:
+        rows = list(conn.execute(f"SELECT {cols} FROM usage_messages").fetchone())
+        daily = list(
+            conn.execute(
+                "SELECT sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), "
+                "sum(messages) FROM usage_daily"
+            ).fetchone()
+        )
+        sessions = list(
+            conn.execute(
+                "SELECT sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), "
+                "sum(messages) FROM usage_sessions"
+            ).fetchone()
+        )
+    return rows, daily, sessions
+
+
+def test_keys_known_to_be_new_are_looked_up_again_once_another_writer_wrote(
+    store: Store, backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The first writer on an empty table skips lookups by key; once another writer (a second
+    dashboard, ``attune usage``) writes, a row it stored merges instead of counting twice."""
+    if backend == "sqlite":
+        other = Store(store.path)  # type: ignore[attr-defined]
+    else:
+        from attune.ops.store.postgres import PostgresStore
+
+        other = PostgresStore(request.getfixturevalue("postgres_url"))
+    try:
+        prices = PriceBook()
+        mine, theirs = UsageStore(store), UsageStore(other)
+        a = mine.start_file("/c/a.jsonl", "/c", "-code", 1, 10, 5)
+        assert mine.commit_chunk(ChunkWrite(a, 9, 9, 6, [row(1), row(2)]), prices, prices.source)
+        assert mine._fresh == {"msg_0001", "msg_0002"}  # known: nothing looked up
+        b = theirs.start_file("/c/b.jsonl", "/c", "-code", 1, 11, 5)
+        bigger = row(3, output_tokens=50)
+        assert theirs.commit_chunk(ChunkWrite(b, 9, 9, 6, [bigger]), prices, prices.source)
+        c = mine.start_file("/c/c.jsonl", "/c", "-code", 1, 12, 5)
+        again = [row(3), row(1, output_tokens=7), row(4)]  # msg_0003 is theirs now
+        assert mine.commit_chunk(ChunkWrite(c, 9, 9, 6, again), prices, prices.source)
+        assert mine._fresh is None  # someone else wrote: every key is looked up from now on
+        rows, daily, sessions = _sums(store)
+        assert rows == daily == sessions
+        assert rows[3] == 4  # msg_0001..4, each once
+        with store.read() as conn:
+            found = conn.execute(
+                "SELECT key, output_tokens FROM usage_messages ORDER BY key"
+            ).fetchall()
+        assert [tuple(r) for r in found] == [
+            ("msg_0001", 7),
+            ("msg_0002", 4),
+            ("msg_0003", 50),
+            ("msg_0004", 8),
+        ]
+    finally:
+        other.close()
+
+
+def test_known_keys_skip_the_lookups_and_still_merge_across_commits(store: Store) -> None:
+    prices = PriceBook()
+    usage = UsageStore(store)
+    a = usage.start_file("/c/a.jsonl", "/c", "-code", 1, 10, 5)
+    assert usage.commit_chunk(ChunkWrite(a, 9, 9, 6, [row(1), row(2)]), prices, prices.source)
+    b = usage.start_file("/c/b.jsonl", "/c", "-code", 1, 11, 5)
+    later = [row(2, output_tokens=99), row(5)]  # one key already stored by this store
+    assert usage.commit_chunk(ChunkWrite(b, 9, 9, 6, later), prices, prices.source)
+    assert usage._fresh == {"msg_0001", "msg_0002", "msg_0005"}
+    rows, daily, sessions = _sums(store)
+    assert rows == daily == sessions and rows[3] == 3 and rows[1] == 2 + 99 + 10

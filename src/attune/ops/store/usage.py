@@ -257,6 +257,7 @@ class UsageStore:
         generation = int(row[0]) if row else 0
         if self._fresh is not None and generation == self._fresh_generation:
             return generation, self._fresh
+        self._fresh = None  # another writer wrote since: known no more
         empty = conn.execute("SELECT 1 FROM usage_messages LIMIT 1").fetchone() is None
         return generation, set() if empty else None
 
