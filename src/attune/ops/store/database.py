@@ -11,7 +11,6 @@ check at open records :attr:`Store.integrity`, and reads that reach a damaged pa
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 import threading
@@ -149,6 +148,8 @@ class LineWatch:
     poll_s = 0.5
 
     def __init__(self) -> None:
+        import asyncio  # here: a command that never follows a run does not import the loop
+
         self._event = asyncio.Event()
         self.interrupted = False
 
@@ -166,6 +167,8 @@ class LineWatch:
         self._event.set()
 
     async def _wait_at_most(self, bound_s: float) -> bool:
+        import asyncio
+
         with suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), max(0.0, bound_s))
         return self._event.is_set()

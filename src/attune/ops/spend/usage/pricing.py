@@ -24,6 +24,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from attune.ops.store.money import PICO, to_pico, to_usd
@@ -41,12 +42,41 @@ HOUR_MS = 3_600_000
 
 def price_source() -> str:
     """``genai-prices <version>``: the price data every estimate names."""
-    from importlib.metadata import PackageNotFoundError, version
+    version = _dist_info_version("genai_prices")
+    if version is None:  # not the usual layout: ask importlib.metadata (10 ms more to import)
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as metadata_version
+
+        try:
+            version = metadata_version("genai-prices")
+        except PackageNotFoundError:
+            return "genai-prices (not installed)"
+    return f"genai-prices {version}"
+
+
+def _dist_info_version(package: str) -> str | None:
+    """The version in the ``.dist-info`` beside an installed ``package``, read without
+    importing it (or importlib.metadata); ``None`` unless exactly one is found there."""
+    from importlib.util import find_spec
 
     try:
-        return f"genai-prices {version('genai-prices')}"
-    except PackageNotFoundError:
-        return "genai-prices (not installed)"
+        spec = find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    folder = Path(spec.origin).parent.parent
+    found = list(folder.glob(f"{package}-*.dist-info/METADATA"))
+    if len(found) != 1:
+        return None
+    try:
+        head = found[0].read_text(encoding="utf-8", errors="replace")[:4096]
+    except OSError:
+        return None
+    for line in head.splitlines():
+        if line.startswith("Version:"):
+            return line.partition(":")[2].strip() or None
+    return None
 
 
 def usd_text(pico: int) -> str:

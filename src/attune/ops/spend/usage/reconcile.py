@@ -23,9 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from attune.ops.spend.admin_key import load_admin_key
-from attune.ops.spend.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT_S, cache_ttl
-from attune.ops.spend.report import window_for
-from attune.ops.spend.transport import FetchFailed, fetch_buckets, fetch_workspaces
 from attune.ops.store.money import to_usd
 
 __all__ = ["WORKSPACE_NAME", "Billing", "billing_cache_path", "fetch_billing", "reconcile"]
@@ -89,6 +86,11 @@ def fetch_billing(
     key = load_admin_key(attune_home=attune_home)
     if key is None:
         return None, {"kind": "no_key", "message": "no Anthropic admin key"}
+    # here, not at the top: without a key (most CLI calls) the HTTP client is never imported
+    from attune.ops.spend.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT_S, cache_ttl
+    from attune.ops.spend.report import window_for
+    from attune.ops.spend.transport import FetchFailed, fetch_buckets, fetch_workspaces
+
     path = billing_cache_path(attune_home)
     cached = _read_cache(path)
     if cached is not None and not refresh and now - cached.fetched_at < cache_ttl():
