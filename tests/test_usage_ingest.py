@@ -335,6 +335,14 @@ def test_config_roots_are_the_listed_folders_or_both_defaults_merged(tmp_path: P
     assert config_roots({"HOME": str(tmp_path / "nobody")}) == []
 
 
+def test_a_relative_config_folder_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cfg" / "projects").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert config_roots({"CLAUDE_CONFIG_DIR": "cfg"}) == [tmp_path / "cfg"]
+
+
 def _keys(store: Store) -> list[str]:
     with store.read() as conn:
         return sorted(str(r[0]) for r in conn.execute("SELECT key FROM usage_messages"))

@@ -71,7 +71,9 @@ def config_roots(env: Mapping[str, str] | None = None) -> list[Path]:
             continue
         if real.is_dir() and real not in seen:
             seen.add(real)
-            roots.append(root)
+            # absolute (symlinks kept as written): a relative entry names the same files, and
+            # so the same stored paths, whatever folder a command is started in
+            roots.append(Path(os.path.abspath(root)))
     return roots
 
 
