@@ -73,7 +73,7 @@ def config_roots(env: Mapping[str, str] | None = None) -> list[Path]:
             seen.add(real)
             # absolute (symlinks kept as written): a relative entry names the same files, and
             # so the same stored paths, whatever folder a command is started in
-            roots.append(Path(os.path.abspath(root)))
+            roots.append(root if root.is_absolute() else Path.cwd() / root)
     return roots
 
 
