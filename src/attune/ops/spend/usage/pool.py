@@ -346,12 +346,12 @@ def _unwire(wire: _Wire) -> FileRead | None:
     if wire is None:
         return None
     size, mtime_ns, chunks = wire
-    make = MessageRow._make
+    new = tuple.__new__  # a MessageRow from its fields, without the named tuple's Python call
     return FileRead(
         size,
         mtime_ns,
         [
-            Chunk(offset, [make(r) for r in rows], lines, skipped, last_skip)
+            Chunk(offset, [new(MessageRow, r) for r in rows], lines, skipped, last_skip)
             for offset, skipped, last_skip, lines, rows in chunks
         ],
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ __all__ = [
     "read_chunks",
 ]
 
+# The needle's search: the regular expression engine's literal scan, not ``bytes.find``
+# (0.17 s instead of 0.27 s over the benchmark's 520 MB, measured; ``find`` skips poorly for
+# a needle of common letters ending in a quote, in text full of both).
+_SEARCH = re.compile(re.escape(NEEDLE)).search
 BLOCK = 1 << 20
 CHUNK_BYTES = 8 << 20
 MAX_LINE = 64 << 20
@@ -148,12 +153,13 @@ class _Found:
     def scan(self, chunk: Chunk, data: bytes, begin: int, cut: int) -> None:
         """Every line of ``data[begin : cut + 1]`` that holds :data:`NEEDLE`, without splitting
         the others off: one substring search over the bytes, the line found around each hit."""
-        find, rfind = data.find, data.rfind
-        hit = find(NEEDLE, begin, cut)
-        while hit >= 0:
-            end = find(b"\n", hit, cut + 1)
-            self.scan_line(chunk, data[max(begin, rfind(b"\n", begin, hit) + 1) : end])
-            hit = find(NEEDLE, end + 1, cut)
+        search, find, rfind = _SEARCH, data.find, data.rfind
+        hit = search(data, begin, cut)
+        while hit is not None:
+            at = hit.start()
+            end = find(b"\n", at, cut + 1)
+            self.scan_line(chunk, data[max(begin, rfind(b"\n", begin, at) + 1) : end])
+            hit = search(data, end + 1, cut)
 
     def scan_line(self, chunk: Chunk, line: bytes) -> None:
         """One complete line (its usage, if it has any)."""
