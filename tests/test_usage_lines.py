@@ -142,3 +142,23 @@ def test_hostile_counts_are_skips_with_their_reason() -> None:
         "no model",
         "not JSON",
     }
+
+
+def test_whole_millisecond_times_are_exact_through_the_float_path() -> None:
+    """``_millis`` takes a float shortcut for whole milliseconds: it must equal exact
+    arithmetic for every such time, in UTC or with an offset, far into the future."""
+    import random
+    from datetime import UTC, datetime, timedelta, timezone
+
+    epoch, ms = datetime(1970, 1, 1, tzinfo=UTC), timedelta(milliseconds=1)
+    rng = random.Random(5)
+    for _ in range(20_000):
+        moment = epoch + ms * rng.randrange(0, 4_000_000_000_000)
+        zone = timezone(timedelta(minutes=15 * rng.randrange(-48, 57)))
+        for text in (
+            moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            moment.astimezone(zone).isoformat(timespec="milliseconds"),
+            moment.isoformat(timespec="microseconds"),
+        ):
+            assert lines._millis(text) == (datetime.fromisoformat(text) - epoch) // ms, text
+    assert lines._millis("2026-11-20T10:00:00.000999Z") == lines._millis("2026-11-20T10:00:00Z")

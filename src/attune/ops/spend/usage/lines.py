@@ -287,4 +287,6 @@ def _millis(value: object) -> int | None:
         return None
     if moment.tzinfo is None:
         return None
+    if not moment.microsecond % 1000:  # whole milliseconds (Claude Code's): exact in a float
+        return round(moment.timestamp() * 1000)
     return (moment - _EPOCH) // _MS

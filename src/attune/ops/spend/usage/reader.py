@@ -153,24 +153,27 @@ class _Found:
     def scan(self, chunk: Chunk, data: bytes, begin: int, cut: int) -> None:
         """Every line of ``data[begin : cut + 1]`` that holds :data:`NEEDLE`, without splitting
         the others off: one substring search over the bytes, the line found around each hit."""
-        search, find, rfind = _SEARCH, data.find, data.rfind
+        search, find, rfind, take = _SEARCH, data.find, data.rfind, self.take
         hit = search(data, begin, cut)
         while hit is not None:
             at = hit.start()
             end = find(b"\n", at, cut + 1)
-            self.scan_line(chunk, data[max(begin, rfind(b"\n", begin, at) + 1) : end])
+            take(chunk, data[max(begin, rfind(b"\n", begin, at) + 1) : end])
             hit = search(data, end + 1, cut)
 
     def scan_line(self, chunk: Chunk, line: bytes) -> None:
         """One complete line (its usage, if it has any)."""
-        if NEEDLE not in line:
-            return
+        if NEEDLE in line:
+            self.take(chunk, line)
+
+    def take(self, chunk: Chunk, line: bytes) -> None:
+        """A line known to hold :data:`NEEDLE`."""
         row = parse_usage_line(line, self.session_hint, self.last_cwd)
-        if isinstance(row, Skip):
+        if type(row) is MessageRow:
+            self.add(row)
+        elif row is not None:
             chunk.skipped += 1
             chunk.last_skip = str(row)
-        elif row is not None:
-            self.add(row)
 
     def add(self, row: MessageRow) -> None:
         self.last_cwd = row.cwd
