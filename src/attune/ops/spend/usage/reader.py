@@ -18,7 +18,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from attune.ops.spend.usage.lines import NEEDLE, Skip, parse_line, parse_usage_line
+from attune.ops.spend.usage.lines import NEEDLE, parse_line, parse_usage_line
 from attune.ops.store.usage_rows import MessageRow, merge
 
 __all__ = [
