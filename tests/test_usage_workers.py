@@ -132,3 +132,25 @@ def test_a_reader_process_gets_no_key_of_the_callers_environment(
     env = _child_env("/opt/attune/src")
     assert env["PYTHONPATH"] == "/opt/attune/src" and env.get("PATH") == os.environ["PATH"]
     assert "planted" not in repr(env)
+
+
+def test_a_reader_that_does_not_exit_is_killed_at_the_deadline() -> None:
+    import subprocess
+    import time
+
+    from attune.ops.spend.usage.pool import _Worker
+
+    worker = _Worker()
+    worker.close(time.monotonic() + 5)  # a real one exits as soon as its input closes
+    assert worker.proc.returncode == 0
+    stuck = _Worker()
+    stuck.stop()
+    stuck.proc.wait()
+    assert stuck.proc.stdout is not None
+    stuck.proc.stdout.close()
+    stuck.proc = subprocess.Popen(  # one that ignores its input and holds its stdout open
+        ["sleep", "60"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    started = time.monotonic()
+    stuck.close(started + 0.3)
+    assert time.monotonic() - started < 5 and stuck.proc.returncode == -9

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ IN_FLIGHT_BYTES = 128 << 20
 IN_FLIGHT_FILES = 64
 MAX_WORKERS = 4
 _SERVE = "from attune.ops.spend.usage.pool import serve; serve"
+CLOSE_TIMEOUT_S = 5.0  # for every worker to exit once its input is closed
 ANSWER_TIMEOUT_S = 120.0  # one file (≤ FILE_MAX bytes) takes well under a second
 
 J = TypeVar("J")
@@ -203,7 +205,10 @@ class _Worker:
                 [
                     sys.executable,
                     "-c",
-                    f"from attune.ops.spend.usage.pool import serve; serve({fd})",
+                    # os._exit: nothing left to flush, and tearing down the interpreter (every
+                    # row it made) would only keep the writer waiting at the end of the pass
+                    f"from attune.ops.spend.usage.pool import serve; serve({fd}); "
+                    "import os; os._exit(0)",
                 ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -246,17 +251,30 @@ class _Worker:
             return None
         return read
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Close its input: it exits once done with what it was given."""
         if self.proc.stdin is not None:
             with contextlib.suppress(OSError):
                 self.proc.stdin.close()
+
+    def close(self, deadline: float) -> None:
+        """Wait for it to exit (its stdout ends as it does), killing it at ``deadline``
+        (monotonic): no polling, where ``Popen.wait(timeout)`` sleeps in steps of up to 50 ms."""
+        self.stop()
+        out = self.proc.stdout
         try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
+            while out is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([out], [], [], left)[0]:
+                    self.proc.kill()
+                    break
+                if not out.read(65536):  # end of file: the process has exited or is exiting
+                    break
+        except (OSError, ValueError):
             self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        self.proc.wait()
+        if out is not None:
+            out.close()
         self.results.close()
 
 
@@ -301,7 +319,10 @@ class _Workers:
     def close(self) -> None:
         """Stop every worker (its input closed: it exits) and wait for them, bounded."""
         for worker in self.workers:
-            worker.close()
+            worker.stop()  # all at once: their exits overlap
+        deadline = time.monotonic() + CLOSE_TIMEOUT_S
+        for worker in self.workers:
+            worker.close(deadline)
 
 
 def serve(results_fd: int) -> None:
