@@ -159,6 +159,8 @@ def test_keys_known_to_be_new_are_looked_up_again_once_another_writer_wrote(
     try:
         prices = PriceBook()
         mine, theirs = UsageStore(store), UsageStore(other)
+        bulk = mine.bulk_writes()
+        bulk.__enter__()
         a = mine.start_file("/c/a.jsonl", "/c", "-code", 1, 10, 5)
         assert mine.commit_chunk(ChunkWrite(a, 9, 9, 6, [row(1), row(2)]), prices, prices.source)
         assert mine._fresh == {"msg_0001", "msg_0002"}  # known: nothing looked up
@@ -169,6 +171,7 @@ def test_keys_known_to_be_new_are_looked_up_again_once_another_writer_wrote(
         again = [row(3), row(1, output_tokens=7), row(4)]  # msg_0003 is theirs now
         assert mine.commit_chunk(ChunkWrite(c, 9, 9, 6, again), prices, prices.source)
         assert mine._fresh is None  # someone else wrote: every key is looked up from now on
+        bulk.__exit__(None, None, None)
         rows, daily, sessions = _sums(store)
         assert rows == daily == sessions
         assert rows[3] == 4  # msg_0001..4, each once
@@ -189,11 +192,16 @@ def test_keys_known_to_be_new_are_looked_up_again_once_another_writer_wrote(
 def test_known_keys_skip_the_lookups_and_still_merge_across_commits(store: Store) -> None:
     prices = PriceBook()
     usage = UsageStore(store)
-    a = usage.start_file("/c/a.jsonl", "/c", "-code", 1, 10, 5)
-    assert usage.commit_chunk(ChunkWrite(a, 9, 9, 6, [row(1), row(2)]), prices, prices.source)
-    b = usage.start_file("/c/b.jsonl", "/c", "-code", 1, 11, 5)
-    later = [row(2, output_tokens=99), row(5)]  # one key already stored by this store
-    assert usage.commit_chunk(ChunkWrite(b, 9, 9, 6, later), prices, prices.source)
-    assert usage._fresh == {"msg_0001", "msg_0002", "msg_0005"}
+    with usage.bulk_writes():
+        a = usage.start_file("/c/a.jsonl", "/c", "-code", 1, 10, 5)
+        assert usage.commit_chunk(ChunkWrite(a, 9, 9, 6, [row(1), row(2)]), prices, prices.source)
+        b = usage.start_file("/c/b.jsonl", "/c", "-code", 1, 11, 5)
+        later = [row(2, output_tokens=99), row(5)]  # one key already stored by this store
+        assert usage.commit_chunk(ChunkWrite(b, 9, 9, 6, later), prices, prices.source)
+        assert usage._fresh == {"msg_0001", "msg_0002", "msg_0005"}
+    assert usage._fresh is None  # the pass is over: nothing held
+    c = usage.start_file("/c/c.jsonl", "/c", "-code", 1, 12, 5)
+    assert usage.commit_chunk(ChunkWrite(c, 9, 9, 6, [row(6)]), prices, prices.source)
+    assert usage._fresh is None  # a small pass looks its keys up and holds none
     rows, daily, sessions = _sums(store)
-    assert rows == daily == sessions and rows[3] == 3 and rows[1] == 2 + 99 + 10
+    assert rows == daily == sessions and rows[3] == 4 and rows[1] == 2 + 99 + 10 + 12

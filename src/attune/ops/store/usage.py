@@ -36,7 +36,7 @@ GENERATION_KEY = "usage.generation"
 # The writer's page cache while a big pass writes (KiB; SQLite's default is 2,000): a cold
 # ingest's inserts by random message id then stop evicting the pages they come back to.
 BULK_CACHE_KIB = 8192
-MAX_FRESH_KEYS = 2_000_000  # keys held in memory to skip lookups (~150 MB at most)
+MAX_FRESH_KEYS = 500_000  # keys held during a big pass to skip lookups (~50 MB at most)
 
 
 @dataclass(frozen=True)
@@ -122,11 +122,13 @@ class UsageStore:
         self.project_root = project_root
         self._only_under = project_root if self.team else None
         self._cwd_ids: dict[str, int] = {}
-        # Every key in usage_messages, known while the usage generation is still the one this
-        # store wrote last (started on an empty table): the writer then looks up only the keys
-        # that may be stored (a cold ingest's 39,000 lookups by key become none).
+        # During a big pass (bulk_writes), every key in usage_messages, known while the usage
+        # generation is still the one this store wrote last (the pass began on an empty table):
+        # the writer then looks up only the keys that may be stored (a cold ingest's 39,000
+        # lookups by key become none). Dropped when the pass ends: held no longer than needed.
         self._fresh: set[str] | None = None
         self._fresh_generation = -1
+        self._bulk = 0
 
     def note_member(self) -> None:
         """On a team store, this member's project root and when its dashboard last read."""
@@ -192,17 +194,23 @@ class UsageStore:
     def bulk_writes(self) -> Iterator[None]:
         """Writes of a big pass, with a bigger page cache on SQLite's writer connection (only
         memory: durability stays the store's); the cache shrinks back afterwards."""
-        if self.team:
-            yield
-            return
-        with self.store.write() as conn:
-            before = int(conn.execute("PRAGMA cache_size").fetchone()[0])
-            conn.execute(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
+        self._bulk += 1
         try:
-            yield
-        finally:
+            if self.team:
+                yield
+                return
             with self.store.write() as conn:
-                conn.execute(f"PRAGMA cache_size = {before}")
+                before = int(conn.execute("PRAGMA cache_size").fetchone()[0])
+                conn.execute(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
+            try:
+                yield
+            finally:
+                with self.store.write() as conn:
+                    conn.execute(f"PRAGMA cache_size = {before}")
+        finally:
+            self._bulk -= 1
+            if not self._bulk:
+                self._fresh = None
 
     def mark_gone(self, ids: Iterable[int]) -> None:
         """Files that vanished (Claude Code's clean-up): their rows stay, their offsets go."""
@@ -258,6 +266,8 @@ class UsageStore:
         if self._fresh is not None and generation == self._fresh_generation:
             return generation, self._fresh
         self._fresh = None  # another writer wrote since: known no more
+        if not self._bulk:
+            return generation, None  # a small pass: a few lookups, nothing held
         empty = conn.execute("SELECT 1 FROM usage_messages LIMIT 1").fetchone() is None
         return generation, set() if empty else None
 
