@@ -390,3 +390,24 @@ def test_a_quick_pass_sees_the_subagents_of_a_session_it_finds_new(
     quick = ingest.run_hot()
     assert quick.files_read == 2  # not left to the next full pass, up to 20 s later
     assert _keys(store) == ["m_agent", "m_new"]
+
+
+def test_a_lone_surrogate_or_a_deep_line_never_stops_a_pass(
+    store: Store, root: Path, project: Path
+) -> None:
+    """JSON may carry ``\\ud800`` (no database takes it: stored as U+FFFD) or nest 3,000
+    levels deep (a skip); the lines around them are counted and the offset moves on."""
+    cwd = str(project)
+    path = transcript(root, cwd, "s1")
+    odd = assistant("msg_odd@@", ts=at(1), cwd=cwd, branch="b@@").replace("@@", "\\ud800")
+    deep = assistant("msg_deep", ts=at(2), cwd=cwd, text="@@").replace(
+        '"@@"', "[" * 3000 + "]" * 3000
+    )
+    write(path, [odd, deep, assistant("msg_ok", ts=at(3), cwd=cwd)])
+    ingest = ingester(store, root, project)
+    result = ingest.run_once()
+    assert result.skipped == 1 and _keys(store) == ["msg_odd\ufffd", "msg_ok"]
+    with store.read() as conn:
+        branch = conn.execute("SELECT git_branch FROM usage_messages WHERE key != 'msg_ok'")
+        assert branch.fetchone()[0] == "b\ufffd"
+    assert ingest.run_once().files_read == 0  # read once, its offset at the end

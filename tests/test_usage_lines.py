@@ -162,3 +162,22 @@ def test_whole_millisecond_times_are_exact_through_the_float_path() -> None:
         ):
             assert lines._millis(text) == (datetime.fromisoformat(text) - epoch) // ms, text
     assert lines._millis("2026-11-20T10:00:00.000999Z") == lines._millis("2026-11-20T10:00:00Z")
+
+
+def test_a_line_nested_too_deep_is_a_skip_both_ways() -> None:
+    """msgspec gives up on ~1,000 levels with a RecursionError, not its own error: the line is
+    then judged whole, like any other it cannot decode (it must never stop a pass)."""
+    deep = "[" * 3000 + "]" * 3000
+    line = assistant("msg_deep", ts=at(1), cwd=CWD).replace('"Here is the patch."', deep)
+    raw = line.encode()
+    assert parse_usage_line(raw, "h", "") == lines._parse_whole(raw, "h", "") == "not JSON"
+
+
+def test_an_offset_with_microseconds_is_floored_like_the_arithmetic() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    text = "2025-01-01T00:00:00.000+00:00:01.000500"
+    exact = (datetime.fromisoformat(text) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(
+        milliseconds=1
+    )
+    assert lines._millis(text) == exact == 1_735_689_598_999

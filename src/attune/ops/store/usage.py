@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import NamedTuple
 
@@ -27,7 +27,7 @@ from attune.ops.store.run_origin import this_origin
 from attune.ops.store.run_record import now_iso
 from attune.ops.store.sql import Connection, Row
 from attune.ops.store.usage_rollups import rebuild_rollups, settle_session
-from attune.ops.store.usage_rows import MessageRow, Pricer
+from attune.ops.store.usage_rows import MessageRow, Pricer, storable
 from attune.ops.store.usage_writer import MESSAGE_COLUMNS, message_from, write_rows
 
 __all__ = ["GENERATION_KEY", "ChunkWrite", "FileState", "NewFile", "UsageStore", "is_inside"]
@@ -228,6 +228,16 @@ class UsageStore:
         ``False`` (nothing written) when another reader moved one of the files' offsets
         first; the caller then commits them one by one (:meth:`commit_chunk`).
         """
+        try:
+            return self._commit_chunks(chunks, pricer, price_source)
+        except UnicodeEncodeError:  # a lone surrogate (``"\ud800"`` in the JSON) in an id or
+            # folder: no database takes it; written with U+FFFD instead, the rest unchanged
+            cleaned = [replace(c, rows=[storable(r) for r in c.rows]) for c in chunks]
+            return self._commit_chunks(cleaned, pricer, price_source)
+
+    def _commit_chunks(
+        self, chunks: Sequence[ChunkWrite], pricer: Pricer, price_source: str
+    ) -> bool:
         new_cwds: dict[str, int] = {}
         fresh: set[str] | None = None
         written = False
@@ -266,8 +276,8 @@ class UsageStore:
         if self._fresh is not None and generation == self._fresh_generation:
             return generation, self._fresh
         self._fresh = None  # another writer wrote since: known no more
-        if not self._bulk:
-            return generation, None  # a small pass: a few lookups, nothing held
+        if not self._bulk or self.team:  # a small pass: a few lookups, nothing held; a team
+            return generation, None  # store reads committed rows statement by statement
         empty = conn.execute("SELECT 1 FROM usage_messages LIMIT 1").fetchone() is None
         return generation, set() if empty else None
 

@@ -6,10 +6,11 @@ of a transcript's content.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-__all__ = ["DAY_MS", "MessageRow", "Pricer", "merge"]
+__all__ = ["DAY_MS", "MessageRow", "Pricer", "merge", "storable"]
 
 DAY_MS = 86_400_000
 
@@ -87,3 +88,14 @@ def merge(old: MessageRow, new: MessageRow) -> MessageRow:
 
 
 _new_row = tuple.__new__
+
+
+def storable(row: MessageRow) -> MessageRow:
+    """``row`` with every text field encodable as UTF-8: a lone surrogate (which JSON can
+    carry as ``\\ud800``, and no database takes) becomes U+FFFD."""
+    return _new_row(
+        MessageRow, tuple(_SURROGATE.sub("\ufffd", v) if type(v) is str else v for v in row)
+    )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")

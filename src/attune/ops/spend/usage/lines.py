@@ -59,8 +59,8 @@ def parse_usage_line(raw: bytes, session_hint: str, last_cwd: str) -> MessageRow
     """:func:`parse_line` of a line already known to hold :data:`NEEDLE` (the reader's)."""
     try:
         line = _decode_line(raw)
-    except msgspec.MsgspecError:  # not the usual shape: every field judged on its own
-        return _parse_whole(raw, session_hint, last_cwd)
+    except (msgspec.MsgspecError, RecursionError):  # not the usual shape (or nested ~1,000
+        return _parse_whole(raw, session_hint, last_cwd)  # deep): each field judged on its own
     message = line.message
     if message is None or (usage := message.usage) is None:
         return None
@@ -287,6 +287,7 @@ def _millis(value: object) -> int | None:
         return None
     if moment.tzinfo is None:
         return None
-    if not moment.microsecond % 1000:  # whole milliseconds (Claude Code's): exact in a float
-        return round(moment.timestamp() * 1000)
+    offset = moment.utcoffset()
+    if not moment.microsecond % 1000 and offset is not None and not offset.microseconds % 1000:
+        return round(moment.timestamp() * 1000)  # whole milliseconds (Claude Code's): exact
     return (moment - _EPOCH) // _MS
