@@ -64,51 +64,25 @@ def parse_usage_line(raw: bytes, session_hint: str, last_cwd: str) -> MessageRow
     message = line.message
     if message is None or (usage := message.usage) is None:
         return None
-    model = message.model
-    if model == SYNTHETIC:
-        return None
-    if model is None or not (model := model.strip()):
-        return Skip("no model")
-    message_id = message.id
-    request_id = line.requestId
-    key: str | None
-    if message_id and not message_id[0].isspace():
-        key = message_id.rstrip()[:_SHORT]  # the usual case, first
-    else:
-        key = _key(message_id, request_id, line.uuid)
-    if key is None:
-        return Skip("no message id")
-    ts = _millis(line.timestamp)
-    if ts is None:
-        return Skip("bad timestamp")
     split = usage.cache_creation
     tools = usage.server_tool_use
-    cwd = line.cwd
-    session = line.sessionId
-    speed = usage.speed or line.speed
-    branch = line.gitBranch
-    version = line.version
-    return _new_row(
-        MessageRow,
-        (
-            key,
-            request_id[:_SHORT] if request_id else None,
-            ts,
-            session[:_SHORT] if session else session_hint,
-            cwd[:4096] if cwd is not None and cwd.startswith("/") else last_cwd,
-            model[:_SHORT],
-            branch[:_SHORT] if branch else None,
-            version[:_SHORT] if version else None,
-            line.isSidechain is True,
-            speed[:_SHORT] if speed else None,
-            usage.input_tokens,
-            usage.output_tokens,
-            usage.cache_creation_input_tokens,
-            None if split is None else split.ephemeral_5m_input_tokens,
-            None if split is None else split.ephemeral_1h_input_tokens,
-            usage.cache_read_input_tokens,
-            0 if tools is None else tools.web_search_requests,
-        ),
+    counts = (
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_creation_input_tokens,
+        None if split is None else split.ephemeral_5m_input_tokens,
+        None if split is None else split.ephemeral_1h_input_tokens,
+        usage.cache_read_input_tokens,
+        0 if tools is None else tools.web_search_requests,
+    )  # their types and bounds checked by msgspec (_Count)
+    return _finish(
+        (message.model, message.id, line.uuid, line.timestamp),
+        (line.requestId, line.sessionId, line.cwd, line.gitBranch, line.version),
+        line.isSidechain,
+        usage.speed or line.speed,
+        counts,
+        session_hint,
+        last_cwd,
     )
 
 
@@ -187,25 +161,20 @@ def _row(
     session_hint: str,
     last_cwd: str,
 ) -> MessageRow | Skip | None:
-    # Straight-line code: every line of a cold ingest comes through here (measured ~2x faster
-    # than a loop over the counts and a named tuple's Python ``__new__``).
-    model = message.get("model")
-    if model == SYNTHETIC:
-        return None
-    if type(model) is not str or not (model := model.strip()):
-        return Skip("no model")
-    request_id = obj.get("requestId")
-    message_id = message.get("id")
-    key: str | None
-    if type(message_id) is str and message_id and not message_id[0].isspace():
-        key = message_id.rstrip()[:_SHORT]  # the usual case, first
-    else:
-        key = _key(message_id, request_id, obj.get("uuid"))
-    if key is None:
-        return Skip("no message id")
-    ts = _millis(obj.get("timestamp"))
-    if ts is None:
-        return Skip("bad timestamp")
+    return _finish(
+        (message.get("model"), message.get("id"), obj.get("uuid"), obj.get("timestamp")),
+        tuple(obj.get(k) for k in ("requestId", "sessionId", "cwd", "gitBranch", "version")),
+        obj.get("isSidechain"),
+        usage.get("speed") or obj.get("speed"),
+        _counts(usage),
+        session_hint,
+        last_cwd,
+    )
+
+
+def _counts(usage: dict[str, Any]) -> tuple[int, int, int, int | None, int | None, int, int] | None:
+    """A usage object's counts, each a whole number in 0..10^9 (a missing one is 0; the
+    5-minute and 1-hour split ``None`` when absent); ``None`` when one is not."""
     get = usage.get
     uncached = get("input_tokens") or 0
     output = get("output_tokens") or 0
@@ -221,7 +190,7 @@ def _row(
         and 0 <= writes <= MAX_TOKENS
         and 0 <= reads <= MAX_TOKENS
     ):
-        return _BAD_COUNT
+        return None
     split = get("cache_creation")
     five: int | None = None
     one: int | None = None
@@ -229,18 +198,42 @@ def _row(
         five = split.get("ephemeral_5m_input_tokens") or 0
         one = split.get("ephemeral_1h_input_tokens") or 0
         if not (type(five) is int and type(one) is int and 0 <= five <= MAX_TOKENS >= one >= 0):
-            return _BAD_COUNT
+            return None
     tools = get("server_tool_use")
     searches = 0
     if type(tools) is dict:
         searches = tools.get("web_search_requests") or 0
         if type(searches) is not int or not 0 <= searches <= MAX_TOKENS:
-            return _BAD_COUNT
-    cwd = obj.get("cwd")
-    session = obj.get("sessionId")
-    speed = get("speed") or obj.get("speed")
-    branch = obj.get("gitBranch")
-    version = obj.get("version")
+            return None
+    return uncached, output, writes, five, one, reads, searches
+
+
+def _finish(
+    ids: tuple[object, object, object, object],
+    texts: tuple[object, ...],
+    sidechain: object,
+    speed: object,
+    counts: tuple[int, int, int, int | None, int | None, int, int] | None,
+    session_hint: str,
+    last_cwd: str,
+) -> MessageRow | Skip | None:
+    """The row both decodings make, from the line's values as found (any JSON type):
+    ``ids`` = model, message id, uuid, timestamp; ``texts`` = request id, session, folder,
+    branch, Claude Code version; ``counts`` checked already (``None``: one was not valid)."""
+    model, message_id, uuid, timestamp = ids
+    if model == SYNTHETIC:
+        return None
+    if type(model) is not str or not (model := model.strip()):
+        return Skip("no model")
+    request_id, session, cwd, branch, version = texts
+    key = _key(message_id, request_id, uuid)
+    if key is None:
+        return Skip("no message id")
+    ts = _millis(timestamp)
+    if ts is None:
+        return Skip("bad timestamp")
+    if counts is None:
+        return _BAD_COUNT
     return _new_row(
         MessageRow,
         (
@@ -252,15 +245,9 @@ def _row(
             model[:_SHORT],
             branch[:_SHORT] if type(branch) is str and branch else None,
             version[:_SHORT] if type(version) is str and version else None,
-            obj.get("isSidechain") is True,
+            sidechain is True,
             speed[:_SHORT] if type(speed) is str and speed else None,
-            uncached,
-            output,
-            writes,
-            five,
-            one,
-            reads,
-            searches,
+            *counts,
         ),
     )
 
