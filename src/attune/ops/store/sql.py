@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-__all__ = ["Connection", "Cursor", "Row"]
+__all__ = ["IN_BATCH", "Connection", "Cursor", "Row", "rows_in"]
 
 # A row reads by position and by column name (``sqlite3.Row`` or the PostgreSQL backend's).
 Row = Any
@@ -42,3 +42,16 @@ class Connection(Protocol):
     def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor: ...
 
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> Cursor: ...
+
+
+IN_BATCH = 500  # values per ``IN (…)`` list: far from either backend's bound on parameters
+
+
+def rows_in(
+    conn: Connection, sql: str, values: Sequence[Any], leading: Sequence[Any] = ()
+) -> Iterator[Row]:
+    """The rows of ``sql`` for every one of ``values``, asked :data:`IN_BATCH` at a time:
+    ``sql`` holds ``{marks}`` where its ``IN (…)`` list goes, after the ``leading`` ones."""
+    for start in range(0, len(values), IN_BATCH):
+        part = values[start : start + IN_BATCH]
+        yield from conn.execute(sql.format(marks=",".join("?" * len(part))), (*leading, *part))

@@ -25,12 +25,20 @@ from typing import NamedTuple
 from attune.ops.store.database import Store
 from attune.ops.store.run_origin import this_origin
 from attune.ops.store.run_record import now_iso
-from attune.ops.store.sql import Connection, Row
+from attune.ops.store.sql import Connection, Row, rows_in
 from attune.ops.store.usage_rollups import rebuild_rollups, settle_session
 from attune.ops.store.usage_rows import MessageRow, Pricer, storable
 from attune.ops.store.usage_writer import MESSAGE_COLUMNS, message_from, write_rows
 
-__all__ = ["GENERATION_KEY", "ChunkWrite", "FileState", "NewFile", "UsageStore", "is_inside"]
+__all__ = [
+    "GENERATION_KEY",
+    "ChunkWrite",
+    "FileState",
+    "NewFile",
+    "UsageStore",
+    "is_inside",
+    "read_generation",
+]
 
 GENERATION_KEY = "usage.generation"
 # The writer's page cache while a big pass writes (KiB; SQLite's default is 2,000): a cold
@@ -178,16 +186,14 @@ class UsageStore:
                 "last_skip = NULL, gone = 0, updated_at = excluded.updated_at",
                 [(self.member, *f, now) for f in files],
             )
-            paths = [f.path for f in files]
-            for start in range(0, len(paths), 500):
-                part = paths[start : start + 500]
-                marks = ",".join("?" * len(part))
-                for r in conn.execute(
-                    f"SELECT {FILE_COLUMNS} FROM usage_files "  # noqa: S608
-                    f"WHERE member = ? AND path IN ({marks})",
-                    (self.member, *part),
-                ):
-                    found[str(r[1])] = _file(r)
+            for r in rows_in(
+                conn,
+                f"SELECT {FILE_COLUMNS} FROM usage_files "  # noqa: S608
+                "WHERE member = ? AND path IN ({marks})",
+                [f.path for f in files],
+                (self.member,),
+            ):
+                found[str(r[1])] = _file(r)
         return found
 
     @contextmanager
@@ -270,14 +276,12 @@ class UsageStore:
     def _known_keys(self, conn: Connection) -> tuple[int, set[str] | None]:
         """The usage generation, and every stored key when this store knows them (``None``:
         someone else wrote since, so every key is looked up)."""
-        found = conn.execute("SELECT value FROM settings WHERE key = ?", (GENERATION_KEY,))
-        row = found.fetchone()
-        generation = int(row[0]) if row else 0
+        if not self._bulk or self.team:  # a small pass: a few lookups, nothing held; a team
+            return 0, None  # store reads committed rows statement by statement
+        generation = read_generation(conn)
         if self._fresh is not None and generation == self._fresh_generation:
             return generation, self._fresh
         self._fresh = None  # another writer wrote since: known no more
-        if not self._bulk or self.team:  # a small pass: a few lookups, nothing held; a team
-            return generation, None  # store reads committed rows statement by statement
         empty = conn.execute("SELECT 1 FROM usage_messages LIMIT 1").fetchone() is None
         return generation, set() if empty else None
 
@@ -378,6 +382,12 @@ def _move_offset(conn: Connection, chunk: ChunkWrite) -> None:
     ).rowcount
     if not moved:
         raise _OffsetMoved
+
+
+def read_generation(conn: Connection) -> int:
+    """A number that changes whenever a usage row is written (``_bump_generation``)."""
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (GENERATION_KEY,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _bump_generation(conn: Connection) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from attune.ops.store.database import Store
 from attune.ops.store.sql import Connection, Row
-from attune.ops.store.usage import GENERATION_KEY
+from attune.ops.store.usage import read_generation
 
 __all__ = [
     "DailyRow",
@@ -279,5 +279,4 @@ def usage_stats(store: Store, member: str | None = None) -> UsageStats:
 def generation(store: Store) -> int:
     """A number that changes whenever a usage row is written (for caching a report)."""
     with store.read() as conn:
-        row = conn.execute("SELECT value FROM settings WHERE key = ?", (GENERATION_KEY,)).fetchone()
-    return int(row[0]) if row else 0
+        return read_generation(conn)

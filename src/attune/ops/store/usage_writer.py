@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from attune.ops.store.sql import Connection, Row
+from attune.ops.store.sql import Connection, Row, rows_in
 from attune.ops.store.usage_rollups import Rollup
 from attune.ops.store.usage_rows import MessageRow, Pricer, merge
 
@@ -68,26 +68,17 @@ def write_rows(
             files[key] = file_id
         else:
             batch[key] = merge(seen, row)
-    if maybe_stored is None:
-        existing = _stored(conn, list(batch))
-    else:
-        existing = _stored(conn, [k for k in batch if k in maybe_stored])
+    keys = list(batch) if maybe_stored is None else [k for k in batch if k in maybe_stored]
+    existing = _stored(conn, keys)
     writes: list[tuple[object, ...]] = []
     rollup = Rollup()
-    add_new = rollup.add_new
-    cwd_ids: dict[str, int] = {}
     for key, row in batch.items():
         old = existing.get(key)
-        if old is None:  # every row of a cold ingest: the lean path
+        if old is None:  # every row of a cold ingest
             cost, saved = pricer(row)
-            new_cwd = cwd_ids.get(row[4])
-            if new_cwd is None:
-                new_cwd = cwd_ids[row[4]] = cwd_id(conn, row[4])
-            add_new(row, new_cwd, cost, saved)
-            writes.append(
-                (*row[:4], new_cwd, *row[5:8], int(row[8]), *row[9:], files[key], cost, saved,
-                 price_source)
-            )  # fmt: skip
+            new_cwd = cwd_id(conn, row.cwd)
+            rollup.add_new(row, new_cwd, cost, saved)
+            writes.append(_params(row, new_cwd, files[key], cost, saved, price_source))
             continue
         merged = merge(old.row, row)
         if merged == old.row:
@@ -106,16 +97,14 @@ def write_rows(
 
 def _stored(conn: Connection, keys: list[str]) -> dict[str, _Stored]:
     found: dict[str, _Stored] = {}
-    for start in range(0, len(keys), 500):
-        part = keys[start : start + 500]
-        marks = ",".join("?" * len(part))
-        for r in conn.execute(
-            f"SELECT {MESSAGE_COLUMNS}, c.cwd, cost_pusd, saved_pusd FROM usage_messages "  # noqa: S608
-            f"JOIN usage_cwds c ON c.id = cwd_id WHERE key IN ({marks})",
-            part,
-        ):
-            row = message_from(r)
-            found[row.key] = _Stored(row, int(r[4]), r[18], int(r[19]))
+    for r in rows_in(
+        conn,
+        f"SELECT {MESSAGE_COLUMNS}, c.cwd, cost_pusd, saved_pusd FROM usage_messages "  # noqa: S608
+        "JOIN usage_cwds c ON c.id = cwd_id WHERE key IN ({marks})",
+        keys,
+    ):
+        row = message_from(r)
+        found[row.key] = _Stored(row, int(r[4]), r[18], int(r[19]))
     return found
 
 
